@@ -1,0 +1,1 @@
+"""Training side: epoching, teacher, distillation, baselines, metrics, reports."""

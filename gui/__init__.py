@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph windows (imported lazily: the core never needs Qt)."""

@@ -1,0 +1,1 @@
+"""Pure DSP, no I/O: causal filter bank, standardization, time-frequency decompositions."""

@@ -1,0 +1,89 @@
+"""The one preprocessing path: causal filtering, standardization, epoching by timestamp, TFD.
+
+Calibration runs :func:`filter_recording` over a whole continuous recording; the live decoder
+feeds the same :class:`~rtdecode.signal.filters.CausalFilterBank` chunk by chunk. Both then cut
+epochs with :func:`epoch_start_index` and compute features with :func:`epoch_features`, so a
+model is trained on exactly the features it is served.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtdecode.config import PipelineConfig
+from rtdecode.signal.filters import CausalFilterBank
+from rtdecode.signal.standardize import Standardizer
+from rtdecode.signal.tfd import compute_tfd
+
+
+def filter_recording(data: np.ndarray, config: PipelineConfig) -> np.ndarray:
+    """Causally filter a whole continuous recording, as one long stream.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (n_samples, n_channels)
+
+    Returns
+    -------
+    np.ndarray, shape (n_samples, n_channels), float64
+    """
+    data = np.asarray(data)
+    return CausalFilterBank(config, data.shape[1]).process(data)
+
+
+def epoch_start_index(timestamps: np.ndarray, onset: float, config: PipelineConfig) -> int:
+    """Index of the first sample of the epoch for a stimulus at ``onset`` (LSL seconds).
+
+    The epoch starts at the first sample whose timestamp is at or after ``onset + tmin``
+    (with half a sample of tolerance against timestamp jitter), so it is defined by time,
+    not by counting samples from the start of the stream.
+
+    Parameters
+    ----------
+    timestamps : np.ndarray, shape (n_samples,)
+        Sorted LSL timestamps of the buffer or recording.
+    """
+    target = onset + config.epoch.tmin_s - 0.5 / config.sfreq
+    return int(np.searchsorted(timestamps, target, side="left"))
+
+
+def cut_epochs(
+    data: np.ndarray, timestamps: np.ndarray, onsets: np.ndarray, config: PipelineConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut fixed-length epochs at stimulus onsets.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (n_samples, n_channels)
+    timestamps : np.ndarray, shape (n_samples,)
+    onsets : np.ndarray, shape (n_onsets,)
+        Stimulus onsets in the same clock as ``timestamps``.
+
+    Returns
+    -------
+    epochs : np.ndarray, shape (n_kept, epoch_samples, n_channels)
+    kept : np.ndarray, shape (n_kept,), int
+        Indices into ``onsets`` of the epochs that lie fully inside the data.
+    """
+    n = config.epoch_samples
+    starts = np.array([epoch_start_index(timestamps, t, config) for t in np.asarray(onsets, float)], dtype=int)
+    kept = np.flatnonzero((starts + n <= len(timestamps)) & (starts >= 0))
+    if len(kept) == 0:
+        return np.empty((0, n, data.shape[1]), dtype=data.dtype), kept
+    index = starts[kept, None] + np.arange(n)[None, :]
+    return data[index], kept
+
+
+def epoch_features(epochs: np.ndarray, standardizer: Standardizer, config: PipelineConfig) -> np.ndarray:
+    """Standardize filtered epochs and compute their TFD.
+
+    Parameters
+    ----------
+    epochs : np.ndarray, shape (n_samples, n_channels) or (n_epochs, n_samples, n_channels)
+        Causally filtered epochs.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_channels, n_time, n_freqs) or with a leading n_epochs axis
+    """
+    return compute_tfd(standardizer.apply(epochs), config)

@@ -1,0 +1,1 @@
+"""LSL edges: reader, player (replay), simulated subject, recorder."""
