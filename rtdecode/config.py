@@ -119,9 +119,7 @@ class PipelineConfig:
                 f"got {f.drift_highpass_hz}; 0 disables the guard"
             )
         if self.epoch.tmax_s <= self.epoch.tmin_s:
-            raise ValueError(
-                f"epoch tmax_s ({self.epoch.tmax_s}) must be after tmin_s ({self.epoch.tmin_s})"
-            )
+            raise ValueError(f"epoch tmax_s ({self.epoch.tmax_s}) must be after tmin_s ({self.epoch.tmin_s})")
         if self.tfd.method not in ("stft", "wavelet"):
             raise ValueError(f"tfd.method must be 'stft' or 'wavelet', got {self.tfd.method!r}")
         if self.tfd.method == "stft" and self.stft_window_samples > self.epoch_samples:

@@ -34,10 +34,14 @@ def design_filter_bank(config: PipelineConfig) -> np.ndarray:
             )
         )
     sections.append(
-        signal.butter(f.order, [f.band_low_hz, f.band_high_hz], btype="bandpass", fs=config.sfreq, output="sos")
+        signal.butter(
+            f.order, [f.band_low_hz, f.band_high_hz], btype="bandpass", fs=config.sfreq, output="sos"
+        )
     )
     if f.drift_highpass_hz > 0:
-        sections.append(signal.butter(f.order, f.drift_highpass_hz, btype="highpass", fs=config.sfreq, output="sos"))
+        sections.append(
+            signal.butter(f.order, f.drift_highpass_hz, btype="highpass", fs=config.sfreq, output="sos")
+        )
     return np.ascontiguousarray(np.concatenate(sections, axis=0), dtype=np.float64)
 
 
@@ -62,7 +66,7 @@ class CausalFilterBank:
         self.config = config
         self.n_channels = int(n_channels)
         self.sos = design_filter_bank(config)
-        # Steady-state response to a unit step, shape (n_sections, 2): scaled by the first sample.
+        # Steady-state state for a unit step input, shape (n_sections, 2): scaled by the first sample.
         self._zi_unit = signal.sosfilt_zi(self.sos)
         self._zi: np.ndarray | None = None
 
@@ -85,16 +89,14 @@ class CausalFilterBank:
         """
         x = np.asarray(chunk, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_channels:
-            raise ValueError(
-                f"chunk must have shape (n_samples, {self.n_channels}), got {x.shape}"
-            )
+            raise ValueError(f"chunk must have shape (n_samples, {self.n_channels}), got {x.shape}")
         if x.shape[0] == 0:
             return x.copy()
         if self._zi is None:
-            self._zi = self._zi_unit[:, :, None] * x[0][None, None, :]
+            # State laid out (n_sections, n_channels, 2): what sosfilt wants for channels-as-rows.
+            self._zi = self._zi_unit[:, None, :] * x[0][None, :, None]
         # sosfilt is fastest along the last, contiguous axis: filter channels-as-rows.
-        y, zi = signal.sosfilt(self.sos, np.ascontiguousarray(x.T), axis=-1, zi=self._zi.transpose(0, 2, 1))
-        self._zi = zi.transpose(0, 2, 1)
+        y, self._zi = signal.sosfilt(self.sos, np.ascontiguousarray(x.T), axis=-1, zi=self._zi)
         return y.T
 
 
@@ -110,5 +112,7 @@ def frequency_response_db(config: PipelineConfig, freqs_hz: np.ndarray) -> np.nd
     np.ndarray, shape (n_freqs,)
         ``20 log10 |H(f)|``; large negative values mean strong attenuation.
     """
-    _, h = signal.sosfreqz(design_filter_bank(config), worN=np.asarray(freqs_hz, dtype=float), fs=config.sfreq)
+    _, h = signal.sosfreqz(
+        design_filter_bank(config), worN=np.asarray(freqs_hz, dtype=float), fs=config.sfreq
+    )
     return 20 * np.log10(np.maximum(np.abs(h), 1e-300))

@@ -66,7 +66,9 @@ def cut_epochs(
         Indices into ``onsets`` of the epochs that lie fully inside the data.
     """
     n = config.epoch_samples
-    starts = np.array([epoch_start_index(timestamps, t, config) for t in np.asarray(onsets, float)], dtype=int)
+    starts = np.array(
+        [epoch_start_index(timestamps, t, config) for t in np.asarray(onsets, float)], dtype=int
+    )
     kept = np.flatnonzero((starts + n <= len(timestamps)) & (starts >= 0))
     if len(kept) == 0:
         return np.empty((0, n, data.shape[1]), dtype=data.dtype), kept

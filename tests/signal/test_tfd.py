@@ -27,7 +27,7 @@ def test_stft_matches_scipy_on_every_channel_and_epoch():
     # scipy: (n_epochs, n_freqs, n_channels, n_frames) -> (n_epochs, n_channels, n_frames, n_freqs)
     expected = np.abs(z).transpose(0, 2, 3, 1)
     assert got.shape == expected.shape == (3, 5, 21, 21)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_stft_puts_a_sinusoid_in_its_bin_and_log_power_is_log1p():
@@ -37,7 +37,7 @@ def test_stft_puts_a_sinusoid_in_its_bin_and_log_power_is_log1p():
     raw = compute_tfd(x, config.with_overrides(tfd={"log_power": False}))
     freqs = stft_frequencies(config)
     assert freqs[np.argmax(raw[0].mean(axis=0))] == 50.0
-    np.testing.assert_allclose(compute_tfd(x, config), np.log1p(raw), rtol=1e-6)
+    np.testing.assert_allclose(compute_tfd(x, config), np.log1p(raw), rtol=1e-5, atol=1e-6)
 
 
 def test_wavelet_levels_match_pywavelets():
@@ -48,7 +48,7 @@ def test_wavelet_levels_match_pywavelets():
     coeffs = pywt.wavedec(x[1, :, 2], "db4", level=4)
     for level, c in enumerate(coeffs):
         expected = np.interp(np.linspace(0, 1, got.shape[2]), np.linspace(0, 1, len(c)), np.abs(c))
-        np.testing.assert_allclose(got[1, 2, :, level], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[1, 2, :, level], expected, rtol=1e-4, atol=1e-5)
 
 
 def test_single_epoch_gives_channels_time_frequency():
