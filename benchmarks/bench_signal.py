@@ -29,7 +29,6 @@ from rtdecode.signal.filters import CausalFilterBank  # noqa: E402
 from rtdecode.signal.preprocess import cut_epochs, epoch_features  # noqa: E402
 from rtdecode.signal.standardize import Standardizer  # noqa: E402
 
-
 REPEATS = 3  # best of N: the machine is shared, and the minimum is what the code can do
 
 

@@ -55,9 +55,7 @@ class Recording:
                 f"vs {self.data.shape[0]} samples"
             )
         if len(self.channel_names) != self.data.shape[1]:
-            raise ValueError(
-                f"{len(self.channel_names)} channel names for {self.data.shape[1]} channels"
-            )
+            raise ValueError(f"{len(self.channel_names)} channel names for {self.data.shape[1]} channels")
         self.channel_names = [str(c) for c in self.channel_names]
         self.markers = sorted((Marker(float(t), str(s)) for t, s in self.markers), key=lambda m: m.timestamp)
 

@@ -55,7 +55,8 @@ def compute_tfd(epochs: np.ndarray, config: PipelineConfig) -> np.ndarray:
     if x.shape[1] != config.epoch_samples:
         raise ValueError(
             f"epochs have {x.shape[1]} samples but the config's epoch window is "
-            f"{config.epoch_samples} samples ({config.epoch.tmin_s}-{config.epoch.tmax_s} s at {config.sfreq} Hz)"
+            f"{config.epoch_samples} samples ({config.epoch.tmin_s}-{config.epoch.tmax_s} s "
+            f"at {config.sfreq} Hz)"
         )
     x = np.ascontiguousarray(x.transpose(0, 2, 1))  # (n_epochs, n_channels, n_samples)
     out = _stft_magnitude(x, config) if config.tfd.method == "stft" else _wavelet_magnitude(x, config)
