@@ -1,0 +1,75 @@
+"""Human-readable summaries of recordings, for ``rtdecode info`` and the end of ``simulate``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rtdecode.io.markers import BLOCK_START, STIMULUS
+from rtdecode.io.recording import Recording
+from rtdecode.signal.timing import find_gaps
+
+# Gaps listed one by one before the summary only counts the rest.
+_MAX_LISTED_GAPS = 5
+
+
+def summarize_recording(recording: Recording) -> str:
+    """Duration, channels, rate, stimulus markers per class, blocks and timestamp gaps.
+
+    Returns
+    -------
+    str
+        Several lines of text, no trailing newline.
+    """
+    r = recording
+    lines = [
+        f"EEG: {r.n_channels} channels at {r.sfreq:g} Hz, {r.n_samples} samples, {r.duration_s:.1f} s",
+    ]
+    if r.n_channels:
+        shown = ", ".join(r.channel_names[:8]) + (" ..." if r.n_channels > 8 else "")
+        lines.append(f"channels: {shown}")
+    if r.metadata.get("subject") is not None:
+        lines.append(f"subject: {r.metadata['subject']}")
+
+    events = r.events()
+    kinds = Counter(e.get("event", "?") for _, e in events)
+    classes = Counter(e.get("class", e.get("label", "?")) for _, e in events if e.get("event") == STIMULUS)
+    lines.append(
+        f"markers: {len(events)} ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items())) or 'none'})"
+    )
+    if kinds.get(BLOCK_START):
+        lines.append(f"blocks: {kinds[BLOCK_START]}")
+    if classes:
+        counts = sorted(classes.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        lines.append(f"stimuli by class ({len(classes)} classes):")
+        lines.extend(f"  {str(name):28s} {n}" for name, n in counts)
+
+    gaps = find_gaps(r.timestamps, r.sfreq) if r.n_samples > 1 else []
+    if not gaps:
+        lines.append("gaps: none")
+    else:
+        missing = sum(g.missing_samples for g in gaps)
+        lines.append(f"gaps: {len(gaps)}, about {missing} samples missing")
+        for g in gaps[:_MAX_LISTED_GAPS]:
+            lines.append(
+                f"  at sample {g.index}: {g.end_time - g.start_time:.3f} s between "
+                f"{g.start_time:.3f} and {g.end_time:.3f} (~{g.missing_samples} samples)"
+            )
+        if len(gaps) > _MAX_LISTED_GAPS:
+            lines.append(f"  ... and {len(gaps) - _MAX_LISTED_GAPS} more")
+    return "\n".join(lines)
+
+
+def summarize_xdf(path: str | Path) -> str:
+    """Every stream in an XDF file, then the summary of the EEG recording read from it."""
+    from rtdecode.io.xdf import list_streams, read_xdf
+
+    path = Path(path)
+    lines = [f"file: {path} ({path.stat().st_size / 1e6:.1f} MB)", "streams:"]
+    for s in list_streams(path):
+        lines.append(
+            f"  {s['name']!s:24s} type={s['type']!s:10s} channels={s['channel_count']:<4d} "
+            f"rate={float(s['nominal_srate']):g} Hz  samples={s['n_samples']}  format={s['channel_format']}"
+        )
+    lines.append(summarize_recording(read_xdf(path)))
+    return "\n".join(lines)
