@@ -145,7 +145,26 @@ def build_parser() -> argparse.ArgumentParser:
         "duration, stimulus markers per class, blocks, and gaps in the sample timestamps.",
     )
     p.add_argument("file", help="an .xdf file")
+    _add_plugin_commands(sub)
     return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """Subcommands contributed by the other top-level packages (calibration, gui).
+
+    rtdecode must not import them (dependencies point one way), so they register themselves
+    through the ``rtdecode.commands`` entry point group declared in pyproject.toml; each entry
+    point is a function that adds its subparsers.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group="rtdecode.commands"), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError as error:  # a broken optional part must not break the whole CLI
+            log.warning("subcommand %s unavailable: %s", entry.name, error)
+            continue
+        register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

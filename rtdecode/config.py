@@ -49,10 +49,24 @@ class FilterConfig:
 
 @dataclass(frozen=True)
 class EpochConfig:
-    """Epoch window relative to the stimulus onset, in seconds (the paper keeps 20-460 ms)."""
+    """Epoch window relative to the stimulus onset, and which epochs count as bad.
+
+    Attributes
+    ----------
+    tmin_s, tmax_s : float
+        Window in seconds after onset (the paper keeps 20-460 ms).
+    reject_flat_uv : float
+        A channel whose raw peak-to-peak inside the window is below this (microvolts) is flat:
+        disconnected, or stuck at the amplifier's rail.
+    reject_max_abs_uv : float
+        A filtered sample beyond this (microvolts) marks saturation or a gross artifact; the
+        14-70 Hz band of real EEG stays far below it.
+    """
 
     tmin_s: float = 0.020
     tmax_s: float = 0.460
+    reject_flat_uv: float = 1e-3
+    reject_max_abs_uv: float = 500.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,174 @@
+"""The paper's baselines, on the same block-respecting splits as the student.
+
+Classical: logistic regression on four hand-made feature sets of the standardized epochs.
+Neural (trained by :func:`calibration.train.train_classifier` without distillation, about the
+student's 1.1 M parameters at 128 channels): an LSTM and a 4-layer 1D CNN on the raw time series.
+The 2D CNN baselines on STFT and wavelet TFDs are the student architecture trained with
+``alpha = 1``; :mod:`calibration.calibrate` runs those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from calibration.train import TrainConfig, TrainHistory, predict_proba, train_classifier
+
+# Time decimation for the flattened logistic-regression features: 10 ms bins keep the evoked
+# waveform while making 128-channel epochs tractable (440 x 128 -> 44 x 128 features).
+_LOGREG_BIN = 10
+# Raw-series networks see the epoch averaged in 4 ms bins: 110 steps instead of 440 keeps the
+# LSTM trainable on a CPU and the 14-70 Hz content below the new Nyquist (125 Hz).
+_RAW_BIN = 4
+_PCA_COMPONENTS = 64
+_SLIDING_WINDOW, _SLIDING_HOP = 50, 25
+
+
+def _bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
+    """Average consecutive samples: (n, n_samples, n_channels) -> (n, n_samples // width, n_channels)."""
+    n, t, c = epochs.shape
+    t = (t // width) * width
+    return epochs[:, :t].reshape(n, t // width, width, c).mean(axis=2)
+
+
+def feature_standardized(epochs: np.ndarray) -> np.ndarray:
+    """Whole standardized epoch, 10 ms bins, flattened: (n, n_bins * n_channels)."""
+    return _bin_time(epochs, _LOGREG_BIN).reshape(len(epochs), -1)
+
+
+def feature_averaged(epochs: np.ndarray) -> np.ndarray:
+    """Time-averaged signal per channel: (n, n_channels)."""
+    return epochs.mean(axis=1)
+
+
+def feature_sliding(epochs: np.ndarray) -> np.ndarray:
+    """Means over 50-sample windows every 25 samples, flattened: (n, n_windows * n_channels)."""
+    starts = range(0, epochs.shape[1] - _SLIDING_WINDOW + 1, _SLIDING_HOP)
+    return np.stack([epochs[:, s : s + _SLIDING_WINDOW].mean(axis=1) for s in starts], axis=1).reshape(
+        len(epochs), -1
+    )
+
+
+LOGREG_FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "logreg_standardized": feature_standardized,
+    "logreg_averaged": feature_averaged,
+    "logreg_pca": feature_standardized,
+    "logreg_sliding": feature_sliding,
+}
+
+
+def fit_logreg(name: str, x_train: np.ndarray, y_train: np.ndarray, seed: int = 0) -> Callable:
+    """Fit one logistic-regression baseline on standardized epochs.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`LOGREG_FEATURES`.
+    x_train : np.ndarray, shape (n, n_samples, n_channels)
+        Filtered, standardized epochs.
+
+    Returns
+    -------
+    callable
+        Maps epochs of the same shape to class probabilities ``(n, n_classes)``.
+    """
+    features = LOGREG_FEATURES[name]
+    steps: list = [StandardScaler()]
+    if name == "logreg_pca":
+        steps.append(PCA(n_components=min(_PCA_COMPONENTS, len(x_train) - 1), random_state=seed))
+    steps.append(LogisticRegression(C=0.05, max_iter=300, random_state=seed))
+    model = make_pipeline(*steps).fit(features(x_train), y_train)
+    n_classes = int(np.max(y_train)) + 1
+
+    def proba(x: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(x), n_classes))
+        out[:, model.classes_] = model.predict_proba(features(x))
+        return out
+
+    return proba
+
+
+class LSTMClassifier(nn.Module):
+    """Two-layer LSTM over time on (batch, n_steps, n_channels); the last state feeds a linear head."""
+
+    def __init__(self, n_channels: int, n_classes: int, hidden: int = 288, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(n_channels, hidden, num_layers=2, batch_first=True, dropout=dropout)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+class Conv1DClassifier(nn.Module):
+    """Four 1D convolution layers with dropout over time, channels as input features."""
+
+    def __init__(
+        self, n_channels: int, n_classes: int, widths=(192, 224, 256, 320), dropout: float = 0.3
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        planes = n_channels
+        for i, width in enumerate(widths):
+            layers += [
+                nn.Conv1d(planes, width, 7 if i == 0 else 5, padding="same", bias=False),
+                nn.BatchNorm1d(width),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+            ]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool1d(2))
+            planes = width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(planes, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, n_steps, n_channels) -> (batch, n_channels, n_steps) for Conv1d
+        return self.head(self.body(x.transpose(1, 2)))
+
+
+RAW_NETWORKS: dict[str, type[nn.Module]] = {"lstm": LSTMClassifier, "cnn1d": Conv1DClassifier}
+
+
+def fit_raw_network(
+    name: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    n_classes: int,
+    config: TrainConfig,
+) -> tuple[Callable, TrainHistory, nn.Module]:
+    """Train the LSTM or 1D CNN baseline on standardized epochs (no distillation).
+
+    Parameters
+    ----------
+    x_train, x_val : np.ndarray, shape (n, n_samples, n_channels)
+
+    Returns
+    -------
+    proba : callable
+        Maps epochs to class probabilities.
+    history : TrainHistory
+    model : nn.Module
+    """
+    model = RAW_NETWORKS[name](x_train.shape[2], n_classes)
+    no_kd = TrainConfig(**{**config.to_dict(), "alpha": 1.0})
+    history = train_classifier(
+        model,
+        _bin_time(x_train, _RAW_BIN),
+        y_train,
+        _bin_time(x_val, _RAW_BIN),
+        y_val,
+        no_kd,
+        description=name,
+    )
+    return (lambda x: predict_proba(model, _bin_time(x, _RAW_BIN))), history, model

@@ -1,0 +1,192 @@
+"""Epochs for training: the continuous recording through the live filter bank, cut by marker time.
+
+The recording is filtered by the same causal :class:`~rtdecode.signal.filters.CausalFilterBank`
+the live decoder runs, restarted (fresh state) after every gap or run of NaN samples exactly as
+the live reader resets it, then epochs are cut at the stimulus markers' timestamps. Bad epochs are
+dropped and counted by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtdecode.config import PipelineConfig
+from rtdecode.io.recording import Recording
+from rtdecode.signal.filters import CausalFilterBank
+from rtdecode.signal.preprocess import epoch_start_index
+from rtdecode.signal.timing import find_gaps
+
+log = logging.getLogger(__name__)
+
+# Trials without block markers are grouped into pseudo-blocks at pauses longer than this.
+_BLOCK_PAUSE_S = 2.0
+
+
+@dataclass
+class EpochSet:
+    """Filtered (not yet standardized) epochs with their labels.
+
+    Attributes
+    ----------
+    epochs : np.ndarray, shape (n_epochs, n_samples, n_channels), float32
+    labels : np.ndarray, shape (n_epochs,), int
+    image_ids : list of str
+    blocks : np.ndarray, shape (n_epochs,), int
+        Presentation block of each epoch (for block-respecting splits).
+    onsets : np.ndarray, shape (n_epochs,), float64
+        Stimulus onset timestamps.
+    class_names : list of str
+        Name of each label index.
+    channel_names : list of str
+    dropped : dict
+        Number of stimulus markers dropped per reason (``nan``, ``gap``, ``flat``,
+        ``saturated``, ``outside``, ``unlabelled``).
+    """
+
+    epochs: np.ndarray
+    labels: np.ndarray
+    image_ids: list[str]
+    blocks: np.ndarray
+    onsets: np.ndarray
+    class_names: list[str]
+    channel_names: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: np.ndarray) -> EpochSet:
+        """The epochs at ``index`` (same class and channel names, no drop counts)."""
+        return EpochSet(
+            epochs=self.epochs[index],
+            labels=self.labels[index],
+            image_ids=[self.image_ids[i] for i in index],
+            blocks=self.blocks[index],
+            onsets=self.onsets[index],
+            class_names=self.class_names,
+            channel_names=self.channel_names,
+        )
+
+
+def filter_continuous(recording: Recording, config: PipelineConfig) -> np.ndarray:
+    """Causally filter a recording, restarting the filter after gaps and NaN runs.
+
+    Returns
+    -------
+    np.ndarray, shape (n_samples, n_channels), float32
+        Filtered samples; samples that were NaN/Inf stay NaN.
+    """
+    data = recording.data
+    bad = ~np.all(np.isfinite(data), axis=1)
+    boundaries = {0, recording.n_samples}
+    boundaries.update(g.index for g in find_gaps(recording.timestamps, recording.sfreq))
+    edges = np.flatnonzero(np.diff(bad.astype(np.int8)) != 0) + 1
+    boundaries.update(int(e) for e in edges)
+    out = np.full(data.shape, np.nan, dtype=np.float32)
+    cuts = sorted(boundaries)
+    for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+        if stop > start and not bad[start]:
+            out[start:stop] = CausalFilterBank(config, recording.n_channels).process(data[start:stop])
+    return out
+
+
+def epochs_from_recording(
+    recording: Recording, config: PipelineConfig, class_names: list[str] | None = None
+) -> EpochSet:
+    """Filter the recording and cut one epoch per stimulus marker.
+
+    Parameters
+    ----------
+    recording : Recording
+        Continuous EEG with JSON stimulus markers (``label``, ``image``, optional ``block``).
+    config : PipelineConfig
+        Must match the recording's sampling rate.
+    class_names : list of str, optional
+        Names of the label indices; by default taken from the markers' ``class`` fields.
+
+    Returns
+    -------
+    EpochSet
+    """
+    if abs(recording.sfreq - config.sfreq) > 1e-6:
+        raise ValueError(
+            f"the recording is sampled at {recording.sfreq} Hz but the config expects {config.sfreq} Hz; "
+            f"build the config with PipelineConfig(sfreq={recording.sfreq})"
+        )
+    filtered = filter_continuous(recording, config)
+    stimuli = recording.stimulus_events()
+    n = config.epoch_samples
+    period = 1.0 / recording.sfreq
+    dropped: Counter[str] = Counter()
+    keep: list[tuple[int, int, str, int, float]] = []
+    names: dict[int, str] = {}
+    for order, (onset, event) in enumerate(stimuli):
+        label = int(event.get("label", -1))
+        if label < 0:
+            dropped["unlabelled"] += 1
+            continue
+        names.setdefault(label, str(event.get("class", label)))
+        start = epoch_start_index(recording.timestamps, onset, config)
+        if start < 0 or start + n > recording.n_samples:
+            dropped["outside"] += 1
+            continue
+        reason = _rejection_reason(recording, filtered, start, n, period, config)
+        if reason:
+            dropped[reason] += 1
+            continue
+        keep.append((start, label, str(event.get("image", order)), int(event.get("block", -1)), onset))
+
+    if not keep:
+        raise ValueError(
+            f"no usable epochs in the recording (dropped: {dict(dropped) or 'no stimulus markers'})"
+        )
+    starts = np.array([k[0] for k in keep])
+    epochs = filtered[starts[:, None] + np.arange(n)[None, :]]
+    onsets = np.array([k[4] for k in keep])
+    blocks = np.array([k[3] for k in keep])
+    if np.any(blocks < 0):
+        blocks = _blocks_from_pauses(onsets)
+    if class_names is None:
+        class_names = [names.get(i, str(i)) for i in range(max(names) + 1)]
+    if dropped:
+        log.info("dropped %d of %d epochs: %s", sum(dropped.values()), len(stimuli), dict(dropped))
+    return EpochSet(
+        epochs=epochs.astype(np.float32, copy=False),
+        labels=np.array([k[1] for k in keep]),
+        image_ids=[k[2] for k in keep],
+        blocks=blocks,
+        onsets=onsets,
+        class_names=list(class_names),
+        channel_names=list(recording.channel_names),
+        dropped=dict(dropped),
+    )
+
+
+def _rejection_reason(
+    recording: Recording, filtered: np.ndarray, start: int, n: int, period: float, config: PipelineConfig
+) -> str | None:
+    """Why the epoch at ``start`` is unusable, or None."""
+    raw = recording.data[start : start + n]
+    if not np.all(np.isfinite(raw)):
+        return "nan"
+    span = recording.timestamps[start + n - 1] - recording.timestamps[start]
+    if span > (n - 1) * period + 0.5 * period:
+        return "gap"
+    window = filtered[start : start + n]
+    if not np.all(np.isfinite(window)):
+        return "gap"  # the filter restarted inside the window: it straddles a boundary
+    if np.any(np.ptp(raw, axis=0) < config.epoch.reject_flat_uv):
+        return "flat"
+    if np.any(np.abs(window) > config.epoch.reject_max_abs_uv):
+        return "saturated"
+    return None
+
+
+def _blocks_from_pauses(onsets: np.ndarray) -> np.ndarray:
+    """Block numbers for trials without block markers: a new block after each long pause."""
+    pauses = np.diff(onsets, prepend=onsets[0]) > _BLOCK_PAUSE_S
+    return np.cumsum(pauses).astype(int)

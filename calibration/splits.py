@@ -1,0 +1,64 @@
+"""Block-respecting train/validation/test splits.
+
+Random trial-level splits of block-design EEG leak the slow, block-specific state of the
+recording into the test set and inflate accuracy (Li et al. 2018/2021; Palazzo et al. 2020).
+Here every block goes wholly to one split.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Split(NamedTuple):
+    """Indices into the epoch arrays, and the blocks each part holds."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    train_blocks: list[int]
+    val_blocks: list[int]
+    test_blocks: list[int]
+
+
+def block_split(
+    blocks: np.ndarray, test_fraction: float = 0.2, val_fraction: float = 0.1, seed: int = 0
+) -> Split:
+    """Assign whole blocks to train, validation and test.
+
+    Parameters
+    ----------
+    blocks : np.ndarray, shape (n_epochs,), int
+        Block number of every epoch.
+    test_fraction, val_fraction : float
+        Approximate share of *blocks* (at least one each) for test and validation.
+    seed : int
+        Which blocks go where (the assignment is a seeded permutation of the blocks).
+
+    Returns
+    -------
+    Split
+    """
+    blocks = np.asarray(blocks)
+    unique = np.unique(blocks)
+    if len(unique) < 3:
+        raise ValueError(
+            f"a block-respecting split needs at least 3 blocks (train, validation, test), got {len(unique)}; "
+            "record a longer session"
+        )
+    order = np.random.default_rng(seed).permutation(unique)
+    n_test = max(1, int(round(test_fraction * len(unique))))
+    n_val = max(1, int(round(val_fraction * len(unique))))
+    if n_test + n_val >= len(unique):
+        n_test, n_val = 1, 1
+    test_b, val_b, train_b = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    return Split(
+        train=np.flatnonzero(np.isin(blocks, train_b)),
+        val=np.flatnonzero(np.isin(blocks, val_b)),
+        test=np.flatnonzero(np.isin(blocks, test_b)),
+        train_blocks=sorted(int(b) for b in train_b),
+        val_blocks=sorted(int(b) for b in val_b),
+        test_blocks=sorted(int(b) for b in test_b),
+    )

@@ -1,0 +1,164 @@
+"""The model bundle: everything live decoding needs, in one folder, with no pickle.
+
+A bundle folder holds
+
+- ``model.safetensors``: the student's weights;
+- ``bundle.json``: format version, student architecture, class names, channel names, sampling
+  rate, the exact :class:`~rtdecode.config.PipelineConfig`, the standardization statistics,
+  training metrics and the software versions that made it.
+
+Loading never unpickles anything, so a bundle from a colleague is safe to open.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtdecode.config import PipelineConfig
+from rtdecode.signal.standardize import Standardizer
+
+BUNDLE_FORMAT = 1
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "bundle.json"
+
+
+@dataclass
+class ModelBundle:
+    """A trained subject-specific decoder and how to feed it.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The student in evaluation mode (on the CPU after loading; move it with ``.to``).
+    student_config : StudentConfig
+    pipeline : PipelineConfig
+        Preprocessing used in training; live decoding must use exactly this.
+    standardizer : Standardizer
+        Channel statistics fitted on the training split.
+    class_names, channel_names : list of str
+    sfreq : float
+    metrics : dict
+        Evaluation results recorded at training time.
+    extra : dict
+        Anything else worth keeping (subject, source recording, teacher report...).
+    """
+
+    model: Any
+    student_config: Any
+    pipeline: PipelineConfig
+    standardizer: Standardizer
+    class_names: list[str]
+    channel_names: list[str]
+    sfreq: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities for TFD features.
+
+        Parameters
+        ----------
+        features : np.ndarray, shape (n, n_channels, n_time, n_freqs) or (n_channels, n_time, n_freqs)
+
+        Returns
+        -------
+        np.ndarray, shape (n, n_classes) or (n_classes,), float32
+        """
+        import torch
+
+        x = np.asarray(features, dtype=np.float32)
+        single = x.ndim == 3
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            self.model.eval()
+            logits = self.model(torch.as_tensor(x[None] if single else x, device=device))
+            proba = torch.softmax(logits, dim=1).cpu().numpy()
+        return proba[0] if single else proba
+
+
+def save_bundle(bundle: ModelBundle, folder: str | Path) -> Path:
+    """Write ``bundle`` into ``folder`` (created if needed); returns the folder."""
+    import safetensors.torch
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in bundle.model.state_dict().items()}
+    safetensors.torch.save_file(state, str(folder / WEIGHTS_FILE))
+    meta = {
+        "format": BUNDLE_FORMAT,
+        "architecture": "StudentCNN",
+        "student_config": bundle.student_config.to_dict(),
+        "pipeline": bundle.pipeline.to_dict(),
+        "standardizer": bundle.standardizer.to_dict(),
+        "class_names": list(bundle.class_names),
+        "channel_names": list(bundle.channel_names),
+        "sfreq": float(bundle.sfreq),
+        "metrics": bundle.metrics,
+        "extra": bundle.extra,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+        },
+    }
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")
+    return folder
+
+
+def load_bundle(folder: str | Path) -> ModelBundle:
+    """Read a bundle written by :func:`save_bundle`.
+
+    Raises
+    ------
+    ValueError
+        When the folder is not a bundle, or its format is newer than this program.
+    """
+    import safetensors.torch
+
+    from rtdecode.models.student import StudentCNN, StudentConfig
+
+    folder = Path(folder)
+    meta_path, weights_path = folder / META_FILE, folder / WEIGHTS_FILE
+    if not meta_path.exists() or not weights_path.exists():
+        raise ValueError(
+            f"{folder} is not a model bundle: it needs {META_FILE} and {WEIGHTS_FILE} "
+            "(make one with `rtdecode calibrate`)"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if int(meta.get("format", 0)) > BUNDLE_FORMAT:
+        raise ValueError(
+            f"{folder} was written by a newer rtdecode (bundle format {meta['format']}, "
+            f"this program reads up to {BUNDLE_FORMAT}); upgrade rtdecode"
+        )
+    student_config = StudentConfig.from_dict(meta["student_config"])
+    model = StudentCNN(student_config)
+    model.load_state_dict(safetensors.torch.load_file(str(weights_path)))
+    model.eval()
+    return ModelBundle(
+        model=model,
+        student_config=student_config,
+        pipeline=PipelineConfig.from_dict(meta["pipeline"]),
+        standardizer=Standardizer.from_dict(meta["standardizer"]),
+        class_names=list(meta["class_names"]),
+        channel_names=list(meta["channel_names"]),
+        sfreq=float(meta["sfreq"]),
+        metrics=meta.get("metrics", {}),
+        extra=meta.get("extra", {}),
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in bundle.json")
