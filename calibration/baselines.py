@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from calibration.train import TrainConfig, TrainHistory, predict_proba, train_classifier
+from calibration.train import TrainConfig, TrainHistory, predict_proba, seed_everything, train_classifier
 
 # Time decimation for the flattened logistic-regression features: 10 ms bins keep the evoked
 # waveform while making 128-channel epochs tractable (440 x 128 -> 44 x 128 features).
@@ -160,6 +160,7 @@ def fit_raw_network(
     history : TrainHistory
     model : nn.Module
     """
+    seed_everything(config.seed)
     model = RAW_NETWORKS[name](x_train.shape[2], n_classes)
     no_kd = TrainConfig(**{**config.to_dict(), "alpha": 1.0})
     history = train_classifier(

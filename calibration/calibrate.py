@@ -22,7 +22,7 @@ from calibration.epochs import EpochSet, epochs_from_recording
 from calibration.metrics import evaluate_predictions
 from calibration.report import plot_confusion, plot_learning_curves, write_report
 from calibration.splits import Split, block_split
-from calibration.train import TrainConfig, predict_proba, train_classifier
+from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
 from rtdecode.config import PipelineConfig
 from rtdecode.io.bundle import ModelBundle, save_bundle
 from rtdecode.io.recording import Recording
@@ -137,6 +137,7 @@ def calibrate(
     models: dict[str, Any] = {}
 
     def run_student(name: str, x: np.ndarray, alpha: float, soft: np.ndarray | None) -> None:
+        seed_everything(config.train.seed)  # same initial weights for every variant
         model = StudentCNN(student_config)
         train_config = TrainConfig(**{**config.train.to_dict(), "alpha": alpha})
         history = train_classifier(

@@ -188,7 +188,7 @@ def train_classifier(
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             total += len(idx)
         val_probs = predict_proba(model, x_val, batch_size=256, device=device)
