@@ -1,8 +1,7 @@
 """Epochs for training: the continuous recording through the live filter bank, cut by marker time.
 
-The recording is filtered by the same causal :class:`~rtdecode.signal.filters.CausalFilterBank`
-the live decoder runs, restarted (fresh state) after every gap or run of NaN samples exactly as
-the live reader resets it, then epochs are cut at the stimulus markers' timestamps. Bad epochs are
+The recording is filtered by the same :class:`~rtdecode.signal.filters.SegmentedFilter` the
+live stream reader runs (causal, restarted after every gap or run of bad samples), then epochs are cut at the stimulus markers' timestamps. Bad epochs are
 dropped and counted by reason.
 """
 
@@ -16,9 +15,8 @@ import numpy as np
 
 from rtdecode.config import PipelineConfig
 from rtdecode.io.recording import Recording
-from rtdecode.signal.filters import CausalFilterBank
+from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.preprocess import epoch_start_index
-from rtdecode.signal.timing import find_gaps
 
 log = logging.getLogger(__name__)
 
@@ -73,25 +71,15 @@ class EpochSet:
 
 
 def filter_continuous(recording: Recording, config: PipelineConfig) -> np.ndarray:
-    """Causally filter a recording, restarting the filter after gaps and NaN runs.
+    """Causally filter a recording exactly as the live reader filters a stream.
 
     Returns
     -------
     np.ndarray, shape (n_samples, n_channels), float32
-        Filtered samples; samples that were NaN/Inf stay NaN.
+        Filtered samples; bad samples (NaN/Inf, non-increasing timestamps) are NaN and the
+        filter restarts after them and after every gap.
     """
-    data = recording.data
-    bad = ~np.all(np.isfinite(data), axis=1)
-    boundaries = {0, recording.n_samples}
-    boundaries.update(g.index for g in find_gaps(recording.timestamps, recording.sfreq))
-    edges = np.flatnonzero(np.diff(bad.astype(np.int8)) != 0) + 1
-    boundaries.update(int(e) for e in edges)
-    out = np.full(data.shape, np.nan, dtype=np.float32)
-    cuts = sorted(boundaries)
-    for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
-        if stop > start and not bad[start]:
-            out[start:stop] = CausalFilterBank(config, recording.n_channels).process(data[start:stop])
-    return out
+    return SegmentedFilter(config, recording.n_channels).process(recording.data, recording.timestamps)
 
 
 def epochs_from_recording(

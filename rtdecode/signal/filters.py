@@ -116,3 +116,70 @@ def frequency_response_db(config: PipelineConfig, freqs_hz: np.ndarray) -> np.nd
         design_filter_bank(config), worN=np.asarray(freqs_hz, dtype=float), fs=config.sfreq
     )
     return 20 * np.log10(np.maximum(np.abs(h), 1e-300))
+
+
+class SegmentedFilter:
+    """Causal filter bank that restarts across gaps and bad samples instead of filtering across them.
+
+    Used both live (chunk by chunk, by the stream reader) and offline (the whole recording at
+    once, by calibration), so both see the same samples. A sample is *bad* when any channel is
+    NaN/Inf or its timestamp does not increase; bad samples come out as NaN. The filter restarts
+    (fresh steady state) at the first good sample after a bad one or after a gap, a jump of more
+    than 1.5 sampling periods between consecutive timestamps.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    n_channels : int
+    """
+
+    def __init__(self, config: PipelineConfig, n_channels: int) -> None:
+        self.bank = CausalFilterBank(config, n_channels)
+        self.max_step = 1.5 / config.sfreq
+        self._last_time: float | None = None
+
+    def reset(self) -> None:
+        """Forget the state and the last timestamp (the next sample starts a new segment)."""
+        self.bank.reset()
+        self._last_time = None
+
+    def process(self, chunk: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        """Filter the next chunk.
+
+        Parameters
+        ----------
+        chunk : np.ndarray, shape (n_samples, n_channels)
+        timestamps : np.ndarray, shape (n_samples,)
+            LSL timestamps of the rows of ``chunk``.
+
+        Returns
+        -------
+        np.ndarray, shape (n_samples, n_channels), float32
+            Filtered samples, NaN where the input sample was bad.
+        """
+        x = np.asarray(chunk)
+        ts = np.asarray(timestamps, dtype=np.float64)
+        if len(ts) != len(x):
+            raise ValueError(f"{len(ts)} timestamps for {len(x)} samples")
+        out = np.full(x.shape, np.nan, dtype=np.float32)
+        if len(x) == 0:
+            return out
+        previous = np.concatenate([[np.nan if self._last_time is None else self._last_time], ts[:-1]])
+        step = ts - previous
+        bad = ~np.all(np.isfinite(x), axis=1) | (step <= 0)
+        restart = np.isnan(step) | (step > self.max_step)
+        # Segment edges: where badness changes, and at every gap.
+        edges = set(np.flatnonzero(restart).tolist()) | {0, len(x)}
+        edges |= set((np.flatnonzero(np.diff(bad.astype(np.int8)) != 0) + 1).tolist())
+        cuts = sorted(edges)
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            if bad[start]:
+                self.bank.reset()
+                continue
+            if restart[start]:
+                self.bank.reset()
+            out[start:stop] = self.bank.process(x[start:stop])
+        good = np.flatnonzero(~bad)
+        if len(good):
+            self._last_time = float(ts[good[-1]])
+        return out
