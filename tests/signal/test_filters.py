@@ -78,3 +78,31 @@ def test_wrong_channel_count_is_refused_with_the_expected_shape():
     bank = CausalFilterBank(PipelineConfig(), 8)
     with pytest.raises(ValueError, match=r"\(n_samples, 8\)"):
         bank.process(np.zeros((10, 7)))
+
+
+def test_segmented_filter_restarts_at_gaps_and_bad_samples_the_same_in_any_chunking():
+    from rtdecode.signal.filters import SegmentedFilter
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    x = rng.normal(scale=10, size=(n, 3)) + 200.0
+    ts = 10.0 + np.arange(n) / 1000.0
+    ts[3000:] += 0.25  # a gap
+    x[1500:1510, 1] = np.nan  # a NaN run
+    ts[4500] = ts[4499]  # a duplicated timestamp
+    config = PipelineConfig()
+    whole = SegmentedFilter(config, 3).process(x, ts)
+    assert np.isnan(whole[1500:1510]).all() and np.isnan(whole[4500]).all()
+    # Each good segment equals a fresh filter started at its first sample.
+    fresh = CausalFilterBank(config, 3)
+    np.testing.assert_allclose(whole[3000:4500], fresh.process(x[3000:4500]), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        whole[1510:3000], CausalFilterBank(config, 3).process(x[1510:3000]), rtol=1e-5, atol=1e-3
+    )
+    streamed, start, bank = [], 0, SegmentedFilter(config, 3)
+    while start < n:
+        size = int(rng.integers(1, 501))
+        streamed.append(bank.process(x[start : start + size], ts[start : start + size]))
+        start += size
+    np.testing.assert_array_equal(np.isnan(np.concatenate(streamed)), np.isnan(whole))
+    np.testing.assert_allclose(np.concatenate(streamed), whole, rtol=1e-5, atol=1e-4, equal_nan=True)
