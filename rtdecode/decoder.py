@@ -1,0 +1,356 @@
+"""Online decoder: ring buffer -> epochs (marker-locked or sliding) -> TFD features -> student.
+
+The decode worker thread owns the model. It waits on the reader's ring buffer (no busy loop),
+cuts each epoch by timestamp with the same functions calibration used, standardizes with the
+bundle's frozen statistics, computes the TFD and runs the student. Each result is a
+:class:`Prediction` handed to a callback and a queue. :func:`predict_recording` does the same
+offline for a whole recording; for the same samples both give the same features.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rtdecode.io.bundle import ModelBundle
+from rtdecode.io.markers import STIMULUS, parse_marker
+from rtdecode.io.recording import Recording
+from rtdecode.signal.filters import SegmentedFilter
+from rtdecode.signal.preprocess import epoch_features, epoch_start_index
+
+log = logging.getLogger(__name__)
+
+TOP_K = 5
+
+
+@dataclass
+class Prediction:
+    """One decoded epoch.
+
+    Attributes
+    ----------
+    label : str
+        Predicted class name.
+    index : int
+        Predicted class index.
+    topk : list of (str, float)
+        The best classes with their probabilities, best first.
+    t_last_sample : float
+        LSL timestamp (local clock) of the last sample the epoch used.
+    latency_ms : float
+        From the arrival of that last sample to this prediction (live), or the compute time
+        per epoch (offline).
+    marker : dict or None
+        The parsed stimulus marker (marker-locked mode), None in sliding mode.
+    onset : float or None
+        Marker timestamp.
+    smoothed : list of (str, float) or None
+        Top classes of the average of recent probabilities, when smoothing is on.
+    """
+
+    label: str
+    index: int
+    topk: list[tuple[str, float]]
+    t_last_sample: float
+    latency_ms: float
+    marker: dict[str, Any] | None = None
+    onset: float | None = None
+    smoothed: list[tuple[str, float]] | None = None
+    proba: np.ndarray | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-lines record of ``rtdecode live`` / ``rtdecode predict``."""
+        out: dict[str, Any] = {
+            "marker": self.marker,
+            "onset": self.onset,
+            "label": self.label,
+            "index": self.index,
+            "topk": [[name, round(float(p), 6)] for name, p in self.topk],
+            "t_last_sample": self.t_last_sample,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+        if self.smoothed is not None:
+            out["smoothed_topk"] = [[name, round(float(p), 6)] for name, p in self.smoothed]
+        return out
+
+
+class StreamMismatch(ValueError):
+    """The stream does not match the model bundle."""
+
+
+def validate_stream(bundle: ModelBundle, channel_names: list[str], sfreq: float) -> None:
+    """Refuse a stream whose rate, channel count or channel names differ from the bundle's.
+
+    Raises
+    ------
+    StreamMismatch
+        Saying what differs and, where names differ only in case or order, how to map them.
+    """
+    problems = []
+    if abs(sfreq - bundle.sfreq) > 1e-6:
+        problems.append(
+            f"sampling rate: stream {sfreq:g} Hz, model {bundle.sfreq:g} Hz (resample at the source)"
+        )
+    expected = list(bundle.channel_names)
+    if len(channel_names) != len(expected):
+        problems.append(f"channel count: stream {len(channel_names)}, model {len(expected)}")
+    elif channel_names != expected:
+        lower_stream = [c.lower() for c in channel_names]
+        lower_model = [c.lower() for c in expected]
+        if lower_stream == lower_model:
+            problems.append(
+                "channel names differ only in case; rename them at the source (or record with the model's names)"
+            )
+        elif sorted(lower_stream) == sorted(lower_model):
+            moved = [
+                f"{m}@{i}->{lower_stream.index(m.lower())}"
+                for i, m in enumerate(expected)
+                if lower_stream[i] != m.lower()
+            ]
+            problems.append(
+                "the same channels in another order; reorder the stream to the model's order "
+                f"(model name@model index->stream index: {', '.join(moved[:8])}{' ...' if len(moved) > 8 else ''})"
+            )
+        else:
+            missing = [c for c in expected if c.lower() not in lower_stream]
+            extra = [c for c in channel_names if c.lower() not in lower_model]
+            problems.append(
+                f"channel names: missing from the stream {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
+                f"not in the model {extra[:8]}{' ...' if len(extra) > 8 else ''}"
+            )
+    if problems:
+        raise StreamMismatch("the stream does not match the model bundle:\n  - " + "\n  - ".join(problems))
+
+
+class Decoder:
+    """Features and student of one bundle: the part shared by live and offline decoding."""
+
+    def __init__(self, bundle: ModelBundle, device: str = "auto", smoothing: int = 0) -> None:
+        import torch
+
+        self.bundle = bundle
+        self.config = bundle.pipeline
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.model = bundle.model.to(device).eval()
+        self.names = list(bundle.class_names)
+        self._recent: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
+        self.smoothing = smoothing
+
+    def features(self, epochs: np.ndarray) -> np.ndarray:
+        """TFD features of filtered epochs ``(n, n_samples, n_channels)`` -> ``(n, C, T, F)``."""
+        return epoch_features(epochs, self.bundle.standardizer, self.config)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Student probabilities ``(n, n_classes)``."""
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model(torch.as_tensor(features, device=self.device))
+            return torch.softmax(logits.float(), dim=1).cpu().numpy()
+
+    def prediction(
+        self, proba: np.ndarray, t_last: float, latency_ms: float, marker=None, onset=None
+    ) -> Prediction:
+        order = np.argsort(proba)[::-1][: min(TOP_K, len(proba))]
+        smoothed = None
+        if self.smoothing > 1:
+            self._recent.append(proba)
+            mean = np.mean(self._recent, axis=0)
+            smoothed = [(self.names[i], float(mean[i])) for i in np.argsort(mean)[::-1][:TOP_K]]
+        return Prediction(
+            label=self.names[order[0]],
+            index=int(order[0]),
+            topk=[(self.names[i], float(proba[i])) for i in order],
+            t_last_sample=float(t_last),
+            latency_ms=float(latency_ms),
+            marker=marker,
+            onset=onset,
+            smoothed=smoothed,
+            proba=proba,
+        )
+
+
+def predict_recording(
+    bundle: ModelBundle, recording: Recording, device: str = "auto", batch: int = 64
+) -> list[Prediction]:
+    """Decode every stimulus marker of a recording offline, as fast as the machine allows.
+
+    The recording goes through the same :class:`SegmentedFilter` as a live stream; epochs are
+    cut at the same timestamps. Epochs that run past the data or contain bad samples are skipped
+    (and logged).
+    """
+    validate_stream(bundle, recording.channel_names, recording.sfreq)
+    decoder = Decoder(bundle, device)
+    config = bundle.pipeline
+    n = config.epoch_samples
+    filtered = SegmentedFilter(config, recording.n_channels).process(recording.data, recording.timestamps)
+    items = []
+    for onset, event in recording.stimulus_events():
+        start = epoch_start_index(recording.timestamps, onset, config)
+        epoch = filtered[start : start + n]
+        if len(epoch) < n or not np.all(np.isfinite(epoch)):
+            log.warning(
+                "skipping the epoch at %.3f s: %s", onset, "incomplete" if len(epoch) < n else "bad samples"
+            )
+            continue
+        items.append((onset, event, start, epoch))
+    predictions = []
+    for lo in range(0, len(items), batch):
+        part = items[lo : lo + batch]
+        started = time.perf_counter()
+        proba = decoder.probabilities(decoder.features(np.stack([p[3] for p in part])))
+        per_epoch_ms = (time.perf_counter() - started) * 1000 / len(part)
+        for (onset, event, start, _), p in zip(part, proba, strict=True):
+            predictions.append(
+                decoder.prediction(p, recording.timestamps[start + n - 1], per_epoch_ms, event, onset)
+            )
+    return predictions
+
+
+class OnlineDecoder:
+    """Decode a live stream in a worker thread.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    reader : StreamReader
+        A started EEG reader (validated against the bundle here).
+    markers : MarkerReader, optional
+        Required for ``mode="marker"``.
+    mode : {"marker", "sliding"}
+        Marker-locked: one prediction per stimulus marker once its epoch has fully arrived.
+        Sliding: every ``hop_s``, the latest epoch-length window, without markers.
+    hop_s : float
+        Sliding-mode step.
+    smoothing : int
+        Average the probabilities of this many recent predictions for display (0: off).
+    on_prediction : callable, optional
+        Called in the worker thread with every :class:`Prediction`.
+    """
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        reader,
+        markers=None,
+        mode: str = "marker",
+        hop_s: float = 0.25,
+        smoothing: int = 0,
+        device: str = "auto",
+        on_prediction: Callable[[Prediction], None] | None = None,
+    ) -> None:
+        if mode not in ("marker", "sliding"):
+            raise ValueError(f"mode must be 'marker' or 'sliding', got {mode!r}")
+        if mode == "marker" and markers is None:
+            raise ValueError("marker-locked decoding needs a marker stream (or use mode='sliding')")
+        validate_stream(bundle, reader.channel_names, reader.sfreq)
+        self.decoder = Decoder(bundle, device, smoothing)
+        self.reader = reader
+        self.markers = markers
+        self.mode = mode
+        self.hop_s = hop_s
+        self.on_prediction = on_prediction
+        self.predictions: queue.Queue[Prediction] = queue.Queue()
+        self.skipped: dict[str, int] = {}
+        self._pending: list[tuple[float, dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> OnlineDecoder:
+        self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        # Warm the model once so the first real epoch does not pay for lazy initialization.
+        config = self.decoder.config
+        shape = (1, config.epoch_samples, self.reader.n_channels)
+        self.decoder.probabilities(self.decoder.features(np.zeros(shape, dtype=np.float32)))
+        seen = self.reader.buffer.total
+        next_slide = 0.0
+        while not self._stop.is_set():
+            seen = self.reader.buffer.wait(seen, timeout=0.1)
+            try:
+                if self.mode == "marker":
+                    self._collect_markers()
+                    self._decode_ready_markers()
+                else:
+                    next_slide = self._decode_sliding(next_slide)
+            except Exception:  # one bad epoch must not end a session
+                log.exception("decoding failed; continuing")
+
+    def _collect_markers(self) -> None:
+        while (item := self.markers.get()) is not None:
+            onset, text = item
+            event = parse_marker(text)
+            if event.get("event") == STIMULUS:
+                self._pending.append((onset, event))
+        self._pending.sort(key=lambda p: p[0])
+
+    def _decode_ready_markers(self) -> None:
+        config = self.decoder.config
+        n = config.epoch_samples
+        buffer = self.reader.buffer
+        while self._pending:
+            onset, event = self._pending[0]
+            with buffer.lock:
+                newest = buffer.timestamps[(buffer.total - 1) % buffer.capacity] if buffer.total else -np.inf
+            # The epoch's last sample is due at onset + tmin + (n - 1) / sfreq.
+            if newest < onset + config.epoch.tmin_s + (n - 1.5) / config.sfreq:
+                return
+            self._pending.pop(0)
+            start = buffer.position_of(onset + config.epoch.tmin_s - 0.5 / config.sfreq)
+            window = buffer.read(start, start + n)
+            if start < buffer.oldest or len(window.timestamps) < n:
+                self._skip("outside_buffer")
+                continue
+            if not np.all(np.isfinite(window.filtered)):
+                self._skip("bad_samples")
+                continue
+            self._emit(window, event, onset)
+
+    def _decode_sliding(self, next_slide: float) -> float:
+        buffer = self.reader.buffer
+        n = self.decoder.config.epoch_samples
+        if buffer.total < n:
+            return next_slide
+        with buffer.lock:
+            newest = buffer.timestamps[(buffer.total - 1) % buffer.capacity]
+        if newest < next_slide:
+            return next_slide
+        window = buffer.read(buffer.total - n, buffer.total)
+        if np.all(np.isfinite(window.filtered)):
+            self._emit(window, None, None)
+        else:
+            self._skip("bad_samples")
+        return float(newest) + self.hop_s
+
+    def _emit(self, window, event, onset) -> None:
+        import pylsl
+
+        features = self.decoder.features(window.filtered[None])
+        proba = self.decoder.probabilities(features)[0]
+        latency_ms = (pylsl.local_clock() - window.arrival[-1]) * 1000
+        prediction = self.decoder.prediction(proba, window.timestamps[-1], latency_ms, event, onset)
+        self.predictions.put(prediction)
+        if self.on_prediction is not None:
+            self.on_prediction(prediction)
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        log.warning("skipped an epoch: %s", reason)

@@ -1,0 +1,448 @@
+"""Stream reader: one acquisition thread per LSL inlet, filtering on arrival into a ring buffer.
+
+The acquisition thread owns the inlet. It pulls chunks, converts their timestamps to the local
+clock (LSL clock synchronization), drops duplicated or out-of-order samples, runs the causal
+:class:`~rtdecode.signal.filters.SegmentedFilter` (which restarts across gaps and NaN samples),
+and writes raw and filtered samples, timestamps and arrival times into a preallocated ring buffer.
+Readers copy what they need under a lock held only for that copy, each with its own position.
+Health problems (gaps, NaN, flat or saturated channels, a lost stream, its return) become
+:class:`StreamEvent` objects in a queue and counters in :class:`StreamHealth`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from rtdecode.config import PipelineConfig
+from rtdecode.signal.filters import SegmentedFilter
+
+log = logging.getLogger(__name__)
+
+# A stream silent for this long (seconds) is reported lost.
+LOST_AFTER_S = 1.0
+# Flat/saturation checks look at this much recent signal (seconds), this often.
+HEALTH_WINDOW_S = 1.0
+FLAT_UV = 1e-3
+SATURATED_UV = 500.0
+
+
+class StreamEvent(NamedTuple):
+    """A health event: what happened, when (local LSL clock), and a sentence about it."""
+
+    kind: str  # gap, nan, out_of_order, lost, reconnected, flat, saturated, recovered
+    time: float
+    detail: str
+
+
+@dataclass
+class StreamHealth:
+    """Counters of one reader, updated by its acquisition thread."""
+
+    samples: int = 0
+    chunks: int = 0
+    gaps: int = 0
+    missing_samples: int = 0
+    out_of_order: int = 0
+    nan_samples: int = 0
+    lost: int = 0
+    connected: bool = False
+    measured_rate_hz: float = 0.0
+    last_arrival: float = 0.0
+    flat_channels: list[str] = field(default_factory=list)
+    saturated_channels: list[str] = field(default_factory=list)
+
+
+class Window(NamedTuple):
+    """Samples copied out of the ring buffer.
+
+    Attributes
+    ----------
+    raw, filtered : np.ndarray, shape (n, n_channels), float32
+    timestamps : np.ndarray, shape (n,), float64
+        Local-clock LSL timestamps.
+    arrival : np.ndarray, shape (n,), float64
+        Local clock when each sample's chunk was pulled (for latency).
+    start : int
+        Absolute position (samples since the reader started) of the first row.
+    """
+
+    raw: np.ndarray
+    filtered: np.ndarray
+    timestamps: np.ndarray
+    arrival: np.ndarray
+    start: int
+
+
+class RingBuffer:
+    """Fixed-size circular store of the most recent samples, addressed by absolute position.
+
+    Written by one thread, read by many: the lock is held only while copying.
+    """
+
+    def __init__(self, capacity: int, n_channels: int) -> None:
+        self.capacity = int(capacity)
+        self.raw = np.zeros((capacity, n_channels), dtype=np.float32)
+        self.filtered = np.zeros((capacity, n_channels), dtype=np.float32)
+        self.timestamps = np.zeros(capacity, dtype=np.float64)
+        self.arrival = np.zeros(capacity, dtype=np.float64)
+        self.total = 0  # samples ever written; the newest is at position total - 1
+        self.lock = threading.Lock()
+        self.new_data = threading.Condition(self.lock)
+
+    @property
+    def oldest(self) -> int:
+        """Absolute position of the oldest sample still held."""
+        return max(0, self.total - self.capacity)
+
+    def write(self, raw: np.ndarray, filtered: np.ndarray, timestamps: np.ndarray, arrival: float) -> None:
+        n = len(timestamps)
+        if n == 0:
+            return
+        if n > self.capacity:  # keep only what fits
+            raw, filtered, timestamps = (
+                raw[-self.capacity :],
+                filtered[-self.capacity :],
+                timestamps[-self.capacity :],
+            )
+            with self.lock:
+                self.total += n - self.capacity
+            n = self.capacity
+        with self.new_data:
+            idx = (self.total + np.arange(n)) % self.capacity
+            self.raw[idx] = raw
+            self.filtered[idx] = filtered
+            self.timestamps[idx] = timestamps
+            self.arrival[idx] = arrival
+            self.total += n
+            self.new_data.notify_all()
+
+    def read(self, start: int, stop: int) -> Window:
+        """Copy absolute positions ``[start, stop)``; ``start`` is clipped to what is still held."""
+        with self.lock:
+            start = max(start, self.oldest)
+            stop = min(stop, self.total)
+            idx = np.arange(start, max(start, stop)) % self.capacity
+            return Window(
+                self.raw[idx].copy(),
+                self.filtered[idx].copy(),
+                self.timestamps[idx].copy(),
+                self.arrival[idx].copy(),
+                start,
+            )
+
+    def position_of(self, timestamp: float) -> int:
+        """Absolute position of the first held sample with a timestamp >= ``timestamp``."""
+        with self.lock:
+            start, stop = self.oldest, self.total
+            idx = np.arange(start, stop) % self.capacity
+            return start + int(np.searchsorted(self.timestamps[idx], timestamp, side="left"))
+
+    def wait(self, after_total: int, timeout: float) -> int:
+        """Block until more than ``after_total`` samples were written (or timeout); returns total."""
+        with self.new_data:
+            self.new_data.wait_for(lambda: self.total > after_total, timeout=timeout)
+            return self.total
+
+
+def _lsl():
+    import pylsl
+
+    return pylsl
+
+
+def resolve_one(query: dict[str, str], timeout: float = 5.0):
+    """Find one LSL stream matching every key of ``query`` (``name``, ``type``, ``source_id``).
+
+    Raises
+    ------
+    ValueError
+        Naming the query and listing the streams that are visible, when none matches.
+    """
+    pylsl = _lsl()
+    if not query:
+        raise ValueError("give at least one of name, type or source_id to find a stream")
+    predicate = " and ".join(f"{key}='{value}'" for key, value in query.items())
+    found = pylsl.resolve_bypred(predicate, 1, timeout)
+    if found:
+        return found[0]
+    visible = pylsl.resolve_streams(wait_time=1.0)
+    listing = "\n".join(
+        f"  name={s.name()!r} type={s.type()!r} source_id={s.source_id()!r} channels={s.channel_count()} "
+        f"rate={s.nominal_srate():g}"
+        for s in visible
+    )
+    raise ValueError(
+        f"no LSL stream matches {predicate} after {timeout:g} s; visible streams:\n{listing or '  (none)'}\n"
+        "check the name (rtdecode lists what it sees above) and that the source is running"
+    )
+
+
+def channel_labels(info) -> list[str]:
+    """Channel labels from a StreamInfo's ``desc/channels``; ``ch1``... where absent."""
+    labels = []
+    channel = info.desc().child("channels").child("channel")
+    while not channel.empty() and len(labels) < info.channel_count():
+        labels.append(channel.child_value("label") or f"ch{len(labels) + 1}")
+        channel = channel.next_sibling("channel")
+    return labels + [f"ch{i + 1}" for i in range(len(labels), info.channel_count())]
+
+
+class StreamReader:
+    """Acquire an EEG stream into a ring buffer, filtering causally on arrival.
+
+    Parameters
+    ----------
+    info : pylsl.StreamInfo
+        The resolved stream (see :func:`resolve_one`).
+    pipeline : PipelineConfig
+        Filter settings (its ``sfreq`` must equal the stream's nominal rate).
+    buffer_s : float
+        Seconds of signal the ring buffer holds.
+    lost_after_s : float
+        Silence after which the stream is reported lost.
+    """
+
+    def __init__(
+        self, info, pipeline: PipelineConfig, buffer_s: float = 60.0, lost_after_s: float = LOST_AFTER_S
+    ):
+        if info.nominal_srate() <= 0:
+            raise ValueError(
+                f"stream {info.name()!r} has an irregular rate; an EEG stream needs a nominal rate"
+            )
+        self.info = info
+        self.name = info.name()
+        self.sfreq = float(info.nominal_srate())
+        self.n_channels = int(info.channel_count())
+        self.pipeline = pipeline
+        self.buffer = RingBuffer(int(buffer_s * self.sfreq), self.n_channels)
+        self.health = StreamHealth()
+        self.events: queue.Queue[StreamEvent] = queue.Queue()
+        self.lost_after_s = lost_after_s
+        self._filter = SegmentedFilter(pipeline, self.n_channels)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._inlet = None
+        self._labels: list[str] | None = None
+        self._last_ts: float | None = None
+        self._recent_arrivals: deque[tuple[float, int]] = deque(maxlen=50)
+        self._next_health_check = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, open_timeout: float = 10.0) -> StreamReader:
+        """Open the inlet (waiting up to ``open_timeout``) and start the acquisition thread."""
+        pylsl = _lsl()
+        self._inlet = pylsl.StreamInlet(
+            self.info, max_buflen=360, recover=True, processing_flags=pylsl.proc_clocksync
+        )
+        try:
+            self._inlet.open_stream(timeout=open_timeout)
+            full = self._inlet.info(timeout=open_timeout)
+        except Exception as error:  # pylsl raises TimeoutError or its own error types
+            raise ValueError(
+                f"could not connect to stream {self.name!r} within {open_timeout:g} s: {error}"
+            ) from error
+        self._labels = channel_labels(full)
+        self.health.connected = True
+        self._thread = threading.Thread(target=self._run, name=f"acquire-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the acquisition thread and close the inlet."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._inlet is not None:
+            try:
+                self._inlet.close_stream()
+            except Exception:  # closing a lost inlet may raise; nothing left to do
+                pass
+
+    def __enter__(self) -> StreamReader:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def channel_names(self) -> list[str]:
+        """Channel labels from the stream's metadata."""
+        if self._labels is None:
+            self._labels = channel_labels(self.info)
+        return self._labels
+
+    # -- reading ----------------------------------------------------------------------------
+    def read(self, start: int, stop: int | None = None) -> Window:
+        """Copy samples from absolute position ``start`` to ``stop`` (default: the newest)."""
+        return self.buffer.read(start, self.buffer.total if stop is None else stop)
+
+    def drain_events(self) -> list[StreamEvent]:
+        """All health events since the last call."""
+        out = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+    # -- acquisition thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        pylsl = _lsl()
+        max_samples = max(1, int(self.sfreq))  # up to one second per pull
+        last_data = pylsl.local_clock()
+        while not self._stop.is_set():
+            try:
+                samples, timestamps = self._inlet.pull_chunk(
+                    timeout=0.05, max_samples=max_samples, as_numpy=True
+                )
+            except pylsl.LostError:
+                samples, timestamps = None, []
+            now = pylsl.local_clock()
+            if len(timestamps) == 0:
+                if self.health.connected and now - last_data > self.lost_after_s:
+                    self.health.connected = False
+                    self.health.lost += 1
+                    self._emit("lost", now, f"no samples from {self.name!r} for {now - last_data:.1f} s")
+                continue
+            if not self.health.connected:
+                self.health.connected = True
+                self._emit("reconnected", now, f"{self.name!r} is back after {now - last_data:.1f} s")
+            last_data = now
+            self._ingest(np.asarray(samples, dtype=np.float32), np.asarray(timestamps, dtype=np.float64), now)
+
+    def _ingest(self, samples: np.ndarray, timestamps: np.ndarray, now: float) -> None:
+        """Check, filter and store one pulled chunk."""
+        keep = self._in_order(timestamps)
+        if not keep.all():
+            dropped = int((~keep).sum())
+            self.health.out_of_order += dropped
+            self._emit("out_of_order", now, f"dropped {dropped} duplicated or out-of-order samples")
+            samples, timestamps = samples[keep], timestamps[keep]
+            if len(timestamps) == 0:
+                return
+        self._report_gaps(timestamps, now)
+        bad = ~np.all(np.isfinite(samples), axis=1)
+        if bad.any():
+            self.health.nan_samples += int(bad.sum())
+            self._emit(
+                "nan", now, f"{int(bad.sum())} samples with NaN/Inf values (filter restarted after them)"
+            )
+        filtered = self._filter.process(samples, timestamps)
+        self.buffer.write(samples, filtered, timestamps, now)
+        self._last_ts = float(timestamps[-1])
+        self.health.samples += len(timestamps)
+        self.health.chunks += 1
+        self.health.last_arrival = now
+        self._recent_arrivals.append((now, len(timestamps)))
+        if len(self._recent_arrivals) > 1:
+            span = self._recent_arrivals[-1][0] - self._recent_arrivals[0][0]
+            if span > 0:
+                self.health.measured_rate_hz = sum(n for _, n in list(self._recent_arrivals)[1:]) / span
+        if now >= self._next_health_check:
+            self._next_health_check = now + HEALTH_WINDOW_S
+            self._check_channels(now)
+
+    def _in_order(self, timestamps: np.ndarray) -> np.ndarray:
+        """Mask of samples whose timestamp increases past everything kept before."""
+        running = np.maximum.accumulate(
+            np.concatenate([[self._last_ts if self._last_ts is not None else -np.inf], timestamps])
+        )
+        return timestamps > running[:-1]
+
+    def _report_gaps(self, timestamps: np.ndarray, now: float) -> None:
+        previous = self._last_ts if self._last_ts is not None else timestamps[0]
+        steps = np.diff(np.concatenate([[previous], timestamps]))
+        gaps = np.flatnonzero(steps > 1.5 / self.sfreq)
+        for i in gaps:
+            missing = int(round(steps[i] * self.sfreq)) - 1
+            self.health.gaps += 1
+            self.health.missing_samples += missing
+            self._emit(
+                "gap", now, f"{steps[i] * 1000:.0f} ms gap (~{missing} samples missing); filter restarted"
+            )
+
+    def _check_channels(self, now: float) -> None:
+        n = int(HEALTH_WINDOW_S * self.sfreq)
+        window = self.buffer.read(self.buffer.total - n, self.buffer.total)
+        if len(window.timestamps) < n // 2:
+            return
+        finite = np.all(np.isfinite(window.raw), axis=1)
+        if not finite.any():
+            return
+        names = self.channel_names
+        ptp = np.ptp(window.raw[finite], axis=0)
+        flat = [names[i] for i in np.flatnonzero(ptp < FLAT_UV)]
+        filt = window.filtered[np.all(np.isfinite(window.filtered), axis=1)]
+        saturated = (
+            [names[i] for i in np.flatnonzero(np.abs(filt).max(axis=0) > SATURATED_UV)] if len(filt) else []
+        )
+        for kind, current, previous in (
+            ("flat", flat, self.health.flat_channels),
+            ("saturated", saturated, self.health.saturated_channels),
+        ):
+            new = sorted(set(current) - set(previous))
+            if new:
+                self._emit(
+                    kind, now, f"{kind} channels: {', '.join(new[:10])}{' ...' if len(new) > 10 else ''}"
+                )
+        self.health.flat_channels, self.health.saturated_channels = flat, saturated
+
+    def _emit(self, kind: str, when: float, detail: str) -> None:
+        log.warning("%s: %s", self.name, detail) if kind not in ("reconnected",) else log.info(
+            "%s: %s", self.name, detail
+        )
+        self.events.put(StreamEvent(kind, when, detail))
+
+
+class MarkerReader:
+    """Acquire a string marker stream: (local-clock timestamp, text) pairs in arrival order."""
+
+    def __init__(self, info) -> None:
+        self.info = info
+        self.name = info.name()
+        self._queue: queue.Queue[tuple[float, str]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._inlet = None
+
+    def start(self, open_timeout: float = 10.0) -> MarkerReader:
+        pylsl = _lsl()
+        self._inlet = pylsl.StreamInlet(self.info, recover=True, processing_flags=pylsl.proc_clocksync)
+        try:
+            self._inlet.open_stream(timeout=open_timeout)
+        except Exception as error:
+            raise ValueError(f"could not connect to marker stream {self.name!r}: {error}") from error
+        self._thread = threading.Thread(target=self._run, name=f"markers-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def get(self, timeout: float = 0.0) -> tuple[float, str] | None:
+        """The next marker, or None if none arrives within ``timeout``."""
+        try:
+            return self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _run(self) -> None:
+        pylsl = _lsl()
+        while not self._stop.is_set():
+            try:
+                samples, timestamps = self._inlet.pull_chunk(timeout=0.05)
+            except pylsl.LostError:
+                time.sleep(0.05)
+                continue
+            for sample, ts in zip(samples or [], timestamps or [], strict=False):
+                self._queue.put((float(ts), str(sample[0])))
