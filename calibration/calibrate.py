@@ -147,7 +147,7 @@ def calibrate(
             x[split.val],
             y[split.val],
             train_config,
-            soft,
+            None if soft is None else soft[split.train],
             description=name,
         )
         probas[name] = predict_proba(model, x[split.test])

@@ -38,7 +38,9 @@ def evaluate_predictions(
     result: dict[str, float] = {"n": float(len(y_true))}
     for k in (1, 3, 5):
         kk = min(k, n_classes)
-        if n_classes == 2 and kk == 1:
+        if kk >= n_classes:
+            result[f"top{k}"] = 1.0  # every class is in the top k
+        elif n_classes == 2 and kk == 1:
             result[f"top{k}"] = float(np.mean(y_pred == y_true))
         else:
             result[f"top{k}"] = float(top_k_accuracy_score(y_true, proba, k=kk, labels=labels))

@@ -74,6 +74,159 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    import math
+    import time
+
+    from rtdecode.streams.player import Player, replay_source
+
+    recording = replay_source(args.recording, subject=args.subject)
+    player = Player(
+        recording,
+        args.name,
+        speed=args.speed,
+        loop=args.loop,
+        source_id=args.source_id,
+        wait_for_consumers=args.wait_for_consumer,
+    )
+    pace = "as fast as possible" if math.isinf(player.speed) else f"{player.speed:g}x real time"
+    log.info(
+        "serving EEG stream %r (%d channels, %g Hz, %.1f s%s) and marker stream %r (%d markers) at %s "
+        "from %s",
+        player.name,
+        recording.n_channels,
+        recording.sfreq,
+        recording.duration_s,
+        ", looping" if player.loop else "",
+        player.marker_name,
+        len(recording.markers),
+        pace,
+        args.recording,
+    )
+    try:
+        player.start()
+        next_report = time.monotonic() + 10.0
+        while not player.join(timeout=0.5):
+            if time.monotonic() >= next_report:
+                p = player.progress()
+                log.info(
+                    "replayed %.1f / %.1f s (pass %d), %d markers, consumers: %s",
+                    p.position_s,
+                    p.duration_s,
+                    p.loop + 1,
+                    p.markers_pushed,
+                    "yes" if player.have_consumers() else "none",
+                )
+                next_report += 10.0
+        done = player.progress()
+        log.info("replay finished: %d samples, %d markers", done.samples_pushed, done.markers_pushed)
+        time.sleep(1.0)  # consumers receive the last chunks before the outlets disappear
+    except KeyboardInterrupt:
+        log.info("replay stopped (Ctrl-C)")
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        player.close()
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from rtdecode.streams.recorder import Recorder, StreamNotFoundError
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".xdf":
+        raise SystemExit(f"error: --out must end in .xdf, got {out}")
+    if args.duration is not None and not args.duration > 0:
+        raise SystemExit(f"error: --duration must be > 0 seconds, got {args.duration}")
+    recorder = Recorder(out, args.streams or None, resolve_timeout=args.timeout, overwrite=args.overwrite)
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a polite kill finalizes the file like Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        try:
+            recorder.start()
+        except StreamNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        log.info(
+            "recording to %s; %s", out, "Ctrl-C to stop" if args.duration is None else f"{args.duration:g} s"
+        )
+        end = time.monotonic() + (args.duration if args.duration is not None else float("inf"))
+        next_report = time.monotonic() + 10.0
+        try:
+            while time.monotonic() < end and not recorder.failed:
+                time.sleep(max(0.0, min(0.25, end - time.monotonic())))
+                if time.monotonic() >= next_report:
+                    log.info("recorded %s", ", ".join(f"{s.name!r}: {s.n_samples}" for s in recorder.stats()))
+                    next_report += 10.0
+        except KeyboardInterrupt:
+            log.info("stopping (interrupted); finalizing %s", out)
+        try:
+            stats = recorder.stop()
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(f"wrote {out}")
+    for s in stats:
+        note = f"  ({s.error})" if s.error else ""
+        print(f"  {s.name} [{s.type}]: {s.n_samples} samples, {s.n_clock_offsets} clock offsets{note}")
+    return 0
+
+
+def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """The ``replay`` and ``record`` subcommands (LSL edges)."""
+    p = add(
+        "replay",
+        _cmd_replay,
+        "serve a recording as live LSL streams",
+        "Replay a recording as an EEG outlet (float32, microvolts, channel labels) and a marker\n"
+        "outlet NAME-markers, at real-time pace or faster, until its end (or forever with --loop).\n"
+        "Timestamps start at the local LSL clock and keep the original spacing at any speed, so\n"
+        "epochs cut by timestamp are the recorded ones. Takes an .xdf file, or an ImageNet-EEG\n"
+        ".pth file with --subject.",
+    )
+    p.add_argument("recording", help="an .xdf recording, or an ImageNet-EEG .pth file (with --subject)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="1 real time, 4 four times faster, 0 as fast as possible"
+    )
+    p.add_argument("--loop", action="store_true", help="start again at the end until Ctrl-C")
+    p.add_argument("--name", default="rtdecode-replay", help="EEG stream name (default: %(default)s)")
+    p.add_argument("--source-id", default=None, help="EEG source_id (default: rtdecode-replay-NAME)")
+    p.add_argument("--subject", type=int, default=None, help="subject to replay from an ImageNet-EEG file")
+    p.add_argument(
+        "--wait-for-consumer",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait up to S seconds for consumers of both streams before pushing (default: push at once)",
+    )
+
+    p = add(
+        "record",
+        _cmd_record,
+        "record LSL streams to an XDF file",
+        "Record LSL streams (EEG, markers, anything) to XDF with their clock offsets, like\n"
+        "LabRecorder. Each STREAM is name=X, type=Y, source_id=Z or a bare name; by default the\n"
+        "first EEG stream and every Markers stream. Writing starts once every stream is\n"
+        "connected; the file is flushed every second; Ctrl-C stops and finalizes it.",
+    )
+    p.add_argument("--out", required=True, help="output .xdf file")
+    p.add_argument("streams", nargs="*", metavar="STREAM", help="streams to record (default: EEG + Markers)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the streams (default: %(default)s)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtdecode",
@@ -145,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         "duration, stimulus markers per class, blocks, and gaps in the sample timestamps.",
     )
     p.add_argument("file", help="an .xdf file")
+    _add_stream_commands(add)
     _add_plugin_commands(sub)
     return parser
 
@@ -175,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("pyxdf").setLevel(logging.WARNING)  # its per-file INFO lines drown ours
     if args.command is None:
         parser.print_help()
         return 2

@@ -1,0 +1,422 @@
+"""Replay a :class:`~rtdecode.io.recording.Recording` as live LSL streams.
+
+A :class:`Player` serves two outlets, exactly like an amplifier plus a stimulus program would:
+
+- ``name`` (type ``EEG``, float32, rate = ``recording.sfreq``, channel labels and unit
+  ``microvolts`` in ``desc/channels/channel``), pushed in chunks of about 20 ms;
+- ``f"{name}-markers"`` (type ``Markers``, one string channel, irregular rate), every marker
+  pushed with ``push_sample([text], timestamp)`` once the EEG has been pushed up to its time.
+
+Time
+----
+Timestamps are re-based onto the local LSL clock at :meth:`Player.start`: sample ``i`` of loop
+``k`` gets ``t0 + k * D + (ts[i] - ts[0])``, markers likewise, where ``t0`` is
+``pylsl.local_clock()`` at the start and ``D`` the recording's duration (last minus first
+timestamp plus one sample period, so a loop joins the next with a regular step). The original
+spacing, gaps included, is kept **whatever the speed**.
+
+``speed`` only changes *when* a chunk is pushed: the chunk whose last sample has re-based time
+``t`` goes out at wall-clock time ``t0 + (t - t0) / speed``. Why not compress the timestamps
+instead? Consumers cut epochs by timestamp with the stream's nominal rate (``sfreq``); a stream
+whose stamps advanced ``speed`` times faster than its rate would make a 440 ms epoch hold
+440 * speed ms of signal, and the decoder would silently see different data. With spacing kept,
+everything a consumer computes from timestamps (epochs, marker latencies, gap detection) is
+exactly what it would be live. The price: at ``speed > 1`` the timestamps run ahead of
+``local_clock()`` (by ``(1 - 1/speed)`` of the elapsed time), so latency measured as
+``local_clock() - timestamp`` is meaningless in fast replay; measure it at ``speed=1``.
+
+``speed=0`` (or ``inf``) pushes as fast as possible. LSL buffers at most ``max_buffered``
+(6 minutes by default) per consumer and drops the oldest data beyond, so an as-fast replay
+of a long recording can outrun a slow consumer; use a finite speed for those.
+
+Pacing is drift-free: every push is scheduled against the absolute start time, never by
+accumulating ``sleep(chunk_duration)``, and a late push (a busy machine) is followed by
+catch-up pushes without sleeping, with unchanged timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pylsl
+
+from rtdecode.io.recording import Recording
+from rtdecode.streams.lsl_utils import make_outlet
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Player", "PlayerProgress", "marker_stream_name", "replay_source"]
+
+# Chunk length when none is given: 20 ms, the hop of the decoder's STFT, so replay is never
+# coarser than what the decoder resolves.
+DEFAULT_CHUNK_S = 0.02
+XDF_SUFFIXES = (".xdf", ".xdfz", ".xdf.gz")
+
+
+def marker_stream_name(name: str) -> str:
+    """Name of the marker outlet that goes with EEG outlet ``name``."""
+    return f"{name}-markers"
+
+
+@dataclass(frozen=True)
+class PlayerProgress:
+    """A snapshot of a running :class:`Player`.
+
+    Attributes
+    ----------
+    loop : int
+        Pass through the recording being played, from 0.
+    position_s : float
+        Seconds of the recording pushed in this pass.
+    duration_s : float
+        Duration of one pass.
+    samples_pushed, markers_pushed : int
+        Totals over all passes.
+    """
+
+    loop: int
+    position_s: float
+    duration_s: float
+    samples_pushed: int
+    markers_pushed: int
+
+
+class Player:
+    """Serve a recording as an EEG outlet and a marker outlet, from a background thread.
+
+    The outlets exist from construction on, so consumers can connect (``open_stream``) before
+    :meth:`start` and miss nothing. The thread owns both outlets while it runs; after
+    :meth:`join` (or :meth:`close`) they belong to the caller again.
+
+    Parameters
+    ----------
+    recording : Recording
+        ``data`` (n_samples, n_channels) in microvolts with ``timestamps`` (n_samples,); markers
+        are replayed on their own timestamps.
+    name : str
+        EEG stream name; the marker stream is ``f"{name}-markers"``.
+    speed : float
+        1.0 real time, 4.0 four times faster, 0 or ``inf`` as fast as possible. Timestamps keep
+        the original spacing at any speed (see the module docstring for why).
+    loop : bool
+        Start again from the beginning after the end, timestamps continuing monotonically,
+        until :meth:`stop`. Needs a finite ``speed``.
+    chunk_samples : int, optional
+        Samples per push; default about 20 ms (``round(0.02 * sfreq)``, at least 1).
+    source_id : str, optional
+        EEG ``source_id`` (the marker stream gets ``"<source_id>-markers"``). Default
+        ``f"rtdecode-replay-{name}"``: stable, so consumers recover when the player restarts.
+    wait_for_consumers : float
+        Seconds to wait, once started, for a consumer on the EEG outlet (and on the marker
+        outlet when there are markers) before pushing anything (0: push at once, as an
+        amplifier does). Data pushed with nobody connected is lost.
+    max_buffered : int
+        Seconds of data LSL keeps per consumer that lags behind.
+
+    Examples
+    --------
+    >>> with Player(recording, "replay", speed=4.0) as player:  # doctest: +SKIP
+    ...     player.join()
+    """
+
+    def __init__(
+        self,
+        recording: Recording,
+        name: str = "rtdecode-replay",
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        chunk_samples: int | None = None,
+        source_id: str | None = None,
+        wait_for_consumers: float = 0.0,
+        max_buffered: int = 360,
+    ) -> None:
+        if recording.n_samples == 0:
+            raise ValueError("recording has no samples; there is nothing to replay")
+        if not recording.sfreq > 0 or not math.isfinite(recording.sfreq):
+            raise ValueError(f"recording.sfreq must be a positive rate in Hz, got {recording.sfreq!r}")
+        if math.isnan(speed) or speed < 0:
+            raise ValueError(f"speed must be > 0 (or 0 / inf for as fast as possible), got {speed!r}")
+        if loop and (speed == 0 or math.isinf(speed)):
+            raise ValueError(
+                "loop=True needs a finite speed: looping as fast as possible would push data "
+                "without end faster than any consumer reads it; pass e.g. speed=10"
+            )
+        if chunk_samples is None:
+            chunk_samples = max(1, round(DEFAULT_CHUNK_S * recording.sfreq))
+        if int(chunk_samples) != chunk_samples or chunk_samples < 1:
+            raise ValueError(f"chunk_samples must be a positive integer, got {chunk_samples!r}")
+        if not name:
+            raise ValueError("name must be a non-empty stream name")
+        if wait_for_consumers < 0:
+            raise ValueError(f"wait_for_consumers must be >= 0 seconds, got {wait_for_consumers!r}")
+        stamps = recording.timestamps
+        if not np.all(np.isfinite(stamps)):
+            raise ValueError("recording.timestamps contain NaN or infinite values; fix or drop those samples")
+        if np.any(np.diff(stamps) < 0):
+            # replayed as they are: a consumer should see the same jump the recording has
+            log.warning("recording timestamps go backwards somewhere; they are replayed as recorded")
+
+        self.recording = recording
+        self.name = name
+        self.marker_name = marker_stream_name(name)
+        self.speed = math.inf if speed == 0 else float(speed)
+        self.loop = bool(loop)
+        self.chunk_samples = int(chunk_samples)
+        self.source_id = source_id or f"rtdecode-replay-{name}"
+        self.wait_for_consumers = float(wait_for_consumers)
+
+        # Offsets from the first sample, computed once: the thread only adds the loop's start.
+        self._rel = stamps - stamps[0]
+        self._period = recording.duration_s
+        self._marker_rel = np.array([m.timestamp for m in recording.markers], dtype=np.float64) - stamps[0]
+        self._marker_text = [m.text for m in recording.markers]
+
+        replay_desc = {
+            "rtdecode_replay": {
+                "source_file": str(recording.metadata.get("source_file", "")),
+                "speed": "max" if math.isinf(self.speed) else repr(self.speed),
+            }
+        }
+        self._eeg: pylsl.StreamOutlet | None = make_outlet(
+            name,
+            "EEG",
+            recording.n_channels,
+            recording.sfreq,
+            "float32",
+            self.source_id,
+            channel_names=recording.channel_names,
+            unit="microvolts",
+            desc=replay_desc,
+            max_buffered=max_buffered,
+        )
+        self._markers: pylsl.StreamOutlet | None = make_outlet(
+            self.marker_name,
+            "Markers",
+            1,
+            pylsl.IRREGULAR_RATE,
+            "string",
+            f"{self.source_id}-markers",
+            desc=replay_desc,
+            max_buffered=max_buffered,
+        )
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._loop_index = 0
+        self._position = 0.0
+        self._samples_pushed = 0
+        self._markers_pushed = 0
+        self.t0: float | None = None
+
+    # -- control -----------------------------------------------------------------------------
+
+    def start(self) -> Player:
+        """Start pushing from a background thread; returns ``self``."""
+        if self._eeg is None:
+            raise RuntimeError("this Player is closed; create a new one to replay again")
+        if self._thread is not None:
+            raise RuntimeError("Player.start() was already called; a Player plays once")
+        self._thread = threading.Thread(target=self._run, name=f"player-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the thread to stop; it returns within one sleep slice (it waits on an event)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the end of the replay (or of :meth:`stop`).
+
+        Returns
+        -------
+        bool
+            True when the thread has finished, False on timeout.
+
+        Raises
+        ------
+        RuntimeError
+            The thread failed; the original exception is chained.
+        """
+        if self._thread is None:
+            raise RuntimeError("Player.join() before start()")
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        if self._error is not None:
+            raise RuntimeError(f"replay of {self.name!r} failed: {self._error}") from self._error
+        return True
+
+    @property
+    def running(self) -> bool:
+        """True while the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self) -> None:
+        """Stop, wait for the thread, and destroy the outlets (consumers see the streams go)."""
+        self.stop()
+        if self._thread is not None:
+            self._thread.join()
+        # Dropping the last reference destroys the liblsl outlet.
+        self._eeg = None
+        self._markers = None
+
+    def have_consumers(self) -> bool:
+        """True when at least one inlet is connected to the EEG outlet."""
+        return self._eeg is not None and self._eeg.have_consumers()
+
+    def progress(self) -> PlayerProgress:
+        """Where the replay is, safe to call from any thread."""
+        with self._lock:
+            return PlayerProgress(
+                self._loop_index, self._position, self._period, self._samples_pushed, self._markers_pushed
+            )
+
+    def __enter__(self) -> Player:
+        if self._thread is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            if self.wait_for_consumers > 0 and not self._wait_for_consumer():
+                return
+            self._play()
+        except Exception as error:  # reported by join(); the thread must not die silently
+            log.exception("replay of %r failed", self.name)
+            self._error = error
+
+    def _wait_for_consumer(self) -> bool:
+        """Wait for a consumer on the EEG outlet and, if there are markers, on the marker outlet.
+
+        Returns False when stop() was called meanwhile.
+        """
+        assert self._eeg is not None and self._markers is not None
+        outlets = [(self.name, self._eeg)]
+        if self._marker_text:
+            outlets.append((self.marker_name, self._markers))
+        deadline = pylsl.local_clock() + self.wait_for_consumers
+        for name, outlet in outlets:
+            while True:
+                if self._stop.is_set():
+                    return False
+                # short slices so that stop() is honoured promptly
+                if outlet.wait_for_consumers(min(0.1, max(0.0, deadline - pylsl.local_clock()))):
+                    break
+                if pylsl.local_clock() >= deadline:
+                    log.warning(
+                        "no consumer on %r after %.1f s; replaying anyway", name, self.wait_for_consumers
+                    )
+                    return True
+        return True
+
+    def _play(self) -> None:
+        assert self._eeg is not None and self._markers is not None
+        data = self.recording.data
+        rel = self._rel
+        n = self.recording.n_samples
+        t0 = pylsl.local_clock()
+        self.t0 = t0
+        loop_index = 0
+        while True:
+            offset = loop_index * self._period
+            next_marker = 0
+            for start in range(0, n, self.chunk_samples):
+                stop = min(start + self.chunk_samples, n)
+                # An amplifier sends a chunk once its last sample exists: push at that moment.
+                if not self._sleep_until(t0 + (offset + rel[stop - 1]) / self.speed):
+                    return
+                self._eeg.push_chunk(data[start:stop], (t0 + offset + rel[start:stop]).tolist())
+                # Markers go out once the EEG covers them (all remaining ones after the last chunk).
+                last = rel[stop - 1] if stop < n else math.inf
+                due = int(np.searchsorted(self._marker_rel, last, side="right"))
+                for m in range(next_marker, due):
+                    self._markers.push_sample([self._marker_text[m]], t0 + offset + self._marker_rel[m])
+                with self._lock:
+                    self._samples_pushed += stop - start
+                    self._markers_pushed += due - next_marker
+                    self._position = float(rel[stop - 1]) + 1.0 / self.recording.sfreq
+                    self._loop_index = loop_index
+                next_marker = max(next_marker, due)
+            if not self.loop:
+                log.info("replay of %r finished (%d samples)", self.name, self._samples_pushed)
+                return
+            loop_index += 1
+
+    def _sleep_until(self, when: float) -> bool:
+        """Wait until local clock ``when``; False when stop() was called meanwhile."""
+        remaining = when - pylsl.local_clock()
+        if remaining > 0:
+            return not self._stop.wait(remaining)
+        return not self._stop.is_set()
+
+
+def replay_source(path: str | Path, subject: int | None = None) -> Recording:
+    """Load something replayable as a :class:`Recording`.
+
+    Parameters
+    ----------
+    path : str or Path
+        An XDF recording (``.xdf``, ``.xdfz``, ``.xdf.gz``), read with
+        :func:`rtdecode.io.xdf.read_xdf`, or an ImageNet-EEG ``.pth`` file, laid out as a
+        continuous recording of one subject with :func:`rtdecode.io.imagenet_eeg.to_recording`.
+    subject : int, optional
+        The subject of an ImageNet-EEG file (1-6); required there, ignored for XDF.
+
+    Returns
+    -------
+    Recording
+        ``data`` (n_samples, n_channels) with timestamps and markers.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Unknown file type, or an ImageNet-EEG file without ``subject``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"recording {path} does not exist; check the path")
+    lower = path.name.lower()
+    if lower.endswith(XDF_SUFFIXES):
+        from rtdecode.io.xdf import read_xdf
+
+        if subject is not None:
+            log.warning("subject=%s is ignored for XDF recordings", subject)
+        return read_xdf(path)
+    if lower.endswith(".pth"):
+        if subject is None:
+            raise ValueError(
+                f"{path} looks like an ImageNet-EEG file, which holds several subjects; "
+                "choose one with subject=N (--subject N, 1-6)"
+            )
+        try:
+            from rtdecode.io.imagenet_eeg import load_imagenet_eeg, to_recording
+        except ImportError as e:
+            raise ValueError(f"cannot replay {path}: ImageNet-EEG support is not available ({e})") from e
+        dataset = load_imagenet_eeg(path, subject=subject)
+        recording = to_recording(dataset, subject)
+        recording.metadata.setdefault("source_file", str(path))
+        return recording
+    raise ValueError(
+        f"cannot replay {path}: unknown file type {path.suffix!r}; replay takes an XDF recording "
+        f"({', '.join(XDF_SUFFIXES)}) or an ImageNet-EEG .pth file with a subject"
+    )

@@ -1,0 +1,72 @@
+"""The rtdecode command as a user runs it: simulate a session, then summarize it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pyxdf
+import pytest
+
+from rtdecode.cli import build_parser, main
+
+
+def test_every_subcommand_has_a_help_that_explains_it():
+    parser = build_parser()
+    subcommands = parser._subparsers._group_actions[0].choices
+    assert {"demo", "simulate", "info", "calibrate"} <= set(subcommands)
+    for name, sub in subcommands.items():
+        assert len(sub.description or "") > 40, f"{name} --help says too little"
+
+
+def test_simulate_then_info(tmp_path, capsys):
+    out = tmp_path / "s.xdf"
+    assert (
+        main(["simulate", "--out", str(out), "--classes", "3", "--images-per-class", "10", "--seed", "4"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "3 classes" in printed and "gaps: none" in printed
+    streams, _ = pyxdf.load_xdf(str(out))
+    eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
+    assert eeg["time_series"].shape[1] == 128
+    images = sorted((tmp_path / "s_images" / "images").glob("*.png"))
+    assert len(images) == 30
+    assert main(["info", str(out)]) == 0
+    assert "stimulus: 30" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_messages_not_tracebacks(tmp_path):
+    missing = subprocess.run(
+        [sys.executable, "-m", "rtdecode.cli", "info", str(tmp_path / "nope.xdf")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr and "nope.xdf" in missing.stderr
+    (tmp_path / "bad.xdf").write_bytes(b"not an xdf file at all")
+    bad = subprocess.run(
+        [sys.executable, "-m", "rtdecode.cli", "info", str(tmp_path / "bad.xdf")],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "bad.xdf" in bad.stderr
+
+
+@pytest.mark.parametrize("argv", [["simulate", "--out", "x.txt"]])
+def test_bad_arguments_are_refused(argv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(argv)
+
+
+def test_calibrate_lists_exactly_the_baselines_it_can_run():
+    from calibration.calibrate import ALL_BASELINES
+    from calibration.cli import BASELINES
+
+    assert set(BASELINES) == set(ALL_BASELINES)
+
+
+def test_cli_starts_without_importing_torch():
+    code = "import sys; from rtdecode.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
