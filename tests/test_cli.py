@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pyxdf
 import pytest
+import pyxdf
 
 from rtdecode.cli import build_parser, main
 
