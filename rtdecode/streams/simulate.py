@@ -78,6 +78,12 @@ RESPONSE_S = 0.6
 N_BURSTS = 16
 BURST_HZ = (15.0, 40.0)
 N_SLOW_WAVES = 4
+# Induced gamma: class-dependent burst power whose phase is random on every trial, so it
+# survives in spectrograms but averages out of time-locked waveforms (as induced visual gamma
+# does in real EEG). Its amplitude is a linear function of the latent, like the evoked part.
+N_INDUCED = 8
+INDUCED_HZ = (30.0, 68.0)
+INDUCED_RELATIVE = 3.0  # induced amplitude per latent unit, relative to the evoked class gain
 # Class-independent ERP peaks at the default snr, in uV (P1, N1, P2), and a small 40 Hz
 # phase-locked burst; all scale with snr.
 ERP_PEAKS_UV = (4.0, -5.0, 3.0, 1.0)
@@ -96,6 +102,8 @@ _TAG_SPATIAL = 203
 _TAG_BACKGROUND = 204
 _TAG_ORDER = 205
 _TAG_TRIAL = 206
+_TAG_INDUCED = 207
+_TAG_INDUCED_SPATIAL = 208
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,9 @@ class _EvokedModel:
     """Spatio-temporal basis of the evoked response.
 
     ``response = waveforms @ (coefficients[:, None] * patterns)``; the first ``n_class``
-    coefficients are ``gain * mixing @ latent``, the rest are the class-independent ERP.
+    coefficients are ``gain * mixing @ latent``, then the class-independent ERP, then
+    ``n_induced`` (cosine, sine) pairs of induced gamma bursts. The induced pairs have zero mean
+    (their phase is random per trial, see :meth:`induced_amplitudes`).
     """
 
     waveforms: np.ndarray  # (n_response_samples, n_components)
@@ -224,14 +234,25 @@ class _EvokedModel:
     mixing: np.ndarray  # (n_class_components, latent_dim)
     gain: float
     erp_coefficients: np.ndarray  # (n_erp_components,)
+    induced_mixing: np.ndarray  # (n_induced, latent_dim)
 
     @property
     def n_samples(self) -> int:
         return int(self.waveforms.shape[0])
 
+    @property
+    def n_induced(self) -> int:
+        return int(self.induced_mixing.shape[0])
+
     def coefficients(self, latent: np.ndarray) -> np.ndarray:
-        """Noise-free component amplitudes of one image, shape ``(n_components,)``."""
-        return np.concatenate([self.gain * (self.mixing @ latent), self.erp_coefficients])
+        """Mean (phase-locked) component amplitudes of one image, shape ``(n_components,)``."""
+        return np.concatenate(
+            [self.gain * (self.mixing @ latent), self.erp_coefficients, np.zeros(2 * self.n_induced)]
+        )
+
+    def induced_amplitudes(self, latent: np.ndarray) -> np.ndarray:
+        """Amplitude of each induced gamma burst for one image, shape ``(n_induced,)``."""
+        return INDUCED_RELATIVE * self.gain * (self.induced_mixing @ latent)
 
     def response(self, coefficients: np.ndarray) -> np.ndarray:
         """Response for given component amplitudes, shape ``(n_samples, n_channels)``."""
@@ -625,6 +646,13 @@ class SignalGenerator:
         coefficients = self._evoked.coefficients(self.subject.image_latents[index])
         jitter = 1.0 + TRIAL_COMPONENT_SD * rng.standard_normal(len(coefficients))
         weights = (amplitude * jitter * coefficients).astype(np.float32)
+        n_induced = self._evoked.n_induced
+        if n_induced:
+            induced = amplitude * self._evoked.induced_amplitudes(self.subject.image_latents[index])
+            phase = rng.uniform(0.0, 2 * np.pi, n_induced)
+            # a cos(wt + phase) = a cos(phase) cos(wt) - a sin(phase) sin(wt)
+            weights[len(weights) - 2 * n_induced :: 2] = induced * np.cos(phase)
+            weights[len(weights) - 2 * n_induced + 1 :: 2] = -induced * np.sin(phase)
         self._pending.append((at + shift, weights))
 
     def next_chunk(self, n_samples: int) -> np.ndarray:
@@ -883,18 +911,34 @@ def _build_evoked_model(cfg: SimulationConfig, montage: Montage, background_rms:
     for centre, width in ((0.10, 0.02), (0.17, 0.025), (0.25, 0.04)):
         columns.append(_gaussian(t, centre + latency_shift, width))
     columns.append(_gaussian(t, 0.09 + latency_shift, 0.02) * np.cos(2 * np.pi * 40.0 * (t - 0.09)))
+    induced_rng = _rng(cfg.seed, _TAG_INDUCED)
+    for _ in range(N_INDUCED):
+        hz = induced_rng.uniform(*INDUCED_HZ) * speed
+        centre = induced_rng.uniform(0.15, 0.35) + latency_shift
+        envelope = _gaussian(t, centre, induced_rng.uniform(0.04, 0.08))
+        columns += [
+            envelope * np.cos(2 * np.pi * hz * (t - centre)),
+            envelope * np.sin(2 * np.pi * hz * (t - centre)),
+        ]
     waveforms = np.column_stack(columns)
 
     spatial = _rng(cfg.seed, _TAG_SPATIAL, cfg.subject)
+    induced_spatial = _rng(cfg.seed, _TAG_INDUCED_SPATIAL, cfg.subject)
+    induced_patterns = [
+        p for _ in range(N_INDUCED) for p in [_posterior_pattern(induced_spatial, montage)] * 2
+    ]
     patterns = np.stack(
-        [_posterior_pattern(spatial, montage) for _ in range(n_class)] + _erp_patterns(spatial, montage)
+        [_posterior_pattern(spatial, montage) for _ in range(n_class)]
+        + _erp_patterns(spatial, montage)
+        + induced_patterns
     )
     mixing = shared.standard_normal((n_class, LATENT_DIM)) / np.sqrt(LATENT_DIM)
+    induced_mixing = induced_rng.standard_normal((N_INDUCED, LATENT_DIM)) / np.sqrt(LATENT_DIM)
     erp = np.array(ERP_PEAKS_UV) * cfg.snr / DEFAULT_SNR
 
-    unit = _EvokedModel(waveforms, patterns, mixing, 1.0, erp)
+    unit = _EvokedModel(waveforms, patterns, mixing, 1.0, erp, induced_mixing)
     gain = cfg.snr * background_rms / _class_band_rms(unit, n_class, cfg, montage)
-    return _EvokedModel(waveforms, patterns, mixing, gain, erp)
+    return _EvokedModel(waveforms, patterns, mixing, gain, erp, induced_mixing)
 
 
 def _class_band_rms(model: _EvokedModel, n_class: int, cfg: SimulationConfig, montage: Montage) -> float:

@@ -24,23 +24,10 @@ from calibration.teacher import (
 
 open_clip = pytest.importorskip("open_clip")
 
-TINY = "rtdecode-test-tiny-vit"
-# A ViT small enough to build in milliseconds; the text tower is required by open_clip's CLIP.
-TINY_CFG = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
-}
+from tests.conftest import TINY_CFG  # noqa: E402
+
 REPO = "rtdecode-test/tiny-vit"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(scope="session")
-def tiny_model_name(tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = tmp_path_factory.mktemp("open_clip_configs")
-    (folder / f"{TINY}.json").write_text(json.dumps(TINY_CFG))
-    open_clip.add_model_config(folder / f"{TINY}.json")
-    return TINY
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,80 @@
+"""A whole calibration run on a short simulated session: report, plots and a loadable bundle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from calibration.calibrate import CalibrationConfig, calibrate
+from calibration.train import TrainConfig
+from rtdecode.decoder import predict_recording
+from rtdecode.io.bundle import load_bundle
+from rtdecode.models.student import StudentConfig
+from rtdecode.streams.simulate import SimulatedSubject, SimulationConfig, simulate_session
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    # 3 classes x 50 images at a high snr: three 50-image blocks, about 2 minutes of EEG.
+    config = SimulationConfig(n_classes=3, images_per_class=50, snr=1.5, n_channels=32, seed=3)
+    folder = tmp_path_factory.mktemp("session")
+    SimulatedSubject(config).write_images(folder / "stimuli")
+    return simulate_session(config), folder / "stimuli"
+
+
+def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_path, tiny_model_name):
+    recording, images = session
+    config = CalibrationConfig(
+        train=TrainConfig(max_epochs=4, patience=4, batch_size=32, progress=False),
+        student=StudentConfig(widths=(16, 16, 32)),
+        teacher_model=tiny_model_name,
+        baselines=("logreg_standardized", "cnn2d_stft"),
+    )
+    with pytest.warns(UserWarning, match="random"):
+        result = calibrate(recording, images, tmp_path, config)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["results"]) == {
+        "student_kd_stft",
+        "cnn2d_stft",
+        "logreg_standardized",
+        "oracle (simulator ground truth)",
+    }
+    assert report["n_classes"] == 3 and report["chance_top1"] == pytest.approx(1 / 3)
+    # Blocks never straddle splits: three blocks, one each.
+    assert (
+        len(
+            {
+                *report["split"]["train_blocks"],
+                *report["split"]["val_blocks"],
+                *report["split"]["test_blocks"],
+            }
+        )
+        == 3
+    )
+    assert report["results"]["oracle (simulator ground truth)"]["top1"] > 0.6
+    assert report["results"]["logreg_standardized"]["top1"] > 0.5  # high snr: clearly above chance
+    assert report["teacher"]["used"] and "held_out_accuracy" in report["teacher"]
+    assert "| student_kd_stft |" in (tmp_path / "report.md").read_text()
+    for png in ("confusion.png", "learning_curves.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+    bundle = load_bundle(tmp_path / "model")
+    assert bundle.channel_names == recording.channel_names and bundle.class_names == result.bundle.class_names
+    predictions = predict_recording(bundle, recording)
+    assert len(predictions) == len(recording.stimulus_events())
+    top1 = np.mean([p.index == p.marker["label"] for p in predictions])
+    assert 0.0 <= top1 <= 1.0 and all(len(p.topk) == 3 for p in predictions)
+
+
+def test_without_images_trains_without_distillation(session, tmp_path):
+    recording, _ = session
+    config = CalibrationConfig(
+        train=TrainConfig(max_epochs=2, patience=2, batch_size=32, progress=False),
+        student=StudentConfig(widths=(8, 8)),
+        baselines=(),
+    )
+    result = calibrate(recording, None, tmp_path, config)
+    assert set(result.report["results"]) == {"student_stft", "oracle (simulator ground truth)"}
+    assert any("without distillation" in note for note in result.report["notes"])
