@@ -16,8 +16,7 @@ log = logging.getLogger("rtdecode")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from rtdecode.io.xdf import write_xdf
-    from rtdecode.streams.simulate import SimulatedSubject, SimulationConfig, simulate_session
+    from rtdecode.streams.simulate import SimulationConfig, save_simulated_session
 
     config = SimulationConfig(
         subject=args.subject,
@@ -28,18 +27,134 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         images_per_class=args.images_per_class,
         line_freq=args.line_freq,
     )
+    if args.live:
+        return _simulate_live(config, args)
+    if not args.out:
+        raise SystemExit("error: give --out FILE.xdf (or --live to stream in real time)")
     out = Path(args.out)
     if out.suffix.lower() != ".xdf":
         raise SystemExit(f"error: --out must end in .xdf, got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image_dir = out.with_name(out.stem + "_images")
-    subject = SimulatedSubject(config)
-    recording = simulate_session(config)
-    subject.write_images(image_dir)
-    recording.metadata["image_dir"] = image_dir.name
-    write_xdf(out, recording)
+    image_dir = save_simulated_session(config, out, overwrite=args.overwrite)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and stimulus images in {image_dir}/")
     _print_summary(out)
+    return 0
+
+
+def _simulate_live(config, args: argparse.Namespace) -> int:
+    import time
+
+    from rtdecode.streams.live_sim import LiveSimulator
+
+    follow = None
+    if args.follow:
+        from rtdecode.streams.lsl_utils import resolve_stream
+        from rtdecode.streams.reader import MarkerReader
+
+        follow = MarkerReader(resolve_stream(args.follow, timeout=args.timeout)).start()
+    sim = LiveSimulator(config, name=args.name, follow=follow, loop=args.loop)
+    mode = f"following markers of {args.follow!r}" if follow else f"its own protocol ({args.name}-markers)"
+    log.info(
+        "streaming simulated subject %d as %r: %d channels at %g Hz, %s; Ctrl-C stops",
+        config.subject,
+        args.name,
+        sim.subject.n_channels,
+        config.sfreq,
+        mode,
+    )
+    sim.start()
+    try:
+        while not sim.join(timeout=0.5):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        log.info("stopped after %d samples, %d markers", sim.samples_pushed, sim.markers_pushed)
+    finally:
+        sim.stop()
+        if follow is not None:
+            follow.stop()
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from rtdecode.decoder import predict_recording
+    from rtdecode.io.bundle import load_bundle
+    from rtdecode.streams.player import replay_source
+
+    bundle = load_bundle(args.model)
+    recording = replay_source(args.recording, subject=args.subject)
+    predictions = predict_recording(bundle, recording, device=args.device)
+    for p in predictions:
+        print(json.dumps(p.to_json()) if args.jsonl else f"{p.onset:.3f}  {p.label:24s} {p.topk[0][1]:.3f}")
+    labelled = [p for p in predictions if isinstance(p.marker, dict) and p.marker.get("label", -1) >= 0]
+    if labelled:
+        top1 = np.mean([p.index == p.marker["label"] for p in labelled])
+        log.info(
+            "%d epochs decoded; top-1 %.3f (chance %.3f)", len(predictions), top1, 1 / len(bundle.class_names)
+        )
+    return 0
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    import json
+    import threading
+
+    from rtdecode.decoder import OnlineDecoder
+    from rtdecode.io.bundle import load_bundle
+    from rtdecode.streams.lsl_utils import resolve_stream
+    from rtdecode.streams.reader import MarkerReader, StreamReader
+
+    bundle = load_bundle(args.model)
+    markers = None
+    if args.mode == "marker":
+        markers = MarkerReader(resolve_stream(args.markers, timeout=args.timeout)).start()
+    reader = StreamReader(resolve_stream(args.stream, timeout=args.timeout), bundle.pipeline)
+    reader.start()
+    lock = threading.Lock()
+
+    def emit(prediction) -> None:
+        with lock:
+            if args.jsonl:
+                print(json.dumps(prediction.to_json()), flush=True)
+            else:
+                best = ", ".join(f"{name} {p:.2f}" for name, p in prediction.topk[:3])
+                print(f"{prediction.label:24s} [{best}]  {prediction.latency_ms:.1f} ms", flush=True)
+
+    try:
+        decoder = OnlineDecoder(
+            bundle,
+            reader,
+            markers,
+            mode=args.mode,
+            hop_s=args.hop,
+            smoothing=args.smoothing,
+            device=args.device,
+            on_prediction=emit,
+        ).start()
+    except ValueError:
+        reader.stop()
+        if markers is not None:
+            markers.stop()
+        raise
+    log.info("decoding %r (%s mode) with %s; Ctrl-C stops", reader.name, args.mode, args.model)
+    import time
+
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+            for event in reader.drain_events():
+                log.log(logging.INFO if event.kind == "reconnected" else logging.WARNING, "%s", event.detail)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        decoder.stop()
+        reader.stop()
+        if markers is not None:
+            markers.stop()
+        log.info("stopped; skipped epochs: %s", decoder.skipped or "none")
     return 0
 
 
@@ -55,23 +170,6 @@ def _print_summary(path: Path) -> None:
     from rtdecode.io.summary import summarize_xdf
 
     print(summarize_xdf(path))
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    out = Path(args.out) / "session.xdf"
-    print(f"Simulating a {args.minutes}-minute calibration session of the simulated subject...")
-    return _cmd_simulate(
-        argparse.Namespace(
-            out=str(out),
-            subject=1,
-            seed=0,
-            snr=None,
-            minutes=args.minutes,
-            classes=40,
-            images_per_class=50,
-            line_freq=50.0,
-        )
-    )
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -249,18 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add(
-        "demo",
-        _cmd_demo,
-        "run the demo on the simulated subject",
-        "Run the main job on the embedded simulated subject: simulate a calibration session\n"
-        "(EEG + markers + stimulus images) and print its summary.",
-    )
-    p.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
-    p.add_argument(
-        "--minutes", type=float, default=5.0, help="session length in minutes (default: %(default)s)"
-    )
-
-    p = add(
         "simulate",
         _cmd_simulate,
         "write a simulated calibration session to XDF",
@@ -269,7 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
         "and JSON stimulus markers to an XDF file, plus the stimulus images to <OUT stem>_images/.\n"
         "Much faster than real time. The same seed gives the same session.",
     )
-    p.add_argument("--out", required=True, help="output .xdf file")
+    p.add_argument("--out", default=None, help="output .xdf file (not with --live)")
+    p.add_argument(
+        "--live", action="store_true", help="stream in real time over LSL instead of writing a file"
+    )
+    p.add_argument("--name", default="rtdecode-sim", help="--live: EEG stream name (markers: NAME-markers)")
+    p.add_argument(
+        "--follow",
+        default=None,
+        metavar="STREAM",
+        help="--live: respond to the images announced by this external marker stream (a stimulus presenter) "
+        "instead of running the simulated protocol",
+    )
+    p.add_argument("--loop", action="store_true", help="--live: restart the protocol when it ends")
+    p.add_argument("--timeout", type=float, default=10.0, help="--follow: seconds to wait for the stream")
     p.add_argument("--subject", type=int, default=1, help="subject number (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the experiment (default: %(default)s)")
     p.add_argument(
@@ -289,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--line-freq", type=float, default=50.0, choices=[50.0, 60.0], help="mains frequency in Hz"
     )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     p = add(
         "info",
@@ -298,6 +398,45 @@ def build_parser() -> argparse.ArgumentParser:
         "duration, stimulus markers per class, blocks, and gaps in the sample timestamps.",
     )
     p.add_argument("file", help="an .xdf file")
+
+    p = add(
+        "predict",
+        _cmd_predict,
+        "decode every stimulus of a recording with a model bundle",
+        "Decode a recording offline, as fast as the machine allows, with exactly the features the live\n"
+        "decoder computes for the same samples. One line per stimulus marker; with --jsonl, a JSON\n"
+        "object with marker, label, topk ([class, probability]...), t_last_sample and latency_ms\n"
+        "(compute time per epoch here). The accuracy against the markers' labels goes to stderr.",
+    )
+    p.add_argument("recording", help=".xdf file, or an ImageNet-EEG .pth file with --subject")
+    p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
+    p.add_argument("--jsonl", action="store_true", help="print JSON lines")
+    p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+
+    p = add(
+        "live",
+        _cmd_live,
+        "decode a live LSL stream",
+        "Decode a live EEG stream. Marker-locked mode: one prediction per stimulus marker once its\n"
+        "epoch has fully arrived. Sliding mode: every --hop seconds, the latest epoch, no markers.\n"
+        "The stream's rate, channel count and names are checked against the bundle first.\n"
+        "With --jsonl, one JSON object per prediction on stdout (marker, label, topk, t_last_sample,\n"
+        "latency_ms: from the arrival of the epoch's last sample to the prediction); logs on stderr.\n"
+        "Streams are given as a name, name=X, type=Y or source_id=Z.",
+    )
+    p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
+    p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
+    p.add_argument("--markers", default="type=Markers", help="marker stream (default: %(default)s)")
+    p.add_argument("--mode", choices=["marker", "sliding"], default="marker", help="default: %(default)s")
+    p.add_argument(
+        "--hop", type=float, default=0.25, help="sliding mode step in seconds (default: %(default)s)"
+    )
+    p.add_argument("--smoothing", type=int, default=0, help="average the last N predictions for display")
+    p.add_argument("--jsonl", action="store_true", help="print JSON lines")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the streams")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
     _add_stream_commands(add)
     _add_plugin_commands(sub)
     return parser
@@ -338,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, TimeoutError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

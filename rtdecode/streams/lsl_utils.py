@@ -249,6 +249,17 @@ def _element_value(elem: ET.Element) -> Any:
     return out
 
 
+def resolve_stream(query: str | StreamQuery, timeout: float) -> pylsl.StreamInfo:
+    """One stream for ``query`` (``name=X``, ``type=Y``, ``source_id=Z`` or a bare name).
+
+    Raises
+    ------
+    StreamNotFoundError
+        Nothing matched within ``timeout``; the message lists the visible streams.
+    """
+    return resolve_queries([StreamQuery.parse(query)], timeout)[0]
+
+
 def resolve_queries(
     queries: Sequence[StreamQuery], timeout: float, *, poll_s: float = 0.5
 ) -> list[pylsl.StreamInfo]:

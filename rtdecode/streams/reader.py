@@ -158,33 +158,6 @@ def _lsl():
     return pylsl
 
 
-def resolve_one(query: dict[str, str], timeout: float = 5.0):
-    """Find one LSL stream matching every key of ``query`` (``name``, ``type``, ``source_id``).
-
-    Raises
-    ------
-    ValueError
-        Naming the query and listing the streams that are visible, when none matches.
-    """
-    pylsl = _lsl()
-    if not query:
-        raise ValueError("give at least one of name, type or source_id to find a stream")
-    predicate = " and ".join(f"{key}='{value}'" for key, value in query.items())
-    found = pylsl.resolve_bypred(predicate, 1, timeout)
-    if found:
-        return found[0]
-    visible = pylsl.resolve_streams(wait_time=1.0)
-    listing = "\n".join(
-        f"  name={s.name()!r} type={s.type()!r} source_id={s.source_id()!r} channels={s.channel_count()} "
-        f"rate={s.nominal_srate():g}"
-        for s in visible
-    )
-    raise ValueError(
-        f"no LSL stream matches {predicate} after {timeout:g} s; visible streams:\n{listing or '  (none)'}\n"
-        "check the name (rtdecode lists what it sees above) and that the source is running"
-    )
-
-
 def channel_labels(info) -> list[str]:
     """Channel labels from a StreamInfo's ``desc/channels``; ``ch1``... where absent."""
     labels = []
@@ -201,7 +174,7 @@ class StreamReader:
     Parameters
     ----------
     info : pylsl.StreamInfo
-        The resolved stream (see :func:`resolve_one`).
+        The resolved stream (see :func:`rtdecode.streams.lsl_utils.resolve_stream`).
     pipeline : PipelineConfig
         Filter settings (its ``sfreq`` must equal the stream's nominal rate).
     buffer_s : float

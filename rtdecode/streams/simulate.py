@@ -1033,6 +1033,25 @@ def simulate_session(
     )
 
 
+def save_simulated_session(config: SimulationConfig, out: str | Path, overwrite: bool = False) -> Path:
+    """Simulate a session and write it to disk: the XDF file and its stimulus images.
+
+    The images go to ``<out stem>_images/`` next to the file (``images/<image_id>.png`` and
+    ``images.tsv``); the recording's metadata names that folder (``image_dir``) so that
+    calibration finds it. Returns the image folder.
+    """
+    from rtdecode.io.xdf import write_xdf
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image_dir = out.with_name(out.stem + "_images")
+    recording = simulate_session(config)
+    SimulatedSubject(config).write_images(image_dir)
+    recording.metadata["image_dir"] = image_dir.name
+    write_xdf(out, recording, overwrite=overwrite)
+    return image_dir
+
+
 def subject_from_recording(recording: Recording) -> SimulatedSubject:
     """Rebuild the subject that generated a simulated recording (from its metadata)."""
     config = recording.metadata.get("simulator")
@@ -1142,6 +1161,7 @@ __all__ = [
     "SimulatedSubject",
     "SimulationConfig",
     "oracle_accuracy",
+    "save_simulated_session",
     "simulate_session",
     "subject_from_recording",
 ]

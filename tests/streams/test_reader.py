@@ -11,7 +11,8 @@ import pytest
 
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.streams.reader import StreamReader, resolve_one
+from rtdecode.streams.lsl_utils import StreamNotFoundError, resolve_stream
+from rtdecode.streams.reader import StreamReader
 
 SFREQ = 500.0
 N_CH = 4
@@ -38,7 +39,7 @@ def _wait(predicate, timeout=10.0):
 def stream():
     name, source = f"test-reader-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     outlet = _outlet(name, source)
-    reader = StreamReader(resolve_one({"name": name}, timeout=10), PipelineConfig(sfreq=SFREQ), buffer_s=30)
+    reader = StreamReader(resolve_stream(name, timeout=10), PipelineConfig(sfreq=SFREQ), buffer_s=30)
     reader.start()
     assert _wait(outlet.have_consumers)
     yield outlet, reader, name, source
@@ -94,7 +95,7 @@ def test_gaps_nan_and_duplicates_are_reported(stream):
 def test_lost_stream_is_reported_and_reconnects():
     name, source = f"test-lost-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     outlets = [_outlet(name, source)]
-    reader = StreamReader(resolve_one({"name": name}, timeout=10), PipelineConfig(sfreq=SFREQ))
+    reader = StreamReader(resolve_stream(name, timeout=10), PipelineConfig(sfreq=SFREQ))
     reader.start()
     try:
         assert _wait(outlets[0].have_consumers)
@@ -120,5 +121,5 @@ def test_lost_stream_is_reported_and_reconnects():
 def test_unknown_stream_lists_what_is_visible():
     name = f"test-visible-{uuid.uuid4().hex[:8]}"
     outlet = _outlet(name, uuid.uuid4().hex)  # noqa: F841 (kept alive so it is visible)
-    with pytest.raises(ValueError, match=name):
-        resolve_one({"name": "no-such-stream-" + uuid.uuid4().hex[:6]}, timeout=0.5)
+    with pytest.raises(StreamNotFoundError, match=name):
+        resolve_stream("no-such-stream-" + uuid.uuid4().hex[:6], timeout=0.5)
