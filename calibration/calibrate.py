@@ -189,6 +189,10 @@ def calibrate(
     oracle = _oracle_accuracy(recording, epochs, split, pipeline)
     if oracle is not None:
         results["oracle (simulator ground truth)"] = oracle
+        notes.append(
+            "oracle: nearest true phase-locked class template on the filtered epochs; it does not use the "
+            "simulator's induced (random-phase) gamma power, so spectrogram models can beat it"
+        )
 
     plot_confusion(
         y[split.test],
