@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from rtdecode.io.markers import STIMULUS, parse_marker
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.preprocess import epoch_features, epoch_start_index
+from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def predict_recording(
     return predictions
 
 
-class OnlineDecoder:
+class OnlineDecoder(BackgroundWorker):
     """Decode a live stream in a worker thread.
 
     Parameters
@@ -254,6 +254,7 @@ class OnlineDecoder:
         if mode == "marker" and markers is None:
             raise ValueError("marker-locked decoding needs a marker stream (or use mode='sliding')")
         validate_stream(bundle, reader.channel_names, reader.sfreq)
+        super().__init__("decode")
         self.decoder = Decoder(bundle, device, smoothing)
         self.reader = reader
         self.markers = markers
@@ -263,18 +264,10 @@ class OnlineDecoder:
         self.predictions: queue.Queue[Prediction] = queue.Queue()
         self.skipped: dict[str, int] = {}
         self._pending: list[tuple[float, dict[str, Any]]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> OnlineDecoder:
-        self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
-        self._thread.start()
+        self._start_thread()
         return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         # Warm the model once so the first real epoch does not pay for lazy initialization.

@@ -9,7 +9,6 @@ presenter, and responds to every image that stream announces.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import numpy as np
@@ -17,13 +16,14 @@ import numpy as np
 from rtdecode.io.markers import STIMULUS, parse_marker
 from rtdecode.streams.lsl_utils import make_outlet
 from rtdecode.streams.simulate import SimulatedSubject, SimulationConfig
+from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 
 CHUNK_S = 0.010  # push granularity: small, so an external marker's response starts promptly
 
 
-class LiveSimulator:
+class LiveSimulator(BackgroundWorker):
     """Stream a simulated subject over LSL until stopped (or its protocol ends).
 
     Parameters
@@ -48,6 +48,7 @@ class LiveSimulator:
         follow=None,
         loop: bool = False,
     ) -> None:
+        super().__init__(f"simulate-{name}")
         self.subject = SimulatedSubject(config)
         self.config = self.subject.config
         self.name = name
@@ -71,25 +72,12 @@ class LiveSimulator:
         self.samples_pushed = 0
         self.markers_pushed = 0
         self.ignored_markers = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.presented = 0  # follow mode: images the subject responded to
         self.t0: float | None = None
 
     def start(self) -> LiveSimulator:
-        self._thread = threading.Thread(target=self._run, name=f"simulate-{self.name}", daemon=True)
-        self._thread.start()
+        self._start_thread()
         return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True once it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is None or not self._thread.is_alive()
 
     def _run(self) -> None:
         import pylsl
@@ -109,6 +97,8 @@ class LiveSimulator:
                 continue
             n = due - self.samples_pushed
             start = self.samples_pushed
+            if self.follow is None and not self.loop:
+                n = min(n, offset + session - start)  # the protocol ends exactly at its last sample
             if self.follow is not None:
                 self._follow_markers(generator, start + n)
             else:
@@ -140,6 +130,7 @@ class LiveSimulator:
             try:
                 at = max(0, int(round((timestamp - self.t0) * self.config.sfreq)))
                 generator.present(event.get("image"), at_sample=at)
+                self.presented += 1
             except (KeyError, ValueError, TypeError):
                 self.ignored_markers += 1
                 log.warning("the simulated subject does not know image %r; no response", event.get("image"))

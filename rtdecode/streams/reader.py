@@ -23,6 +23,7 @@ import numpy as np
 
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import SegmentedFilter
+from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def channel_labels(info) -> list[str]:
     return labels + [f"ch{i + 1}" for i in range(len(labels), info.channel_count())]
 
 
-class StreamReader:
+class StreamReader(BackgroundWorker):
     """Acquire an EEG stream into a ring buffer, filtering causally on arrival.
 
     Parameters
@@ -190,6 +191,7 @@ class StreamReader:
             raise ValueError(
                 f"stream {info.name()!r} has an irregular rate; an EEG stream needs a nominal rate"
             )
+        super().__init__(f"acquire-{info.name()}")
         self.info = info
         self.name = info.name()
         self.sfreq = float(info.nominal_srate())
@@ -200,8 +202,6 @@ class StreamReader:
         self.events: queue.Queue[StreamEvent] = queue.Queue()
         self.lost_after_s = lost_after_s
         self._filter = SegmentedFilter(pipeline, self.n_channels)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._inlet = None
         self._labels: list[str] | None = None
         self._last_ts: float | None = None
@@ -224,15 +224,12 @@ class StreamReader:
             ) from error
         self._labels = channel_labels(full)
         self.health.connected = True
-        self._thread = threading.Thread(target=self._run, name=f"acquire-{self.name}", daemon=True)
-        self._thread.start()
+        self._start_thread()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the acquisition thread and close the inlet."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().stop(timeout)
         if self._inlet is not None:
             try:
                 self._inlet.close_stream()
@@ -375,15 +372,14 @@ class StreamReader:
         self.events.put(StreamEvent(kind, when, detail))
 
 
-class MarkerReader:
+class MarkerReader(BackgroundWorker):
     """Acquire a string marker stream: (local-clock timestamp, text) pairs in arrival order."""
 
     def __init__(self, info) -> None:
+        super().__init__(f"markers-{info.name()}")
         self.info = info
         self.name = info.name()
         self._queue: queue.Queue[tuple[float, str]] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._inlet = None
 
     def start(self, open_timeout: float = 10.0) -> MarkerReader:
@@ -393,14 +389,8 @@ class MarkerReader:
             self._inlet.open_stream(timeout=open_timeout)
         except Exception as error:
             raise ValueError(f"could not connect to marker stream {self.name!r}: {error}") from error
-        self._thread = threading.Thread(target=self._run, name=f"markers-{self.name}", daemon=True)
-        self._thread.start()
+        self._start_thread()
         return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def get(self, timeout: float = 0.0) -> tuple[float, str] | None:
         """The next marker, or None if none arrives within ``timeout``."""
