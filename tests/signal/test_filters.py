@@ -106,3 +106,18 @@ def test_segmented_filter_restarts_at_gaps_and_bad_samples_the_same_in_any_chunk
         start += size
     np.testing.assert_array_equal(np.isnan(np.concatenate(streamed)), np.isnan(whole))
     np.testing.assert_allclose(np.concatenate(streamed), whole, rtol=1e-5, atol=1e-4, equal_nan=True)
+
+
+def test_block_boundaries_in_any_chunking_match_scipy():
+    rng = np.random.default_rng(9)
+    x = rng.normal(scale=20, size=(2000, 5)) + 50.0
+    config = PipelineConfig()
+    sos = design_filter_bank(config)
+    zi = signal.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
+    expected, _ = signal.sosfilt(sos, x, axis=0, zi=zi)
+    bank, parts, start = CausalFilterBank(config, 5), [], 0
+    for size in [1, 63, 64, 65, 127, 128, 129, 200, 7] * 4:
+        parts.append(bank.process(x[start : start + size]))
+        start += size
+    parts.append(bank.process(x[start:]))
+    np.testing.assert_allclose(np.concatenate(parts), expected, rtol=1e-10, atol=1e-9)
