@@ -238,7 +238,15 @@ def calibrate(
         channel_names=list(recording.channel_names),
         sfreq=recording.sfreq,
         metrics=results[main_name],
-        extra={"subject": recording.metadata.get("subject"), "model": main_name, "teacher": teacher_report},
+        extra={
+            "subject": recording.metadata.get("subject"),
+            "model": main_name,
+            "teacher": teacher_report,
+            # Where the stimulus exemplars live (shown when no diffusion weights are given) and
+            # which blocks were held out (so figures use unseen trials only).
+            "image_dir": str(Path(image_folder).resolve()) if image_folder is not None else None,
+            "test_blocks": split.test_blocks,
+        },
     )
     save_bundle(bundle, out_dir / "model")
     log.info("calibration finished in %.1f s; bundle in %s", report["seconds"], out_dir / "model")
