@@ -29,7 +29,6 @@ import os
 import platform
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -147,65 +146,23 @@ def bench_real_cpu(folder: Path) -> dict[str, Any]:
 
 
 def live_run(minutes: float, device: str, generator: Generator | None) -> dict[str, Any]:
-    """Replay a simulated session in real time into the online decoder; optionally ask for an
-    image on every prediction."""
-    from rtdecode.config import PipelineConfig
-    from rtdecode.decoder import OnlineDecoder
-    from rtdecode.io.bundle import ModelBundle
-    from rtdecode.models.student import StudentCNN, StudentConfig
-    from rtdecode.signal.standardize import Standardizer
-    from rtdecode.streams.lsl_utils import resolve_stream
-    from rtdecode.streams.player import Player, marker_stream_name
-    from rtdecode.streams.reader import MarkerReader, StreamReader
-    from rtdecode.streams.simulate import SimulationConfig, simulate_session
+    """Replay a simulated session in real time into the online decoder (bench_live's run);
+    optionally ask for an image on every prediction."""
+    from bench_live import replay_into_decoder  # a sibling script: benchmarks/ is on sys.path
 
-    recording = simulate_session(SimulationConfig(minutes=minutes), progress=False)
     names = [f"class {i}" for i in range(40)]
-    torch.manual_seed(0)
-    student = StudentConfig(n_channels=recording.n_channels, n_classes=len(names))
-    bundle = ModelBundle(
-        StudentCNN(student).eval(),
-        student,
-        PipelineConfig(sfreq=recording.sfreq),
-        Standardizer(np.zeros(recording.n_channels), np.full(recording.n_channels, 5.0)),
-        names,
-        recording.channel_names,
-        recording.sfreq,
-    )
     images: list[Any] = []
     service = None
     if generator is not None:
         service = ImageService(names, generator, variety=True, on_image=images.append).start()
         service.wait_ready()
-    latencies: list[float] = []
-
-    def on_prediction(prediction) -> None:
-        latencies.append(prediction.latency_ms)
-        if service is not None:
-            service.request(prediction.label)
-
-    name = f"bench-recon-{uuid.uuid4().hex[:6]}"
-    player = Player(recording, name, speed=1.0, source_id=uuid.uuid4().hex, wait_for_consumers=30.0)
-    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
-    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline, buffer_s=30).start()
-    decoder = OnlineDecoder(bundle, reader, markers, device=device, on_prediction=on_prediction).start()
-    player.start()
-    player.join()
-    time.sleep(2.0)  # the last epochs arrive
-    decoder.stop()
-    reader.stop()
-    markers.stop()
-    player.close()
-    lat = np.asarray(latencies)
+    run = replay_into_decoder(
+        minutes, device, None if service is None else lambda p: service.request(p.label)
+    )
     result: dict[str, Any] = {
-        "predictions": int(len(lat)),
-        "decode_latency_ms": {
-            "p50": round(float(np.percentile(lat, 50)), 2),
-            "p95": round(float(np.percentile(lat, 95)), 2),
-            "p99": round(float(np.percentile(lat, 99)), 2),
-            "max": round(float(lat.max()), 2),
-        },
-        "dropped_samples": recording.n_samples - reader.health.samples,
+        "predictions": run["predictions"],
+        "decode_latency_ms": {k: round(v, 2) for k, v in run["latency_ms"].items() if k != "mean"},
+        "dropped_samples": run["dropped_samples"],
     }
     if service is not None:
         service.wait_idle(30)
