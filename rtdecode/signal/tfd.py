@@ -58,8 +58,10 @@ def compute_tfd(epochs: np.ndarray, config: PipelineConfig) -> np.ndarray:
             f"{config.epoch_samples} samples ({config.epoch.tmin_s}-{config.epoch.tmax_s} s "
             f"at {config.sfreq} Hz)"
         )
-    x = np.ascontiguousarray(x.transpose(0, 2, 1))  # (n_epochs, n_channels, n_samples)
-    out = _stft_magnitude(x, config) if config.tfd.method == "stft" else _wavelet_magnitude(x, config)
+    if config.tfd.method == "stft":
+        out = _stft_magnitude(x, config)
+    else:
+        out = _wavelet_magnitude(np.ascontiguousarray(x.transpose(0, 2, 1)), config)
     if config.tfd.log_power:
         # log(1 + a) instead of log1p: same values at this precision, and vectorized (5x faster).
         out = np.log(out + 1.0, out=out)
@@ -70,14 +72,18 @@ def compute_tfd(epochs: np.ndarray, config: PipelineConfig) -> np.ndarray:
 def _stft_magnitude(x: np.ndarray, config: PipelineConfig) -> np.ndarray:
     """|STFT| with frames fully inside the epoch, scaled like ``scipy.signal.stft`` (no padding).
 
-    x : (n_epochs, n_channels, n_samples) -> (n_epochs, n_channels, n_frames, n_freqs)
+    x : (n_epochs, n_samples, n_channels) -> (n_epochs, n_channels, n_frames, n_freqs)
+
+    Frames are taken along the samples axis of the samples-as-rows epochs, so the input is never
+    transposed; the result is a transposed view of the (n_epochs, n_frames, n_channels, n_freqs)
+    spectrogram.
     """
     w, hop = config.stft_window_samples, config.stft_hop_samples
     window = signal.get_window(config.tfd.window, w)
     # scipy's default 'spectrum' scaling divides by the window sum; match it so values compare.
     taper = (window / window.sum()).astype(x.dtype)
-    frames = np.lib.stride_tricks.sliding_window_view(x, w, axis=-1)[..., ::hop, :]
-    return np.abs(scipy.fft.rfft(frames * taper, axis=-1))
+    frames = np.lib.stride_tricks.sliding_window_view(x, w, axis=1)[:, ::hop]  # (n, frames, ch, w)
+    return np.abs(scipy.fft.rfft(frames * taper, axis=-1)).transpose(0, 2, 1, 3)
 
 
 def _wavelet_time_bins(config: PipelineConfig) -> int:
