@@ -1,0 +1,198 @@
+"""``rtdecode gui`` and ``rtdecode calibrate-gui``: the Qt windows, reachable from the command line.
+
+Registered through the ``rtdecode.commands`` entry-point group (pyproject.toml), so the core
+never imports Qt; Qt and the windows are imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+GUI_DESCRIPTION = """\
+Open the live decoding window: choose the EEG and marker streams LSL can see (Refresh lists
+them), a model bundle and, optionally, the calibration images to show when no image generator
+is available; Connect & start decodes; Record writes the session to XDF. The status bar shows
+the stream's health, the decode latency, where the model runs and the window's frame rate.
+
+Example, with no hardware (two terminals):
+  rtdecode simulate --live --name sim --loop
+  rtdecode gui --model demo-output/calibration/model --stream sim --markers sim-markers --connect
+"""
+
+PRESENTER_DESCRIPTION = """\
+Open the calibration presenter: shows the stimulus images on the paper's schedule (0.5 s per
+image, 25 s blocks, 10 s breaks, random order; all editable), sends a JSON marker over LSL at
+every onset (stream 'rtdecode-presenter'), records EEG + markers to OUT/session.xdf, then
+trains the subject's model into OUT/calibration/ (report + model/). With --markers STREAM it
+presents nothing and records another program's markers instead.
+
+Examples:
+  rtdecode calibrate-gui --simulate --classes 5 --out runs/sim1      # no hardware needed
+  rtdecode calibrate-gui --stream MyAmp --images stimuli/ --out runs/s1
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``gui`` subcommand."""
+    p = sub.add_parser(
+        "gui",
+        help="live decoding window (streams, EEG view, prediction, image, recording)",
+        description=GUI_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", default=None, help="model bundle folder to preselect")
+    p.add_argument("--stream", default=None, help="EEG stream to preselect (name, name=, type=, source_id=)")
+    p.add_argument("--markers", default=None, help="marker stream to preselect")
+    p.add_argument("--images", default=None, help="calibration images folder (images.tsv + images/)")
+    p.add_argument(
+        "--pipeline",
+        default=None,
+        metavar="PATH",
+        help="diffusion weights: diffusers folder, checkpoint file or a model id in the local Hugging Face "
+        "cache (nothing is downloaded); without it the calibration exemplars are shown",
+    )
+    p.add_argument("--record-dir", default="recordings", help="where Record writes (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)")
+    p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
+    p.set_defaults(handler=run_gui)
+
+
+def register_presenter(sub: argparse._SubParsersAction) -> None:
+    """Add the ``calibrate-gui`` subcommand."""
+    p = sub.add_parser(
+        "calibrate-gui",
+        help="calibration presenter: show images, mark onsets, record, train",
+        description=PRESENTER_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", default="calibration-session", help="output folder (default: %(default)s)")
+    p.add_argument("--images", default=None, help="stimulus folder: images.tsv + images/<image_id>.png")
+    p.add_argument("--stream", default=None, help="EEG stream to record")
+    p.add_argument("--markers", default=None, help="record this external marker stream instead of presenting")
+    p.add_argument(
+        "--simulate", action="store_true", help="the simulated subject is the EEG source (no hardware)"
+    )
+    p.add_argument("--classes", type=int, default=10, help="--simulate: classes (default: %(default)s)")
+    p.add_argument(
+        "--images-per-class", type=int, default=50, help="--simulate: images per class (default: %(default)s)"
+    )
+    p.add_argument("--channels", type=int, default=128, help="--simulate: channels (default: %(default)s)")
+    p.add_argument("--image-s", type=float, default=0.5, help="seconds per image (default: %(default)s)")
+    p.add_argument("--block-s", type=float, default=25.0, help="block length in s (default: %(default)s)")
+    p.add_argument(
+        "--break-s", type=float, default=10.0, help="break after a block in s (default: %(default)s)"
+    )
+    p.add_argument(
+        "--blocks", type=int, default=None, help="stop after this many blocks (default: all images)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="presentation order seed (default: %(default)s)")
+    p.add_argument(
+        "--teacher",
+        default="efficientnet-lite0",
+        choices=["efficientnet-lite0", "ViT-B-32", "none"],
+        help="teacher image encoder; none trains without distillation (default: %(default)s)",
+    )
+    p.add_argument("--teacher-weights", default=None, help="CLIP weights for --teacher ViT-B-32")
+    p.add_argument(
+        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
+    )
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: %(default)s)")
+    p.add_argument(
+        "--baselines", default="quick", choices=["none", "quick", "all"], help="default: %(default)s"
+    )
+    p.add_argument("--start", action="store_true", help="start the session at once")
+    p.add_argument("--fullscreen", action="store_true", help="open the stimulus screen full screen")
+    p.set_defaults(handler=run_presenter)
+
+
+def _app():
+    """The QApplication (created once), with pyqtgraph's fast settings."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("rtdecode")
+    pg.setConfigOptions(antialias=False, foreground="k")
+    return app
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Handler of ``rtdecode gui``."""
+    app = _app()
+    from gui.live_window import LiveWindow
+
+    window = LiveWindow(
+        model=args.model,
+        eeg=args.stream,
+        markers=args.markers,
+        exemplar_dir=args.images,
+        record_dir=args.record_dir,
+        device=args.device,
+        pipeline=args.pipeline,
+    )
+    if args.connect:
+        # Connect once the first listing has filled the stream choices.
+        def connect_once(_: int) -> None:
+            window.picker.listed.disconnect(connect_once)
+            window.start_session()
+
+        window.picker.listed.connect(connect_once)
+    window.show()
+    return app.exec()
+
+
+def run_presenter(args: argparse.Namespace) -> int:
+    """Handler of ``rtdecode calibrate-gui``."""
+    from gui.presenter_session import TrainingOptions
+    from gui.protocol import ProtocolConfig
+
+    protocol = ProtocolConfig(
+        image_s=args.image_s,
+        block_s=args.block_s,
+        break_s=args.break_s,
+        max_blocks=args.blocks,
+        seed=args.seed,
+    )
+    simulate = None
+    if args.simulate:
+        from rtdecode.streams.simulate import SimulationConfig
+
+        simulate = SimulationConfig(
+            n_classes=args.classes, images_per_class=args.images_per_class, n_channels=args.channels
+        )
+    # A thread waiting for the GIL gets it within 1 ms instead of 5: the GUI thread's onsets
+    # compete with the recorder's and the simulator's Python threads.
+    sys.setswitchinterval(0.001)
+    app = _app()
+    from gui.presenter import PresenterWindow
+
+    window = PresenterWindow(
+        out_dir=args.out,
+        stimuli_dir=args.images,
+        simulate=simulate,
+        eeg=args.stream,
+        external_markers=args.markers,
+        protocol=protocol,
+        training=TrainingOptions(
+            teacher=args.teacher,
+            teacher_weights=args.teacher_weights,
+            max_epochs=args.max_epochs,
+            patience=args.patience,
+            baselines=args.baselines,
+        ),
+    )
+    window.show()
+    if args.fullscreen:
+        window.toggle_full_screen()
+    if args.start:
+        if args.simulate or args.stream:
+            window.start()
+        else:
+            # The EEG stream may be typed only after the first listing: start once it is done.
+            def start_once(_: int) -> None:
+                window.picker.listed.disconnect(start_once)
+                window.start()
+
+            window.picker.listed.connect(start_once)
+    return app.exec()

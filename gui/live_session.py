@@ -1,0 +1,249 @@
+"""One live decoding session as the window runs it: the engine's parts wired together.
+
+No Qt here and no decoding logic: the model bundle, the stream reader, the marker reader, the
+online decoder, the image service and the recorder are the engine's; this class starts them in
+the right order, stops them all (even after a partial start), and says what went wrong in words
+a person can act on. Its methods block (resolving streams, loading torch), so the window calls
+them from its control thread (:mod:`gui.engine_bridge`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What the user picked in the window.
+
+    Attributes
+    ----------
+    eeg : str
+        EEG stream query (``source_id=...``, ``name=...`` or a bare name).
+    model : Path
+        Model bundle folder.
+    markers : str or None
+        Marker stream query; None decodes a sliding window instead of marker-locked epochs.
+    exemplar_dir : Path or None
+        Calibration images (a folder with ``images.tsv``); None looks next to the bundle.
+    pipeline : Path or None
+        Diffusion weights (a diffusers folder, a checkpoint file or a model id in the local Hugging
+        Face cache); None, or weights that fail to load, shows exemplars instead.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    hop_s : float
+        Sliding-window step.
+    smoothing : int
+        Average of this many recent predictions for display (0: off).
+    resolve_timeout : float
+        Seconds to wait for each stream.
+    buffer_s : float
+        Seconds of signal the reader's ring buffer keeps.
+    """
+
+    eeg: str
+    model: Path
+    markers: str | None = None
+    exemplar_dir: Path | None = None
+    pipeline: Path | None = None
+    device: str = "auto"
+    hop_s: float = 0.25
+    smoothing: int = 0
+    resolve_timeout: float = 3.0
+    buffer_s: float = 30.0
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """A short title and a message for the window, from an engine exception."""
+    from rtdecode.decoder import StreamMismatch
+    from rtdecode.streams.lsl_utils import StreamNotFoundError
+
+    if isinstance(error, StreamMismatch):
+        return "The model does not fit this stream", str(error)
+    if isinstance(error, StreamNotFoundError):
+        return "Stream not found", str(error)
+    if isinstance(error, FileNotFoundError):
+        return "File not found", str(error)
+    if isinstance(error, FileExistsError | PermissionError):
+        return "Cannot write the file", str(error)
+    if isinstance(error, ValueError | TimeoutError):
+        return "Cannot start", str(error)
+    if isinstance(error, RuntimeError):
+        return "Not possible now", str(error)
+    return "Unexpected error", f"{type(error).__name__}: {error} (details in the log)"
+
+
+class LiveSession:
+    """Reader + decoder + image service (+ recorder) for one stream and one model.
+
+    Parameters
+    ----------
+    settings : SessionSettings
+    on_prediction : callable
+        Called in the decode worker with every Prediction.
+    on_image : callable
+        Called in the image worker with every image.
+    """
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        on_prediction: Callable[[object], None],
+        on_image: Callable[[object], None],
+    ) -> None:
+        self.settings = settings
+        self._on_prediction = on_prediction
+        self._on_image = on_image
+        self.bundle = None
+        self.reader = None
+        self.markers = None
+        self.decoder = None
+        self.images = None
+        self.image_note = ""
+        self.image_warning = ""  # why there is no generator although weights were asked for
+        self.recorder = None
+        self.device_text = ""
+        self._last_requested: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return "marker" if self.settings.markers else "sliding"
+
+    def start(self) -> LiveSession:
+        """Load the model, connect the streams, start decoding (cleans up when it raises).
+
+        Raises
+        ------
+        ValueError
+            Not a bundle; a stream that cannot be opened.
+        StreamNotFoundError
+            A stream is not visible.
+        StreamMismatch
+            The stream's rate or channels differ from the model's.
+        """
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from gui.image_source import cache_dir_for, find_exemplar_dir, make_image_service
+        from rtdecode.decoder import OnlineDecoder
+        from rtdecode.io.bundle import load_bundle
+        from rtdecode.streams.lsl_utils import resolve_stream
+        from rtdecode.streams.reader import MarkerReader, StreamReader
+
+        s = self.settings
+        self.bundle = load_bundle(s.model)
+        timeout = s.resolve_timeout
+        eeg_info = resolve_stream(s.eeg, timeout)
+        marker_info = resolve_stream(s.markers, timeout) if s.markers else None
+        self.reader = StreamReader(eeg_info, self.bundle.pipeline, buffer_s=s.buffer_s)
+        self.reader.start(open_timeout=max(timeout, 2.0))
+        if marker_info is not None:
+            self.markers = MarkerReader(marker_info).start(open_timeout=max(timeout, 2.0))
+        self.decoder = OnlineDecoder(
+            self.bundle,
+            self.reader,
+            self.markers,
+            mode=self.mode,
+            hop_s=s.hop_s,
+            smoothing=s.smoothing,
+            device=s.device,
+            on_prediction=self._prediction,
+        )
+        self.device_text = _device_text(self.decoder.decoder.device)
+        exemplars = s.exemplar_dir or find_exemplar_dir(s.model)
+        generator = self._load_generator() if s.pipeline else None
+        self.images, self.image_note = make_image_service(
+            list(self.bundle.class_names), exemplars, self._on_image, generator, cache_dir_for(s.model)
+        )
+        self.images.start()
+        self.decoder.start()
+        log.info(
+            "decoding %r (%s mode) with %s on %s", self.reader.name, self.mode, s.model, self.device_text
+        )
+
+    def _load_generator(self):
+        """The diffusion pipeline, or None with :attr:`image_warning` saying why (never raises)."""
+        try:
+            from rtdecode.reconstruct import Generator
+        except ImportError as error:
+            self.image_warning = f"image generation is not installed ({error})"
+            return None
+        try:
+            return Generator.load(self.settings.pipeline, device=self.settings.device)
+        except (ValueError, OSError, ImportError, RuntimeError) as error:
+            # Missing or broken weights cost the images, not the session.
+            log.warning("diffusion weights not loaded: %s", error)
+            self.image_warning = f"the diffusion weights could not be loaded: {error}"
+            return None
+
+    def _prediction(self, prediction) -> None:
+        self._on_prediction(prediction)
+        # A new image only when the decoded class changes: the image for a class does not.
+        if prediction.label != self._last_requested and self.images is not None:
+            self._last_requested = prediction.label
+            self.images.request(prediction.label)
+
+    def start_recording(self, path: str | Path) -> None:
+        """Record the EEG (and marker) stream to ``path`` (.xdf) until :meth:`stop_recording`."""
+        from rtdecode.streams.recorder import Recorder
+
+        if self.reader is None:
+            raise RuntimeError("connect to a stream before recording")
+        if self.recorder is not None:
+            raise RuntimeError(f"already recording to {self.recorder.path}")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        streams = [_query(self.reader.info)]
+        if self.markers is not None:
+            streams.append(_query(self.markers.info))
+        recorder = Recorder(path, streams, resolve_timeout=self.settings.resolve_timeout)
+        recorder.start()
+        self.recorder = recorder
+
+    def stop_recording(self) -> str:
+        """Finish the file; returns a one-line summary of what it holds."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return ""
+        stats = recorder.stop()
+        parts = [f"{s.name}: {s.n_samples} samples" + (f" ({s.error})" if s.error else "") for s in stats]
+        return f"wrote {recorder.path} ({'; '.join(parts)})"
+
+    def stop(self) -> str:
+        """Stop everything that was started; returns the recording summary ('' if none)."""
+        summary = ""
+        if self.recorder is not None:
+            try:
+                summary = self.stop_recording()
+            except Exception:
+                log.exception("finishing the recording failed")
+        for part in (self.decoder, self.images, self.markers, self.reader):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # one part failing to stop must not keep the others running
+                    log.exception("stopping %s failed", type(part).__name__)
+        self.decoder = self.images = self.markers = None
+        return summary
+
+
+def _query(info) -> str:
+    return f"source_id={info.source_id()}" if info.source_id() else f"name={info.name()}"
+
+
+def _device_text(device: str) -> str:
+    if str(device).startswith("cuda"):
+        import torch
+
+        return f"GPU {torch.cuda.get_device_name(torch.device(device))}"
+    return "CPU"

@@ -1,0 +1,363 @@
+"""The engine side of a calibration session: marker outlet, recorder, optional simulated subject,
+and training at the end.
+
+No Qt. The presenter window calls :meth:`PresenterSession.prepare` and :meth:`finish` from a
+worker thread (they resolve streams and open files), :meth:`push` from the GUI thread at each
+onset (one non-blocking LSL call with an explicit timestamp), and :func:`train` from a worker.
+
+Output folder layout::
+
+    OUT/session.xdf        EEG + markers (Recorder)
+    OUT/timing.tsv         scheduled vs. pushed onset times of every image
+    OUT/stimuli/           the simulated subject's images (when simulated)
+    OUT/calibration/       report, plots and model/ (the bundle)
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gui.protocol import ProtocolConfig, Schedule, build_schedule, load_stimuli
+
+log = logging.getLogger(__name__)
+
+SESSION_FILE = "session.xdf"
+TIMING_FILE = "timing.tsv"
+CALIBRATION_DIR = "calibration"
+
+
+# Teacher choices of the form: name -> (open_clip / encoder model, weights).
+TEACHERS = {
+    "efficientnet-lite0": ("efficientnet-lite0", "imagenet"),
+    "ViT-B-32": ("ViT-B-32", None),
+    "none": (None, None),
+}
+BASELINE_SETS = {
+    "none": (),
+    "quick": ("logreg_standardized", "cnn2d_stft"),
+    "all": None,  # calibration's full list
+}
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The training choices the form offers (turned into a CalibrationConfig in the worker).
+
+    Attributes
+    ----------
+    teacher : str
+        A key of :data:`TEACHERS`; ``"none"`` trains on labels only (no distillation).
+    teacher_weights : str or None
+        Weights for an open_clip teacher (file, ``local-dir:...`` or cached tag).
+    max_epochs, patience : int
+        Training epochs at most; epochs without validation improvement before stopping.
+    baselines : str
+        A key of :data:`BASELINE_SETS`.
+    """
+
+    teacher: str = "efficientnet-lite0"
+    teacher_weights: str | None = None
+    max_epochs: int = 40
+    patience: int = 10
+    baselines: str = "quick"
+
+    @property
+    def distill(self) -> bool:
+        return self.teacher != "none"
+
+    def to_config(self):
+        """The :class:`~calibration.calibrate.CalibrationConfig` (imports torch: call off the GUI)."""
+        from calibration.calibrate import ALL_BASELINES, CalibrationConfig
+        from calibration.train import TrainConfig
+
+        if self.teacher not in TEACHERS:
+            raise ValueError(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
+        if self.baselines not in BASELINE_SETS:
+            raise ValueError(
+                f"unknown baselines {self.baselines!r}; choose one of {', '.join(BASELINE_SETS)}"
+            )
+        model, weights = TEACHERS[self.teacher]
+        baselines = BASELINE_SETS[self.baselines]
+        return CalibrationConfig(
+            train=TrainConfig(
+                alpha=0.5 if self.distill else 1.0,
+                max_epochs=self.max_epochs,
+                patience=self.patience,
+                progress=False,
+            ),
+            teacher_model=model or "ViT-B-32",
+            teacher_pretrained=self.teacher_weights or weights,
+            baselines=ALL_BASELINES if baselines is None else baselines,
+        )
+
+
+@dataclass(frozen=True)
+class PresenterSettings:
+    """Everything the presenter window's form holds.
+
+    Attributes
+    ----------
+    out_dir : Path
+        Receives the recording, the timing log and the calibration run.
+    stimuli_dir : Path or None
+        Folder with ``images.tsv`` and ``images/``; None with ``simulate`` writes the simulated
+        subject's images to ``out_dir/stimuli``.
+    simulate : SimulationConfig or None
+        Run the simulated subject, following the presenter's markers, as the EEG source.
+    eeg : str or None
+        EEG stream query (ignored with ``simulate``).
+    external_markers : str or None
+        Record this marker stream (another program presents) instead of presenting.
+    marker_name : str
+        Name of the presenter's marker stream.
+    protocol : ProtocolConfig
+    training : TrainingOptions
+        The form's training choices.
+    calibration : CalibrationConfig or None
+        A complete configuration that replaces ``training``'s (scripts and tests).
+    distill : bool or None
+        Give the stimulus images to the teacher (knowledge distillation); False trains on labels
+        only; None follows ``training``.
+    resolve_timeout : float
+        Seconds to wait for each stream.
+    overwrite : bool
+        Replace an existing session file in ``out_dir``.
+    """
+
+    out_dir: Path
+    stimuli_dir: Path | None = None
+    simulate: object | None = None
+    eeg: str | None = None
+    external_markers: str | None = None
+    marker_name: str = "rtdecode-presenter"
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    training: TrainingOptions = field(default_factory=TrainingOptions)
+    calibration: object | None = None
+    distill: bool | None = None
+    resolve_timeout: float = 5.0
+    overwrite: bool = False
+
+    @property
+    def presenting(self) -> bool:
+        return self.external_markers is None
+
+    @property
+    def distilling(self) -> bool:
+        return self.training.distill if self.distill is None else self.distill
+
+    def calibration_config(self):
+        """The configuration training uses (imports torch: call it off the GUI thread)."""
+        return self.calibration if self.calibration is not None else self.training.to_config()
+
+
+class PresenterSession:
+    """Outlet, recorder and simulated subject of one calibration session.
+
+    Parameters
+    ----------
+    settings : PresenterSettings
+    """
+
+    def __init__(self, settings: PresenterSettings) -> None:
+        self.settings = settings
+        self.out_dir = Path(settings.out_dir)
+        self.stimuli_dir: Path | None = settings.stimuli_dir
+        self.schedule: Schedule | None = None
+        self.outlet = None
+        self.marker_query = ""
+        self.eeg_query = ""
+        self.follow = None
+        self.simulator = None
+        self.external = None
+        self.recorder = None
+        # trial, scheduled, pushed, image id, when the timer fired (all LSL local clock)
+        self.timing: list[tuple[int, float, float, str, float]] = []
+
+    @property
+    def recording_path(self) -> Path:
+        return self.out_dir / SESSION_FILE
+
+    def prepare(self) -> PresenterSession:
+        """Images, schedule, outlet, simulated subject and recorder (blocks; cleans up on error).
+
+        Raises
+        ------
+        ValueError
+            A bad stimulus folder or settings.
+        StreamNotFoundError
+            The EEG (or external marker) stream is not visible.
+        FileExistsError
+            A session file already exists in the output folder.
+        """
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _prepare(self) -> None:
+        from rtdecode.streams.lsl_utils import make_outlet, resolve_stream
+        from rtdecode.streams.reader import MarkerReader
+        from rtdecode.streams.recorder import Recorder
+
+        s = self.settings
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.recording_path.exists() and not s.overwrite:
+            raise FileExistsError(
+                f"{self.recording_path} already exists; choose another output folder (or overwrite)"
+            )
+        if s.simulate is None and not s.eeg:
+            raise ValueError("choose the EEG stream to record (or simulate a subject)")
+        if self.stimuli_dir is None and s.simulate is not None:
+            from rtdecode.streams.simulate import SimulatedSubject
+
+            self.stimuli_dir = self.out_dir / "stimuli"
+            SimulatedSubject(s.simulate).write_images(self.stimuli_dir)
+        if s.presenting:
+            if self.stimuli_dir is None:
+                raise ValueError("choose a stimulus folder (images.tsv + images/), or simulate a subject")
+            self.schedule = build_schedule(load_stimuli(self.stimuli_dir), s.protocol)
+            source_id = f"{s.marker_name}-{uuid.uuid4().hex[:12]}"
+            self.outlet = make_outlet(
+                s.marker_name, "Markers", 1, 0.0, "string", source_id, desc={"presenter": "rtdecode"}
+            )
+            self.marker_query = f"source_id={source_id}"
+        else:
+            self.marker_query = s.external_markers
+            # A reader of our own only to count what arrives; the recorder has its own inlet.
+            self.external = MarkerReader(resolve_stream(s.external_markers, s.resolve_timeout)).start()
+        if s.simulate is not None:
+            from rtdecode.streams.live_sim import LiveSimulator
+
+            name = f"{s.marker_name}-subject-{uuid.uuid4().hex[:6]}"
+            follow_query = self.marker_query
+            self.follow = MarkerReader(resolve_stream(follow_query, s.resolve_timeout)).start()
+            self.simulator = LiveSimulator(s.simulate, name=name, follow=self.follow).start()
+            self.eeg_query = f"source_id=rtdecode-sim-{name}"
+        else:
+            self.eeg_query = s.eeg
+        self.recorder = Recorder(
+            self.recording_path,
+            [self.eeg_query, self.marker_query],
+            resolve_timeout=s.resolve_timeout,
+            overwrite=s.overwrite,
+        ).start()
+        if self.outlet is not None and not self.outlet.wait_for_consumers(s.resolve_timeout):
+            raise TimeoutError("nobody receives the presenter's markers (the recorder did not connect)")
+        log.info("calibration session ready: EEG %s, markers %s", self.eeg_query, self.marker_query)
+
+    def push(self, marker: str, timestamp: float) -> None:
+        """Send one marker with its LSL timestamp (local clock)."""
+        self.outlet.push_sample([marker], timestamp)
+
+    def log_onset(self, trial: int, scheduled: float, pushed: float, image_id: str, fired: float) -> None:
+        """Keep one onset's times: scheduled, timer fired, marker stamped (after the paint)."""
+        self.timing.append((trial, scheduled, pushed, image_id, fired))
+
+    def timing_summary(self) -> dict[str, float]:
+        """Deviation of the marker timestamps from the schedule, and the paint time, in ms."""
+        if not self.timing:
+            return {"n": 0}
+        scheduled, pushed, fired = (np.array([t[k] for t in self.timing]) for k in (1, 2, 4))
+        error = 1000 * (pushed - scheduled)
+        return {
+            "n": len(error),
+            "mean_ms": float(error.mean()),
+            "sd_ms": float(error.std()),
+            "max_abs_ms": float(np.abs(error).max()),
+            "p95_abs_ms": float(np.percentile(np.abs(error), 95)),
+            "paint_ms": float(1000 * np.mean(pushed - fired)),
+        }
+
+    def external_markers_received(self) -> int:
+        """Drain the external marker reader; returns how many stimulus markers arrived since."""
+        from rtdecode.io.markers import STIMULUS, parse_marker
+
+        count = 0
+        while self.external is not None and (item := self.external.get()) is not None:
+            count += parse_marker(item[1]).get("event") == STIMULUS
+        return count
+
+    def finish(self) -> str:
+        """Stop recording and the simulated subject; write the timing log. Returns a summary."""
+        summary = ""
+        if self.recorder is not None:
+            # Give the last markers and samples time to reach the recorder's inlets.
+            time.sleep(0.3)
+            stats = self.recorder.stop()
+            self.recorder = None
+            summary = "; ".join(
+                f"{s.name}: {s.n_samples} samples" + (f" ({s.error})" if s.error else "") for s in stats
+            )
+        if self.timing:
+            with (self.out_dir / TIMING_FILE).open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+                writer.writerow(["trial", "image_id", "scheduled", "fired", "pushed", "error_ms"])
+                for trial, scheduled, pushed, image, fired in self.timing:
+                    writer.writerow(
+                        [
+                            trial,
+                            image,
+                            f"{scheduled:.6f}",
+                            f"{fired:.6f}",
+                            f"{pushed:.6f}",
+                            f"{1000 * (pushed - scheduled):.3f}",
+                        ]
+                    )
+        self.close()
+        return summary
+
+    def close(self) -> None:
+        """Stop whatever still runs (safe to call twice, and after a failed prepare)."""
+        if self.recorder is not None:
+            try:
+                self.recorder.stop()
+            except Exception:
+                log.exception("stopping the recorder failed")
+            self.recorder = None
+        for part in (self.simulator, self.follow, self.external):
+            if part is not None:
+                part.stop()
+        self.simulator = self.follow = self.external = None
+        self.outlet = None
+
+
+def train(session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=None):
+    """Calibrate a model from the recorded session (blocks for minutes; run it in a worker).
+
+    Parameters
+    ----------
+    session_path : Path
+        The recorded ``.xdf``.
+    stimuli_dir : Path or None
+        The images for the teacher; None trains without distillation.
+    out_dir : Path
+        Receives the report and ``model/``.
+    config : CalibrationConfig, PresenterSettings or None
+        A settings object is asked for its configuration here, in the worker (torch imports).
+
+    Returns
+    -------
+    calibration.calibrate.CalibrationResult
+    """
+    from calibration.calibrate import calibrate
+    from rtdecode.io.xdf import read_xdf
+
+    if isinstance(config, PresenterSettings):
+        config = config.calibration_config()
+    log.info("reading %s", session_path)
+    recording = read_xdf(session_path)
+    log.info(
+        "%d samples, %d stimulus markers; training (this takes a while)",
+        recording.n_samples,
+        len(recording.stimulus_events()),
+    )
+    return calibrate(recording, stimuli_dir, out_dir, config)
