@@ -132,49 +132,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_DESCRIPTION = """\
-The main job on the embedded simulated subject, no hardware needed:
-
-  1. simulate a calibration session (EEG + JSON markers to XDF, stimulus images to a folder)
-     and print its summary;
-  2. calibrate: teacher (efficientnet-lite0 ImageNet features, shipped with the install) on the
-     stimulus images, the student CNN distilled from it, baselines on the same block split;
-  3. print the report (top-1/3/5, macro F1, kappa, chance, the simulator's oracle) and decode
-     the session with the saved bundle, as `rtdecode predict` would.
-
-The default is a 10-class subset of the paper's 40 (50 images each, about 6 minutes of EEG) so
-that it finishes in a few minutes on a laptop CPU; --classes 40 runs the paper's full protocol
-(23 minutes of EEG; training takes much longer on a CPU).
-"""
-
-
-def register_demo(sub: argparse._SubParsersAction) -> None:
-    """Add the ``demo`` subcommand to the ``rtdecode`` parser."""
-    p = sub.add_parser(
-        "demo",
-        help="run the main job on the simulated subject (simulate, calibrate, decode)",
-        description=DEMO_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
-    p.add_argument(
-        "--classes", type=int, default=10, help="number of classes, up to 40 (default: %(default)s)"
-    )
-    p.add_argument("--images-per-class", type=int, default=50, help="images per class (default: %(default)s)")
-    p.add_argument("--subject", type=int, default=1, help="simulated subject (default: %(default)s)")
-    p.add_argument(
-        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
-    )
-    p.add_argument(
-        "--baselines",
-        default="logreg_standardized,logreg_pca,cnn2d_stft",
-        help="baselines to run next to the student, 'all' or 'none' (default: %(default)s)",
-    )
-    p.set_defaults(handler=run_demo)
-
-
 def run_demo(args: argparse.Namespace) -> int:
-    """Handler of ``rtdecode demo``."""
+    """The headless part of ``rtdecode demo`` (registered by gui.cli): simulate, calibrate, decode.
+
+    ``args`` needs ``out``, ``classes``, ``images_per_class``, ``subject``, ``max_epochs`` and
+    ``baselines``. Writes ``OUT/subject<N>.xdf`` and ``OUT/calibration/``.
+    """
     import numpy as np
 
     from rtdecode.decoder import predict_recording
@@ -189,13 +152,13 @@ def run_demo(args: argparse.Namespace) -> int:
         n_classes=args.classes, images_per_class=args.images_per_class, subject=args.subject
     )
     print(
-        f"[1/3] simulating subject {args.subject}: {args.classes} classes x {args.images_per_class} images -> {session}"
+        f"[1/4] simulating subject {args.subject}: {args.classes} classes x {args.images_per_class} images -> {session}"
     )
     save_simulated_session(config, session, overwrite=True)
     recording = read_xdf(session)
     print(summarize_recording(recording))
 
-    print("\n[2/3] calibrating (teacher, distilled student, baselines)...")
+    print("\n[2/4] calibrating (teacher, distilled student, baselines)...")
     run(
         argparse.Namespace(
             recording=str(session),
@@ -216,7 +179,7 @@ def run_demo(args: argparse.Namespace) -> int:
         )
     )
 
-    print("[3/3] decoding the session with the saved bundle (what `rtdecode predict` does)...")
+    print("[3/4] decoding the session with the saved bundle (what `rtdecode predict` does)...")
     bundle = load_bundle(out / "calibration" / "model")
     predictions = predict_recording(bundle, recording)
     correct = np.mean([p.index == p.marker["label"] for p in predictions])

@@ -106,6 +106,103 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_presenter)
 
 
+DEMO_DESCRIPTION = """\
+The main job on the embedded simulated subject, no hardware needed:
+
+  1. simulate a calibration session (EEG + JSON markers to XDF, stimulus images to a folder)
+     and print its summary;
+  2. calibrate: teacher (efficientnet-lite0 ImageNet features, shipped with the install) on the
+     stimulus images, the student CNN distilled from it, baselines on the same block split;
+     print the report (top-1/3/5, macro F1, kappa, chance, the simulator's oracle);
+  3. decode the session with the saved bundle, as `rtdecode predict` would;
+  4. stream the same simulated subject live over LSL and open the live decoding window on it
+     (skipped with --no-gui or when there is no display; the command to open it is printed).
+
+The default is a 10-class subset of the paper's 40 (50 images each, about 6 minutes of EEG) so
+that it finishes in about ten minutes on a laptop CPU; --classes 40 runs the paper's protocol.
+"""
+
+
+def register_demo(sub: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand (simulate, calibrate, decode, then the live window)."""
+    p = sub.add_parser(
+        "demo",
+        help="run the main job on the simulated subject (simulate, calibrate, decode live)",
+        description=DEMO_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
+    p.add_argument(
+        "--classes", type=int, default=10, help="number of classes, up to 40 (default: %(default)s)"
+    )
+    p.add_argument("--images-per-class", type=int, default=50, help="images per class (default: %(default)s)")
+    p.add_argument("--subject", type=int, default=1, help="simulated subject (default: %(default)s)")
+    p.add_argument(
+        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
+    )
+    p.add_argument(
+        "--baselines",
+        default="logreg_standardized,logreg_pca,cnn2d_stft",
+        help="baselines to run next to the student, 'all' or 'none' (default: %(default)s)",
+    )
+    p.add_argument("--no-gui", action="store_true", help="stop after decoding the file; open no window")
+    p.set_defaults(handler=run_demo)
+
+
+def _has_display() -> bool:
+    import os
+
+    return bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")
+    )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Handler of ``rtdecode demo``."""
+    from pathlib import Path
+
+    from calibration.cli import run_demo as calibrate_demo
+
+    calibrate_demo(args)
+    out = Path(args.out)
+    model, images = out / "calibration" / "model", out / f"subject{args.subject}_images"
+    command = (
+        f"rtdecode simulate --live --name sim --loop --classes {args.classes} --images-per-class "
+        f"{args.images_per_class} --subject {args.subject}   # and in a second terminal:\n"
+        f"  rtdecode gui --model {model} --stream sim --markers sim-markers --images {images} --connect"
+    )
+    if args.no_gui or not _has_display():
+        print(f"\nNo window (no display or --no-gui). To decode the subject live:\n  {command}")
+        return 0
+
+    import uuid
+
+    from rtdecode.streams.live_sim import LiveSimulator
+    from rtdecode.streams.simulate import SimulationConfig
+
+    print("[4/4] streaming the simulated subject live and opening the decoding window (close it to end)...")
+    name = f"demo-sim-{uuid.uuid4().hex[:6]}"
+    config = SimulationConfig(
+        n_classes=args.classes, images_per_class=args.images_per_class, subject=args.subject
+    )
+    simulator = LiveSimulator(config, name=name, loop=True).start()
+    try:
+        return run_gui(
+            argparse.Namespace(
+                model=str(model),
+                stream=name,
+                markers=f"{name}-markers",
+                images=str(images),
+                record_dir=str(out / "recordings"),
+                device="auto",
+                pipeline=None,
+                connect=True,
+            )
+        )
+    finally:
+        simulator.stop()
+
+
 def _app():
     """The QApplication (created once), with pyqtgraph's fast settings."""
     import pyqtgraph as pg

@@ -14,7 +14,9 @@ from rtdecode.cli import build_parser, main
 def test_every_subcommand_has_a_help_that_explains_it():
     parser = build_parser()
     subcommands = parser._subparsers._group_actions[0].choices
-    assert {"demo", "simulate", "info", "calibrate"} <= set(subcommands)
+    expected = {"demo", "simulate", "info", "calibrate", "predict", "live", "replay", "record"}
+    expected |= {"pregenerate", "figure", "gui", "calibrate-gui"}
+    assert expected <= set(subcommands)
     for name, sub in subcommands.items():
         assert len(sub.description or "") > 40, f"{name} --help says too little"
 
