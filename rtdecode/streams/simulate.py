@@ -484,7 +484,7 @@ class SimulatedSubject:
             templates = templates / np.asarray(channel_scale, dtype=float)
         return templates
 
-    def oracle_predict(
+    def oracle_scores(
         self,
         epochs: np.ndarray,
         tmin_s: float = 0.020,
@@ -516,8 +516,8 @@ class SimulatedSubject:
 
         Returns
         -------
-        np.ndarray, shape (n_epochs,), int
-            Predicted class labels.
+        np.ndarray, shape (n_epochs, n_classes)
+            Log-likelihood scores (up to a constant) of every class; the oracle's ranking.
         """
         epochs = np.asarray(epochs, dtype=float)
         if epochs.ndim != 3 or epochs.shape[2] != self.n_channels:
@@ -535,8 +535,17 @@ class SimulatedSubject:
         whiten = np.linalg.inv(cholesky).T
         flat_t = (templates @ whiten).reshape(len(templates), -1)
         flat_e = (epochs @ whiten).reshape(len(epochs), -1)
-        scores = flat_e @ flat_t.T - 0.5 * np.sum(flat_t**2, axis=1)
-        return np.argmax(scores, axis=1)
+        return flat_e @ flat_t.T - 0.5 * np.sum(flat_t**2, axis=1)
+
+    def oracle_predict(
+        self,
+        epochs: np.ndarray,
+        tmin_s: float = 0.020,
+        sos: np.ndarray | None = None,
+        channel_scale: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The oracle's class for each epoch, shape ``(n_epochs,)`` (see :meth:`oracle_scores`)."""
+        return np.argmax(self.oracle_scores(epochs, tmin_s, sos, channel_scale), axis=1)
 
     def oracle_accuracy(
         self,
