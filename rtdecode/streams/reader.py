@@ -23,6 +23,7 @@ import numpy as np
 
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import SegmentedFilter
+from rtdecode.signal.timing import find_gaps
 from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -329,14 +330,14 @@ class StreamReader(BackgroundWorker):
 
     def _report_gaps(self, timestamps: np.ndarray, now: float) -> None:
         previous = self._last_ts if self._last_ts is not None else timestamps[0]
-        steps = np.diff(np.concatenate([[previous], timestamps]))
-        gaps = np.flatnonzero(steps > 1.5 / self.sfreq)
-        for i in gaps:
-            missing = int(round(steps[i] * self.sfreq)) - 1
+        for gap in find_gaps(np.concatenate([[previous], timestamps]), self.sfreq):
             self.health.gaps += 1
-            self.health.missing_samples += missing
+            self.health.missing_samples += gap.missing_samples
             self._emit(
-                "gap", now, f"{steps[i] * 1000:.0f} ms gap (~{missing} samples missing); filter restarted"
+                "gap",
+                now,
+                f"{(gap.end_time - gap.start_time) * 1000:.0f} ms gap (~{gap.missing_samples} samples missing); "
+                "filter restarted",
             )
 
     def _check_channels(self, now: float) -> None:
