@@ -16,7 +16,7 @@ import numpy as np
 from rtdecode.config import PipelineConfig
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.signal.preprocess import epoch_start_index
+from rtdecode.signal.preprocess import epoch_is_contiguous, epoch_start_index, epoch_start_time
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,12 @@ def filter_continuous(recording: Recording, config: PipelineConfig) -> np.ndarra
     Returns
     -------
     np.ndarray, shape (n_samples, n_channels), float32
-        Filtered samples; bad samples (NaN/Inf, non-increasing timestamps) are NaN and the
-        filter restarts after them and after every gap.
+        Filtered samples; bad samples (NaN/Inf) are NaN and the filter restarts after them and
+        after every gap of the smoothed time base.
     """
-    return SegmentedFilter(config, recording.n_channels).process(recording.data, recording.timestamps)
+    return SegmentedFilter(config, recording.n_channels).process(
+        recording.data, recording.smoothed_timestamps
+    )
 
 
 def epochs_from_recording(
@@ -108,7 +110,6 @@ def epochs_from_recording(
     filtered = filter_continuous(recording, config)
     stimuli = recording.stimulus_events()
     n = config.epoch_samples
-    period = 1.0 / recording.sfreq
     dropped: Counter[str] = Counter()
     keep: list[tuple[int, int, str, int, float]] = []
     names: dict[int, str] = {}
@@ -118,11 +119,11 @@ def epochs_from_recording(
             dropped["unlabelled"] += 1
             continue
         names.setdefault(label, str(event.get("class", label)))
-        start = epoch_start_index(recording.timestamps, onset, config)
+        start = epoch_start_index(recording.smoothed_timestamps, onset, config)
         if start < 0 or start + n > recording.n_samples:
             dropped["outside"] += 1
             continue
-        reason = _rejection_reason(recording, filtered, start, n, period, config)
+        reason = _rejection_reason(recording, filtered, start, n, epoch_start_time(onset, config), config)
         if reason:
             dropped[reason] += 1
             continue
@@ -155,14 +156,13 @@ def epochs_from_recording(
 
 
 def _rejection_reason(
-    recording: Recording, filtered: np.ndarray, start: int, n: int, period: float, config: PipelineConfig
+    recording: Recording, filtered: np.ndarray, start: int, n: int, first: float, config: PipelineConfig
 ) -> str | None:
     """Why the epoch at ``start`` is unusable, or None."""
     raw = recording.data[start : start + n]
     if not np.all(np.isfinite(raw)):
         return "nan"
-    span = recording.timestamps[start + n - 1] - recording.timestamps[start]
-    if span > (n - 1) * period + 0.5 * period:
+    if not epoch_is_contiguous(recording.smoothed_timestamps[start : start + n], first, config.sfreq):
         return "gap"
     window = filtered[start : start + n]
     if not np.all(np.isfinite(window)):

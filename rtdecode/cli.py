@@ -143,10 +143,9 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
     deadline = time.monotonic() + args.duration if args.duration else None
     try:
+        # The reader logs its health events itself, repeated ones summarized once a second.
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
-            for event in reader.drain_events():
-                log.log(logging.INFO if event.kind == "reconnected" else logging.WARNING, "%s", event.detail)
     except KeyboardInterrupt:
         pass
     finally:

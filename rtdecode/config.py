@@ -8,6 +8,7 @@ round-trips through JSON and TOML so it can be stored in a model bundle and edit
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -105,9 +106,14 @@ class PipelineConfig:
 
     The sampling rate is part of the config because filter coefficients and window lengths in
     samples depend on it; a model bundle stores the config it was trained with.
+
+    ``acquisition_latency_ms`` is the EEG stream's own delay: how much later than the stimulus
+    the amplifier's samples are stamped (measured with a photodiode). EEG time is shifted back
+    by it wherever epochs are cut, live and offline; 0 by default.
     """
 
     sfreq: float = 1000.0
+    acquisition_latency_ms: float = 0.0
     filter: FilterConfig = field(default_factory=FilterConfig)
     epoch: EpochConfig = field(default_factory=EpochConfig)
     tfd: TfdConfig = field(default_factory=TfdConfig)
@@ -131,6 +137,10 @@ class PipelineConfig:
             raise ValueError(
                 f"drift_highpass_hz must lie in [0, band_low_hz={f.band_low_hz}) Hz, "
                 f"got {f.drift_highpass_hz}; 0 disables the guard"
+            )
+        if not (math.isfinite(self.acquisition_latency_ms) and abs(self.acquisition_latency_ms) < 1000):
+            raise ValueError(
+                f"acquisition_latency_ms must be a finite delay under 1000 ms, got {self.acquisition_latency_ms!r}"
             )
         if self.epoch.tmax_s <= self.epoch.tmin_s:
             raise ValueError(f"epoch tmax_s ({self.epoch.tmax_s}) must be after tmin_s ({self.epoch.tmin_s})")
@@ -191,7 +201,7 @@ class PipelineConfig:
                     )
                 kwargs[key] = section_cls(**value)
             else:
-                kwargs[key] = float(value) if key == "sfreq" else value
+                kwargs[key] = float(value) if key in ("sfreq", "acquisition_latency_ms") else value
         return cls(**kwargs)
 
     def to_json(self) -> str:

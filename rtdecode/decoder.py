@@ -23,12 +23,19 @@ from rtdecode.io.bundle import ModelBundle
 from rtdecode.io.markers import STIMULUS, parse_marker
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.signal.preprocess import epoch_features, epoch_start_index
+from rtdecode.signal.preprocess import (
+    epoch_features,
+    epoch_is_contiguous,
+    epoch_start_index,
+    epoch_start_time,
+)
 from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 
 TOP_K = 5
+# Predictions kept for a consumer of OnlineDecoder.predictions; the oldest go first.
+MAX_QUEUED_PREDICTIONS = 1000
 
 
 @dataclass
@@ -44,10 +51,12 @@ class Prediction:
     topk : list of (str, float)
         The best classes with their probabilities, best first.
     t_last_sample : float
-        LSL timestamp (local clock) of the last sample the epoch used.
+        Smoothed LSL timestamp (local clock) of the last sample the epoch used.
     latency_ms : float
-        From the arrival of that last sample to this prediction (live), or the compute time
-        per epoch (offline).
+        Live: from the moment that last sample was pushed at the source (its raw,
+        clock-corrected LSL stamp) to this prediction. Offline: compute time per epoch.
+    latency_arrival_ms : float or None
+        Live: from the arrival of that last sample in the reader's buffer to this prediction.
     marker : dict or None
         The parsed stimulus marker (marker-locked mode), None in sliding mode.
     onset : float or None
@@ -65,6 +74,7 @@ class Prediction:
     onset: float | None = None
     smoothed: list[tuple[str, float]] | None = None
     proba: np.ndarray | None = field(default=None, repr=False)
+    latency_arrival_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-lines record of ``rtdecode live`` / ``rtdecode predict``."""
@@ -77,6 +87,8 @@ class Prediction:
             "t_last_sample": self.t_last_sample,
             "latency_ms": round(self.latency_ms, 3),
         }
+        if self.latency_arrival_ms is not None:
+            out["latency_arrival_ms"] = round(self.latency_arrival_ms, 3)
         if self.smoothed is not None:
             out["smoothed_topk"] = [[name, round(float(p), 6)] for name, p in self.smoothed]
         return out
@@ -193,17 +205,24 @@ def predict_recording(
     decoder = Decoder(bundle, device)
     config = bundle.pipeline
     n = config.epoch_samples
-    filtered = SegmentedFilter(config, recording.n_channels).process(recording.data, recording.timestamps)
+    stamps = recording.smoothed_timestamps
+    filtered = SegmentedFilter(config, recording.n_channels).process(recording.data, stamps)
     items = []
     for onset, event in recording.stimulus_events():
-        start = epoch_start_index(recording.timestamps, onset, config)
+        start = epoch_start_index(stamps, onset, config)
         epoch = filtered[start : start + n]
-        if len(epoch) < n or not np.all(np.isfinite(epoch)):
-            log.warning(
-                "skipping the epoch at %.3f s: %s", onset, "incomplete" if len(epoch) < n else "bad samples"
-            )
+        if len(epoch) < n:
+            reason = "incomplete"
+        elif not epoch_is_contiguous(
+            stamps[start : start + n], epoch_start_time(onset, config), config.sfreq
+        ):
+            reason = "a gap in the data"
+        elif not np.all(np.isfinite(epoch)):
+            reason = "bad samples"
+        else:
+            items.append((onset, event, start, epoch))
             continue
-        items.append((onset, event, start, epoch))
+        log.warning("skipping the epoch at %.3f s: %s", onset, reason)
     predictions = []
     for lo in range(0, len(items), batch):
         part = items[lo : lo + batch]
@@ -211,9 +230,7 @@ def predict_recording(
         proba = decoder.probabilities(decoder.features(np.stack([p[3] for p in part])))
         per_epoch_ms = (time.perf_counter() - started) * 1000 / len(part)
         for (onset, event, start, _), p in zip(part, proba, strict=True):
-            predictions.append(
-                decoder.prediction(p, recording.timestamps[start + n - 1], per_epoch_ms, event, onset)
-            )
+            predictions.append(decoder.prediction(p, stamps[start + n - 1], per_epoch_ms, event, onset))
     return predictions
 
 
@@ -271,7 +288,7 @@ class OnlineDecoder(BackgroundWorker):
         self.mode = mode
         self.hop_s = hop_s
         self.on_prediction = on_prediction
-        self.predictions: queue.Queue[Prediction] = queue.Queue()
+        self.predictions: queue.Queue[Prediction] = queue.Queue(maxsize=MAX_QUEUED_PREDICTIONS)
         self.skipped: dict[str, int] = {}
         self._pending: list[tuple[float, dict[str, Any]]] = []
 
@@ -313,14 +330,18 @@ class OnlineDecoder(BackgroundWorker):
             onset, event = self._pending[0]
             with buffer.lock:
                 newest = buffer.timestamps[(buffer.total - 1) % buffer.capacity] if buffer.total else -np.inf
-            # The epoch's last sample is due at onset + tmin + (n - 1) / sfreq.
-            if newest < onset + config.epoch.tmin_s + (n - 1.5) / config.sfreq:
+            first = epoch_start_time(onset, config)
+            # The epoch's last sample is due n - 1 periods after its first.
+            if newest < first + (n - 1) / config.sfreq:
                 return
             self._pending.pop(0)
-            start = buffer.position_of(onset + config.epoch.tmin_s - 0.5 / config.sfreq)
-            window = buffer.read(start, start + n)
-            if start < buffer.oldest or len(window.timestamps) < n:
+            start = buffer.position_of(first)
+            if start < buffer.oldest:
                 self._skip("outside_buffer")
+                continue
+            window = buffer.read(start, start + n)
+            if len(window.timestamps) < n or not epoch_is_contiguous(window.timestamps, first, config.sfreq):
+                self._skip("gap")
                 continue
             if not np.all(np.isfinite(window.filtered)):
                 self._skip("bad_samples")
@@ -348,9 +369,20 @@ class OnlineDecoder(BackgroundWorker):
 
         features = self.decoder.features(window.filtered[None])
         proba = self.decoder.probabilities(features)[0]
-        latency_ms = (pylsl.local_clock() - window.arrival[-1]) * 1000
-        prediction = self.decoder.prediction(proba, window.timestamps[-1], latency_ms, event, onset)
-        self.predictions.put(prediction)
+        now = pylsl.local_clock()
+        prediction = self.decoder.prediction(
+            proba, window.timestamps[-1], (now - window.raw_timestamps[-1]) * 1000, event, onset
+        )
+        prediction.latency_arrival_ms = (now - window.arrival[-1]) * 1000
+        while True:  # a consumer that does not read must not make the queue grow without end
+            try:
+                self.predictions.put_nowait(prediction)
+                break
+            except queue.Full:
+                try:
+                    self.predictions.get_nowait()
+                except queue.Empty:
+                    pass
         if self.on_prediction is not None:
             self.on_prediction(prediction)
 

@@ -69,7 +69,7 @@ def test_marker_locked_live_decoding_of_a_replay_matches_predict_on_the_file(rec
         reader.stop()
         markers.stop()
         player.close()
-    assert reader.health.gaps == 0 and reader.health.out_of_order == 0
+    assert reader.health.gaps == 0 and reader.health.resets == 0
     assert len(live) == len(offline)
     for a, b in zip(live, offline, strict=True):
         assert a.marker == b.marker

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rtdecode.io.markers import STIMULUS, parse_marker
+from rtdecode.signal.timing import SmoothedTime, smooth_timestamps
 
 
 class Marker(NamedTuple):
@@ -26,7 +27,8 @@ class Recording:
     data : np.ndarray, shape (n_samples, n_channels), float32
         EEG samples in microvolts, samples as rows (LSL order).
     timestamps : np.ndarray, shape (n_samples,), float64
-        LSL timestamp of every sample, in seconds.
+        LSL timestamp of every sample, in seconds, as recorded: the raw stamps (a file keeps
+        them). Epochs are cut on :attr:`smoothed_timestamps`.
     sfreq : float
         Nominal sampling rate in Hz.
     channel_names : list of str
@@ -43,6 +45,7 @@ class Recording:
     channel_names: list[str]
     markers: list[Marker] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    _time: tuple[Any, SmoothedTime] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.data = np.asarray(self.data, dtype=np.float32)
@@ -73,6 +76,22 @@ class Recording:
         if self.n_samples == 0:
             return 0.0
         return float(self.timestamps[-1] - self.timestamps[0]) + 1.0 / self.sfreq
+
+    @property
+    def time_base(self) -> SmoothedTime:
+        """The smoothed time base of ``timestamps`` (dejittered, gaps found), computed on first use.
+
+        The same rule as the live reader's (:class:`rtdecode.signal.timing.TimeBase`).
+        """
+        key = (id(self.timestamps), self.n_samples, self.sfreq)
+        if self._time is None or self._time[0] != key:
+            self._time = (key, smooth_timestamps(self.timestamps, self.sfreq))
+        return self._time[1]
+
+    @property
+    def smoothed_timestamps(self) -> np.ndarray:
+        """Smoothed stamps ``(n_samples,)``: where epochs are cut and filters restart."""
+        return self.time_base.timestamps
 
     def events(self) -> list[tuple[float, dict[str, Any]]]:
         """All markers parsed: ``(timestamp, event dict)`` pairs."""

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rtdecode.io.markers import BLOCK_START, STIMULUS
 from rtdecode.io.recording import Recording
-from rtdecode.signal.timing import find_gaps
 
 # Gaps listed one by one before the summary only counts the rest.
 _MAX_LISTED_GAPS = 5
@@ -44,20 +43,38 @@ def summarize_recording(recording: Recording) -> str:
         lines.append(f"stimuli by class ({len(classes)} classes):")
         lines.extend(f"  {str(name):28s} {n}" for name, n in counts)
 
-    gaps = find_gaps(r.timestamps, r.sfreq) if r.n_samples > 1 else []
+    lines.extend(_timing_lines(r))
+    return "\n".join(lines)
+
+
+def _timing_lines(r: Recording) -> list[str]:
+    """Effective rate, stamp jitter and true gaps, judged on the smoothed time base."""
+    if r.n_samples < 2:
+        return ["gaps: none"]
+    time = r.time_base
+    ppm = (time.effective_rate / r.sfreq - 1) * 1e6
+    lines = [
+        f"timing: effective rate {time.effective_rate:.4f} Hz ({ppm:+.0f} ppm vs nominal), "
+        f"timestamp jitter {time.jitter_s * 1000:.2f} ms SD"
+    ]
+    late = sum(e.kind == "late" for e in time.events)
+    resets = sum(e.kind == "reset" for e in time.events)
+    if late or resets:
+        lines.append(f"  {late} late chunks (no sample missing), {resets} timestamp resets")
+    gaps = time.gaps
     if not gaps:
         lines.append("gaps: none")
-    else:
-        missing = sum(g.missing_samples for g in gaps)
-        lines.append(f"gaps: {len(gaps)}, about {missing} samples missing")
-        for g in gaps[:_MAX_LISTED_GAPS]:
-            lines.append(
-                f"  at sample {g.index}: {g.end_time - g.start_time:.3f} s between "
-                f"{g.start_time:.3f} and {g.end_time:.3f} (~{g.missing_samples} samples)"
-            )
-        if len(gaps) > _MAX_LISTED_GAPS:
-            lines.append(f"  ... and {len(gaps) - _MAX_LISTED_GAPS} more")
-    return "\n".join(lines)
+        return lines
+    missing = sum(g.missing_samples for g in gaps)
+    lines.append(f"gaps: {len(gaps)}, {missing} samples not delivered")
+    for g in gaps[:_MAX_LISTED_GAPS]:
+        lines.append(
+            f"  at sample {g.index}: {g.end_time - g.start_time:.3f} s between "
+            f"{g.start_time:.3f} and {g.end_time:.3f} ({g.missing_samples} samples)"
+        )
+    if len(gaps) > _MAX_LISTED_GAPS:
+        lines.append(f"  ... and {len(gaps) - _MAX_LISTED_GAPS} more")
+    return lines
 
 
 def summarize_xdf(path: str | Path) -> str:

@@ -31,20 +31,53 @@ def filter_recording(data: np.ndarray, config: PipelineConfig) -> np.ndarray:
     return CausalFilterBank(config, data.shape[1]).process(data)
 
 
+def epoch_start_time(onset: float, config: PipelineConfig) -> float:
+    """Smoothed EEG stamp from which the epoch for a stimulus at ``onset`` starts (LSL seconds).
+
+    ``onset + tmin``, later by the stream's acquisition latency (its samples are stamped that
+    much after they happened), less half a sample of tolerance. The live decoder and offline
+    epoching both cut at the first sample at or after this time.
+    """
+    return onset + config.epoch.tmin_s + config.acquisition_latency_ms / 1000.0 - 0.5 / config.sfreq
+
+
 def epoch_start_index(timestamps: np.ndarray, onset: float, config: PipelineConfig) -> int:
     """Index of the first sample of the epoch for a stimulus at ``onset`` (LSL seconds).
 
-    The epoch starts at the first sample whose timestamp is at or after ``onset + tmin``
-    (with half a sample of tolerance against timestamp jitter), so it is defined by time,
-    not by counting samples from the start of the stream.
+    The epoch starts at the first sample whose timestamp is at or after
+    :func:`epoch_start_time`, so it is defined by time, not by counting samples from the start
+    of the stream.
 
     Parameters
     ----------
     timestamps : np.ndarray, shape (n_samples,)
-        Sorted LSL timestamps of the buffer or recording.
+        Sorted smoothed LSL timestamps of the buffer or recording
+        (:attr:`rtdecode.io.recording.Recording.smoothed_timestamps` offline).
     """
-    target = onset + config.epoch.tmin_s - 0.5 / config.sfreq
-    return int(np.searchsorted(timestamps, target, side="left"))
+    return int(np.searchsorted(timestamps, epoch_start_time(onset, config), side="left"))
+
+
+def epoch_is_contiguous(timestamps: np.ndarray, first: float, sfreq: float) -> bool:
+    """Whether an epoch's samples run without a gap from the time it should start.
+
+    Parameters
+    ----------
+    timestamps : np.ndarray, shape (epoch_samples,)
+        Smoothed stamps of the epoch's samples.
+    first : float
+        :func:`epoch_start_time` of the epoch.
+    sfreq : float
+        Nominal rate in Hz.
+
+    Returns
+    -------
+    bool
+        False when the first sample comes more than a period after ``first`` (the epoch starts
+        inside a gap) or the samples span more than ``len - 1`` periods (a gap inside).
+    """
+    period = 1.0 / sfreq
+    span = timestamps[-1] - timestamps[0]
+    return bool(timestamps[0] - first <= 1.5 * period and span <= (len(timestamps) - 0.5) * period)
 
 
 def cut_epochs(

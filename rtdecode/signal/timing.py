@@ -1,30 +1,73 @@
-"""Timestamp checks: gaps, duplicates and backward jumps in an LSL sample clock.
+"""One time base for a regularly sampled stream: raw LSL stamps in, smoothed gap-aware stamps out.
 
-Epochs are cut by timestamp, so a lost chunk or a clock jump must be found and reported rather
-than silently glued over. These functions look only at the timestamps of a regularly sampled
-stream; they never modify them.
+Real amplifier connectors push chunks without timestamps, so liblsl stamps each chunk's last
+sample at push time and back-dates the others at the nominal rate: chunk boundaries jitter by
+milliseconds either way, and the device clock runs tens of ppm off the nominal rate. Cutting
+epochs on those raw stamps, or calling every late chunk a gap, is wrong. :class:`TimeBase`
+fits the stamps against the sample index, ``t = t_ref + x / sfreq + alpha + beta * x``
+(``x`` the sample's position on the device's own sample clock), by exponentially weighted
+least squares (half-life :data:`HALF_LIFE_S`), with a prior that pulls ``beta`` towards the
+nominal rate as strongly as :data:`PRIOR_S` seconds of data would, so the first second of a
+session is already stable and an hour of clock drift is followed. Every sample is stamped with
+the fit of the samples before it (causal), so the same rule serves the live reader chunk by
+chunk and offline reading on the whole array, with the same result for any chunking.
+
+Gaps are samples the device did not deliver: the sample count falls behind elapsed time, i.e.
+a raw stamp lies more than ``max(GAP_SD_FACTOR * jitter SD, GAP_MIN_PERIODS periods)`` after
+the fit's prediction. The provisional size from that one sample is refined over the next
+:data:`REFINE_S` seconds (median of the samples' offsets against the old line), then reported;
+the stream's position on the sample clock moves by that many samples, so the time base stays
+one line across small losses. A late chunk that turns out to hold all its samples is reported
+as ``late``, not as a gap. A stamp far *before* the prediction (a clock reset, a restarted
+source) starts a new fit; the new segment is placed two periods after the last stamp so time
+stays increasing and the filter restarts there. No sample is ever dropped: every raw stamp gets
+a smoothed stamp, and smoothed stamps always increase.
+
+The constant part of the transport delay (the mean time from a sample's acquisition to its
+push) cannot be seen in the stamps; a lab that measured it shifts EEG time with
+``PipelineConfig.acquisition_latency_ms``, applied where epochs are cut.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+# Half-life of the exponential forgetting of the fit, seconds: long enough that the intercept
+# averages thousands of chunks, short enough to follow the slow drift of a device clock.
+HALF_LIFE_S = 60.0
+# The nominal rate weighs as much as this many seconds of data in the slope estimate: the
+# first seconds cannot resolve tens of ppm, so the nominal rate is the better guess there.
+PRIOR_S = 5.0
+# Jitter SD assumed before any data, seconds, with the weight of INITIAL_SD_WEIGHT_S of samples.
+INITIAL_SD_S = 0.005
+INITIAL_SD_WEIGHT_S = 0.5
+# A raw stamp this many jitter SDs (and at least GAP_MIN_PERIODS periods) after the
+# prediction means the device did not deliver samples.
+GAP_SD_FACTOR = 6.0
+GAP_MIN_PERIODS = 3.0
+# Seconds of samples after a suspected gap whose median offset fixes its size.
+REFINE_S = 0.5
+# Smoothed stamps increase by at least this fraction of a period.
+MIN_STEP_PERIODS = 0.01
+# Longest run processed with one set of cumulative sums (bounds lambda**-n).
+_BLOCK = 4096
+
 
 class Gap(NamedTuple):
-    """A stretch of missing samples in a regularly sampled stream.
+    """A stretch of samples the device did not deliver.
 
     Attributes
     ----------
     index : int
-        Index of the first sample *after* the gap.
-    start_time : float
-        Timestamp of the last sample before the gap, in seconds.
-    end_time : float
-        Timestamp of the first sample after the gap, in seconds.
+        Index of the first sample *after* the gap (in delivered samples).
+    start_time, end_time : float
+        Smoothed stamps of the samples before and after the gap, seconds.
     missing_samples : int
-        Estimated number of samples lost in the gap (at least 1).
+        Samples not delivered (at least 1).
     """
 
     index: int
@@ -33,88 +76,343 @@ class Gap(NamedTuple):
     missing_samples: int
 
 
-def find_gaps(timestamps: np.ndarray, sfreq: float, tolerance: float = 0.5) -> list[Gap]:
-    """Find places where consecutive samples are further apart than one sampling period.
+@dataclass(frozen=True)
+class TimeEvent:
+    """Something the time base found in the stamps.
+
+    Attributes
+    ----------
+    kind : {"gap", "late", "reset"}
+        ``gap``: samples were not delivered; ``late``: a chunk came late but no sample was
+        missing; ``reset``: the stamps jumped back (clock reset or restarted source).
+    index : int
+        Index (in delivered samples since the start) of the first sample after the event.
+    start_time, end_time : float
+        Smoothed stamps of the samples before and after the event.
+    missing_samples : int
+        Samples the device did not deliver (0 for ``late`` and ``reset``).
+    """
+
+    kind: str
+    index: int
+    start_time: float
+    end_time: float
+    missing_samples: int = 0
+
+    def as_gap(self) -> Gap:
+        """This event as a :class:`Gap` (for ``kind == "gap"``)."""
+        return Gap(self.index, float(self.start_time), float(self.end_time), self.missing_samples)
+
+    def describe(self) -> str:
+        """One sentence for logs and status bars."""
+        if self.kind == "gap":
+            ms = (self.end_time - self.start_time) * 1000
+            return f"{self.missing_samples} samples not delivered ({ms:.0f} ms gap); filter restarted"
+        if self.kind == "late":
+            return "a chunk arrived late but complete (no sample missing)"
+        return "timestamps jumped back (clock reset or restarted source); new time base, filter restarted"
+
+
+@dataclass
+class _Refinement:
+    """State while the size of a suspected gap is measured."""
+
+    offset_before: float  # sample-clock offset before the gap
+    index: int  # delivered index of the first sample after it
+    start_time: float  # smoothed stamp of the last sample before it
+    remaining: int = 0
+    offsets: list[float] = field(default_factory=list)
+
+
+class TimeBase:
+    """Causal dejittering, rate estimation and gap detection for one regularly sampled stream.
 
     Parameters
     ----------
-    timestamps : np.ndarray, shape (n_samples,)
-        Sample timestamps in seconds, in acquisition order.
     sfreq : float
         Nominal sampling rate in Hz.
-    tolerance : float
-        Fraction of a period of extra spacing accepted as jitter: a step counts as a gap when it
-        exceeds ``(1 + tolerance) / sfreq``.
 
-    Returns
-    -------
-    list of Gap
-        One entry per gap, in order of ``index``.
+    Examples
+    --------
+    >>> base = TimeBase(1000.0)
+    >>> smoothed = base.process(raw_chunk_stamps)  # doctest: +SKIP
+    >>> base.take_events(), base.effective_rate, base.jitter_s  # doctest: +SKIP
     """
-    t = _check_timestamps(timestamps)
-    _check_rate(sfreq, tolerance)
-    if t.size < 2:
-        return []
-    dt = np.diff(t)
-    after = np.flatnonzero(dt > (1.0 + tolerance) / sfreq)
-    # A step of k periods means k - 1 samples are missing; at least one, since it is a gap.
-    missing = np.maximum(np.rint(dt[after] * sfreq).astype(np.int64) - 1, 1)
-    return [
-        Gap(int(i) + 1, float(t[i]), float(t[i + 1]), int(m)) for i, m in zip(after, missing, strict=True)
-    ]
+
+    def __init__(self, sfreq: float) -> None:
+        if not (math.isfinite(sfreq) and sfreq > 0):
+            raise ValueError(f"sfreq must be a positive rate in Hz, got {sfreq!r}")
+        self.sfreq = float(sfreq)
+        self.period = 1.0 / self.sfreq
+        self.lam = 0.5 ** (1.0 / (HALF_LIFE_S * self.sfreq))
+        n_prior = PRIOR_S * self.sfreq
+        self.prior = n_prior**3 / 12.0  # sum of (x - mean)^2 over n_prior samples
+        self.block = max(64, min(_BLOCK, int(HALF_LIFE_S * self.sfreq / 8)))
+        self.delivered = 0
+        self.gaps: list[Gap] = []
+        self._events: list[TimeEvent] = []
+        self._offset = 0.0  # sample-clock position minus delivered index (missing samples so far)
+        self._shift = 0.0  # added to every output after backward resets
+        self._last_out = -math.inf
+        self._refine: _Refinement | None = None
+        self._jitter_w = INITIAL_SD_WEIGHT_S * self.sfreq
+        self._jitter_ss = INITIAL_SD_S**2 * self._jitter_w
+        self._new_segment()
+
+    # -- public -----------------------------------------------------------------------------
+    @property
+    def effective_rate(self) -> float:
+        """Sampling rate of the device clock estimated by the fit, Hz (nominal before any data)."""
+        if self._s[0] == 0:
+            return self.sfreq
+        return 1.0 / (self.period + self._solve()[1])
+
+    @property
+    def jitter_s(self) -> float:
+        """Recent SD of raw stamps around the fit, seconds."""
+        return math.sqrt(self._jitter_ss / self._jitter_w)
+
+    def take_events(self) -> list[TimeEvent]:
+        """Events found since the last call (gaps are reported once their size is measured)."""
+        out, self._events = self._events, []
+        return out
+
+    def process(self, raw: np.ndarray) -> np.ndarray:
+        """Smoothed stamps for the next samples of the stream.
+
+        Parameters
+        ----------
+        raw : np.ndarray, shape (n_samples,)
+            Raw (clock-corrected) LSL stamps of the next samples, in delivery order.
+
+        Returns
+        -------
+        np.ndarray, shape (n_samples,), float64
+            Smoothed stamps, strictly increasing across calls.
+        """
+        raw = np.asarray(raw, dtype=np.float64)
+        if raw.ndim != 1:
+            raise ValueError(f"raw stamps must be one-dimensional (n_samples,), got shape {raw.shape}")
+        if not np.all(np.isfinite(raw)):
+            raise ValueError("raw stamps contain NaN or infinite values; LSL never delivers those")
+        out = np.empty_like(raw)
+        i = 0
+        while i < len(raw):
+            if self._refine is None and self._s[0] > 0 and not self._pending:
+                done = self._quiet_run(raw[i : i + self.block], out[i : i + self.block])
+                i += done
+                if done:
+                    continue
+            self._one(raw[i], out, i)
+            i += 1
+        return out
+
+    # -- the fit ----------------------------------------------------------------------------
+    def _new_segment(self) -> None:
+        # Weighted sums over normal samples: 1, x, x^2, u, x*u, with u = t - t_ref - x/sfreq.
+        self._s = np.zeros(5)
+        self._t_ref = 0.0
+        self._x_ref = 0.0
+        self._pending = False
+
+    def _solve(self) -> tuple[float, float]:
+        s0, sx, sxx, su, sxu = self._s
+        det = s0 * (sxx + self.prior) - sx * sx
+        alpha = ((sxx + self.prior) * su - sx * sxu) / det
+        beta = (s0 * sxu - sx * su) / det
+        return alpha, beta
+
+    def _predict(self, x: float) -> float:
+        alpha, beta = self._solve()
+        return self._t_ref + x * self.period + alpha + beta * x
+
+    def _threshold(self, period: float) -> float:
+        return max(GAP_SD_FACTOR * self.jitter_s, GAP_MIN_PERIODS * period)
+
+    def _x(self, delivered: int, offset: float) -> float:
+        return delivered + offset - self._x_ref
+
+    def _add(self, x: float, t: float, residual: float | None) -> None:
+        u = t - self._t_ref - x * self.period
+        self._s = self.lam * self._s + np.array([1.0, x, x * x, u, x * u])
+        if residual is not None:
+            self._jitter_w = self.lam * self._jitter_w + 1.0
+            self._jitter_ss = self.lam * self._jitter_ss + residual * residual
+
+    def _recenter(self) -> None:
+        """Move the x origin to the newest sample so the sums stay small."""
+        d = self.delivered + self._offset - self._x_ref
+        s0, sx, sxx, su, sxu = self._s
+        self._s = np.array([s0, sx - d * s0, sxx - 2 * d * sx + d * d * s0, su, sxu - d * su])
+        self._x_ref += d
+        self._t_ref += d * self.period
+
+    def _emit_out(self, value: float) -> float:
+        value = max(value + self._shift, self._last_out + MIN_STEP_PERIODS * self.period)
+        self._last_out = value
+        return value
+
+    # -- sample by sample: start of a segment, suspected gaps, resets -------------------------
+    def _one(self, t: float, out: np.ndarray, i: int) -> None:
+        k = self.delivered
+        if self._s[0] == 0:  # first sample of a segment
+            self._t_ref, self._x_ref = t, k + self._offset
+            self._add(0.0, t, None)
+            out[i] = self._emit_out(t)
+        elif self._refine is not None:
+            out[i] = self._refining(t, k)
+        else:
+            self._pending = False
+            x = self._x(k, self._offset)
+            predicted = self._predict(x)
+            residual = t - predicted
+            period = self.period + self._solve()[1]
+            if residual > self._threshold(period):
+                before = self._last_out
+                self._refine = _Refinement(
+                    offset_before=self._offset,
+                    index=k,
+                    start_time=before,
+                    remaining=max(1, int(REFINE_S * self.sfreq)),
+                )
+                out[i] = self._refining(t, k)
+            elif residual < -self._threshold(period):
+                before = self._last_out
+                self._new_segment()
+                self._t_ref, self._x_ref = t, k + self._offset
+                self._add(0.0, t, None)
+                self._shift = (before + 2 * self.period) - t
+                out[i] = self._emit_out(t)
+                self._events.append(TimeEvent("reset", k, before, out[i]))
+            else:
+                self._add(x, t, residual)
+                out[i] = self._emit_out(predicted)
+        self.delivered += 1
+
+    def _refining(self, t: float, k: int) -> float:
+        r = self._refine
+        assert r is not None
+        x_old = self._x(k, r.offset_before)
+        period = self.period + self._solve()[1]
+        r.offsets.append((t - self._predict(x_old)) / period)
+        self._offset = r.offset_before + float(np.median(r.offsets))
+        value = self._emit_out(self._predict(self._x(k, self._offset)))
+        r.remaining -= 1
+        if r.remaining == 0:
+            self._finish_refinement()
+        return value
+
+    def _finish_refinement(self) -> None:
+        r = self._refine
+        assert r is not None
+        self._refine = None
+        missing = float(np.median(r.offsets))
+        if missing >= 0.5:
+            self._offset = r.offset_before + missing
+            end_time = r.start_time + (missing + 1) * self.period  # where the refined line puts it
+            event = TimeEvent("gap", r.index, r.start_time, end_time, int(round(missing)))
+            self.gaps.append(event.as_gap())
+        else:
+            self._offset = r.offset_before
+            event = TimeEvent("late", r.index, r.start_time, r.start_time + self.period)
+        self._events.append(event)
+        self._pending = True  # the next sample is checked on its own before quiet runs resume
+
+    # -- vectorized: a run of normal samples ----------------------------------------------------
+    def _quiet_run(self, raw: np.ndarray, out: np.ndarray) -> int:
+        """Process samples while none is a suspected gap or reset; returns how many."""
+        if abs(self.delivered + self._offset - self._x_ref) > self.block:
+            self._recenter()
+        n = len(raw)
+        x = self._x(self.delivered, self._offset) + np.arange(n, dtype=np.float64)
+        u = raw - self._t_ref - x * self.period
+        powers = self.lam ** np.arange(n + 1, dtype=np.float64)  # lambda^j
+        inverse = 1.0 / powers[:n]  # lambda^-k
+        values = np.stack([np.ones(n), x, x * x, u, x * u])  # (5, n)
+        # sums before sample j: lambda^j * S + sum_{k<j} lambda^(j-1-k) v_k
+        partial = np.concatenate([np.zeros((5, 1)), np.cumsum(values * inverse, axis=1)[:, :-1]], axis=1)
+        sums = self._s[:, None] * powers[None, :n] + partial * (powers[:n] / self.lam)[None, :]
+        s0, sx, sxx, su, sxu = sums
+        det = s0 * (sxx + self.prior) - sx * sx
+        alpha = ((sxx + self.prior) * su - sx * sxu) / det
+        beta = (s0 * sxu - sx * su) / det
+        predicted = self._t_ref + x * self.period + alpha + beta * x
+        residual = raw - predicted
+        # jitter SD before each sample, the same recursion
+        jw = (
+            self._jitter_w * powers[:n]
+            + np.concatenate([[0.0], np.cumsum(inverse)[:-1]]) * powers[:n] / self.lam
+        )
+        r2 = residual * residual
+        jss = self._jitter_ss * powers[:n] + (
+            np.concatenate([[0.0], np.cumsum(r2 * inverse)[:-1]]) * powers[:n] / self.lam
+        )
+        threshold = np.maximum(GAP_SD_FACTOR * np.sqrt(jss / jw), GAP_MIN_PERIODS * (self.period + beta))
+        unusual = np.flatnonzero(np.abs(residual) > threshold)
+        m = int(unusual[0]) if len(unusual) else n
+        if m == 0:
+            self._pending = True
+            return 0
+        # state after sample m - 1
+        last = m - 1
+        self._s = sums[:, last] * self.lam + values[:, last]
+        self._jitter_w = jw[last] * self.lam + 1.0
+        self._jitter_ss = jss[last] * self.lam + r2[last]
+        smoothed = predicted[:m] + self._shift
+        floor = self._last_out + MIN_STEP_PERIODS * self.period
+        if smoothed[0] < floor or np.any(np.diff(smoothed) <= 0):
+            for j in range(m):
+                smoothed[j] = max(smoothed[j], floor)
+                floor = smoothed[j] + MIN_STEP_PERIODS * self.period
+        out[:m] = smoothed
+        self._last_out = float(smoothed[-1])
+        self.delivered += m
+        if m < n:
+            self._pending = True
+        return m
 
 
-def find_time_anomalies(timestamps: np.ndarray, sfreq: float, tolerance: float = 0.5) -> dict[str, float]:
-    """Count every kind of irregularity in a stream's timestamps.
+class SmoothedTime(NamedTuple):
+    """The time base of a whole recording (see :func:`smooth_timestamps`).
+
+    Attributes
+    ----------
+    timestamps : np.ndarray, shape (n_samples,), float64
+        Smoothed stamps, strictly increasing.
+    events : list of TimeEvent
+        Gaps, late chunks and resets, in order.
+    effective_rate : float
+        Device sampling rate estimated at the end, Hz.
+    jitter_s : float
+        SD of the raw stamps around the smoothed ones, seconds (0 for exact stamps).
+    """
+
+    timestamps: np.ndarray
+    events: list[TimeEvent]
+    effective_rate: float
+    jitter_s: float
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """The true gaps only."""
+        return [e.as_gap() for e in self.events if e.kind == "gap"]
+
+
+def smooth_timestamps(raw: np.ndarray, sfreq: float) -> SmoothedTime:
+    """Run :class:`TimeBase` over a whole recording's raw stamps, as the live reader would.
 
     Parameters
     ----------
-    timestamps : np.ndarray, shape (n_samples,)
-        Sample timestamps in seconds, in acquisition order.
+    raw : np.ndarray, shape (n_samples,)
+        Raw LSL stamps (clock-corrected, not dejittered), in acquisition order.
     sfreq : float
         Nominal sampling rate in Hz.
-    tolerance : float
-        As in :func:`find_gaps`.
 
     Returns
     -------
-    dict
-        ``n_samples``: number of timestamps;
-        ``gaps``: number of forward steps longer than ``(1 + tolerance) / sfreq``;
-        ``missing_samples``: estimated samples lost in those gaps;
-        ``duplicates``: steps of exactly zero;
-        ``backwards``: negative steps (the clock jumped back, or samples were reordered);
-        ``largest_gap_s``: longest forward gap in seconds (0.0 when there is none);
-        ``largest_backwards_s``: size of the largest backward jump in seconds (0.0 when none).
-        Counts are ``int``, durations ``float``.
+    SmoothedTime
     """
-    t = _check_timestamps(timestamps)
-    gaps = find_gaps(t, sfreq, tolerance)
-    dt = np.diff(t) if t.size > 1 else np.zeros(0)
-    back = dt[dt < 0]
-    return {
-        "n_samples": int(t.size),
-        "gaps": len(gaps),
-        "missing_samples": sum(g.missing_samples for g in gaps),
-        "duplicates": int(np.count_nonzero(dt == 0)),
-        "backwards": int(back.size),
-        "largest_gap_s": max((g.end_time - g.start_time for g in gaps), default=0.0),
-        "largest_backwards_s": float(-back.min()) if back.size else 0.0,
-    }
-
-
-def _check_timestamps(timestamps: np.ndarray) -> np.ndarray:
-    t = np.asarray(timestamps, dtype=np.float64)
-    if t.ndim != 1:
-        raise ValueError(f"timestamps must be one-dimensional (n_samples,), got shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        bad = int(np.count_nonzero(~np.isfinite(t)))
-        raise ValueError(f"timestamps contain {bad} NaN or infinite values; drop those samples first")
-    return t
-
-
-def _check_rate(sfreq: float, tolerance: float) -> None:
-    if not (np.isfinite(sfreq) and sfreq > 0):
-        raise ValueError(f"sfreq must be a positive number of Hz, got {sfreq!r}")
-    if not (np.isfinite(tolerance) and tolerance > 0):
-        raise ValueError(f"tolerance must be a positive fraction of a period (e.g. 0.5), got {tolerance!r}")
+    base = TimeBase(sfreq)
+    smoothed = base.process(raw)
+    jitter = float(np.std(np.asarray(raw, dtype=np.float64) - smoothed)) if len(smoothed) > 1 else 0.0
+    return SmoothedTime(smoothed, base.take_events(), base.effective_rate, jitter)

@@ -9,8 +9,11 @@ A :class:`Player` serves two outlets, exactly like an amplifier plus a stimulus 
 
 Time
 ----
-Timestamps are re-based onto the local LSL clock at :meth:`Player.start`: sample ``i`` of loop
-``k`` gets ``t0 + k * D + (ts[i] - ts[0])``, markers likewise, where ``t0`` is
+A recording's stamps are first put on its smoothed time base
+(:attr:`~rtdecode.io.recording.Recording.smoothed_timestamps`: a file with jittered raw stamps
+replays as a clean stream, its true gaps kept). They are re-based onto the local LSL clock at
+:meth:`Player.start`: sample ``i`` of loop ``k`` gets ``t0 + k * D + (ts[i] - ts[0])``, markers
+likewise, where ``t0`` is
 ``pylsl.local_clock()`` at the start and ``D`` the recording's duration (last minus first
 timestamp plus one sample period, so a loop joins the next with a regular step). The original
 spacing, gaps included, is kept **whatever the speed**.
@@ -32,6 +35,18 @@ of a long recording can outrun a slow consumer; use a finite speed for those.
 Pacing is drift-free: every push is scheduled against the absolute start time, never by
 accumulating ``sleep(chunk_duration)``, and a late push (a busy machine) is followed by
 catch-up pushes without sleeping, with unchanged timestamps.
+
+Amplifier emulation
+-------------------
+With ``driver=DriverEmulation(...)`` the EEG outlet behaves like a real amplifier connector
+instead: the device samples on its own clock (``clock_ppm`` off the nominal rate), a driver
+wakes every ``wake_ms`` (random in the range), takes the samples the device delivered at least
+``latency_ms`` (random per wake-up) before, and pushes them **without timestamps**, so liblsl
+stamps the chunk's last sample at push time and back-dates the others at the nominal rate.
+Samples can be withheld (``losses``: the device did not deliver them). Markers are stamped with
+the true onset time, as a presenter that stamps at the screen flip does. At ``speed != 1`` the
+push time is virtual and passed to liblsl as the last sample's stamp, which liblsl back-dates in
+the same way. :meth:`Player.hardware_time` gives every sample's true time, for measurements.
 """
 
 from __future__ import annotations
@@ -39,7 +54,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -51,7 +66,7 @@ from rtdecode.streams.lsl_utils import make_outlet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Player", "PlayerProgress", "marker_stream_name", "replay_source"]
+__all__ = ["DriverEmulation", "Player", "PlayerProgress", "marker_stream_name", "replay_source"]
 
 # Chunk length when none is given: 20 ms, the hop of the decoder's STFT, so replay is never
 # coarser than what the decoder resolves.
@@ -62,6 +77,45 @@ XDF_SUFFIXES = (".xdf", ".xdfz", ".xdf.gz")
 def marker_stream_name(name: str) -> str:
     """Name of the marker outlet that goes with EEG outlet ``name``."""
     return f"{name}-markers"
+
+
+@dataclass(frozen=True)
+class DriverEmulation:
+    """How an emulated amplifier connector delivers and stamps samples (see the module docstring).
+
+    Attributes
+    ----------
+    seed : int
+        Seeds the wake-up and delivery-latency draws.
+    wake_ms : (float, float)
+        Range of the driver's wake-up interval, milliseconds.
+    latency_ms : (float, float)
+        Range of the delay from a sample's acquisition to its availability to the driver.
+    clock_ppm : float
+        Device clock rate minus the nominal rate, parts per million.
+    losses : tuple of (float, int)
+        ``(time_s, n_samples)``: the device does not deliver ``n_samples`` samples from
+        ``time_s`` seconds into the recording (each pass of a loop).
+    """
+
+    seed: int = 0
+    wake_ms: tuple[float, float] = (10.0, 30.0)
+    latency_ms: tuple[float, float] = (1.0, 8.0)
+    clock_ppm: float = 50.0
+    losses: tuple[tuple[float, int], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in ("wake_ms", "latency_ms"):
+            low, high = getattr(self, name)
+            if not 0 <= low <= high or (name == "wake_ms" and high <= 0):
+                raise ValueError(
+                    f"{name} must be a range (low, high) with 0 <= low <= high, got {(low, high)}"
+                )
+        if not abs(self.clock_ppm) < 1e4:
+            raise ValueError(f"clock_ppm must be a clock error under 10000 ppm, got {self.clock_ppm!r}")
+        for at, n in self.losses:
+            if at < 0 or int(n) != n or n < 1:
+                raise ValueError(f"losses must be (time_s >= 0, n_samples >= 1) pairs, got {(at, n)}")
 
 
 @dataclass(frozen=True)
@@ -118,6 +172,9 @@ class Player:
         amplifier does). Data pushed with nobody connected is lost.
     max_buffered : int
         Seconds of data LSL keeps per consumer that lags behind.
+    driver : DriverEmulation, optional
+        Push like a real amplifier connector (jittered push-time stamps, device clock drift,
+        withheld samples) instead of chunks with exact stamps.
 
     Examples
     --------
@@ -136,6 +193,7 @@ class Player:
         source_id: str | None = None,
         wait_for_consumers: float = 0.0,
         max_buffered: int = 360,
+        driver: DriverEmulation | None = None,
     ) -> None:
         if recording.n_samples == 0:
             raise ValueError("recording has no samples; there is nothing to replay")
@@ -156,12 +214,9 @@ class Player:
             raise ValueError("name must be a non-empty stream name")
         if wait_for_consumers < 0:
             raise ValueError(f"wait_for_consumers must be >= 0 seconds, got {wait_for_consumers!r}")
-        stamps = recording.timestamps
-        if not np.all(np.isfinite(stamps)):
+        if not np.all(np.isfinite(recording.timestamps)):
             raise ValueError("recording.timestamps contain NaN or infinite values; fix or drop those samples")
-        if np.any(np.diff(stamps) < 0):
-            # replayed as they are: a consumer should see the same jump the recording has
-            log.warning("recording timestamps go backwards somewhere; they are replayed as recorded")
+        stamps = recording.smoothed_timestamps
 
         self.recording = recording
         self.name = name
@@ -171,6 +226,7 @@ class Player:
         self.chunk_samples = int(chunk_samples)
         self.source_id = source_id or f"rtdecode-replay-{name}"
         self.wait_for_consumers = float(wait_for_consumers)
+        self.driver = driver
 
         # Offsets from the first sample, computed once: the thread only adds the loop's start.
         self._rel = stamps - stamps[0]
@@ -327,7 +383,21 @@ class Player:
                     return True
         return True
 
+    def hardware_time(self, index: np.ndarray, loop: int = 0) -> np.ndarray:
+        """True acquisition time (local LSL clock) of recording samples ``index`` in pass ``loop``.
+
+        With a :class:`DriverEmulation`, the device clock's rate error is included. Valid once
+        the replay has started.
+        """
+        if self.t0 is None:
+            raise RuntimeError("hardware_time() before the replay started")
+        scale = 1.0 / (1.0 + self.driver.clock_ppm * 1e-6) if self.driver is not None else 1.0
+        return self.t0 + (loop * self._period + self._rel[np.asarray(index)]) * scale
+
     def _play(self) -> None:
+        if self.driver is not None:
+            self._play_emulated(self.driver)
+            return
         assert self._eeg is not None and self._markers is not None
         data = self.recording.data
         rel = self._rel
@@ -357,6 +427,52 @@ class Player:
                 next_marker = max(next_marker, due)
             if not self.loop:
                 log.info("replay of %r finished (%d samples)", self.name, self._samples_pushed)
+                return
+            loop_index += 1
+
+    def _play_emulated(self, driver: DriverEmulation) -> None:
+        """Push like an amplifier connector: random wake-ups, push-time stamps, withheld samples."""
+        assert self._eeg is not None and self._markers is not None
+        rng = np.random.default_rng(driver.seed)
+        data = self.recording.data
+        n = self.recording.n_samples
+        scale = 1.0 / (1.0 + driver.clock_ppm * 1e-6)
+        delivered = np.ones(n, dtype=bool)
+        for at, count in driver.losses:
+            first = int(np.searchsorted(self._rel, at))
+            delivered[first : first + int(count)] = False
+        t0 = pylsl.local_clock()
+        self.t0 = t0
+        now = t0
+        loop_index = 0
+        while True:
+            acquired = t0 + (loop_index * self._period + self._rel) * scale  # (n,) true times
+            marker_times = t0 + (loop_index * self._period + self._marker_rel) * scale
+            next_sample = next_marker = 0
+            while next_sample < n:
+                now += rng.uniform(*driver.wake_ms) / 1000
+                ready = now - rng.uniform(*driver.latency_ms) / 1000
+                stop = int(np.searchsorted(acquired, ready, side="right"))
+                if not self._sleep_until(t0 + (now - t0) / self.speed):
+                    return
+                if stop <= next_sample:
+                    continue
+                chunk = data[next_sample:stop][delivered[next_sample:stop]]
+                # Real time: no stamp, liblsl stamps at push. Virtual time: the push moment,
+                # which liblsl back-dates over the chunk in the same way.
+                self._eeg.push_chunk(chunk, 0.0 if self.speed == 1 else now)
+                last = acquired[stop - 1] if stop < n else math.inf
+                due = int(np.searchsorted(marker_times, last, side="right"))
+                for m in range(next_marker, due):
+                    self._markers.push_sample([self._marker_text[m]], marker_times[m])
+                with self._lock:
+                    self._samples_pushed += len(chunk)
+                    self._markers_pushed += due - next_marker
+                    self._position = float(self._rel[stop - 1]) + 1.0 / self.recording.sfreq
+                    self._loop_index = loop_index
+                next_sample, next_marker = stop, max(next_marker, due)
+            if not self.loop:
+                log.info("emulated replay of %r finished (%d samples)", self.name, self._samples_pushed)
                 return
             loop_index += 1
 

@@ -1,12 +1,15 @@
 """Stream reader: one acquisition thread per LSL inlet, filtering on arrival into a ring buffer.
 
-The acquisition thread owns the inlet. It pulls chunks, converts their timestamps to the local
-clock (LSL clock synchronization), drops duplicated or out-of-order samples, runs the causal
-:class:`~rtdecode.signal.filters.SegmentedFilter` (which restarts across gaps and NaN samples),
-and writes raw and filtered samples, timestamps and arrival times into a preallocated ring buffer.
-Readers copy what they need under a lock held only for that copy, each with its own position.
-Health problems (gaps, NaN, flat or saturated channels, a lost stream, its return) become
-:class:`StreamEvent` objects in a queue and counters in :class:`StreamHealth`.
+The acquisition thread owns the inlet. It pulls chunks as soon as samples arrive, converts
+their timestamps to the local clock (LSL clock synchronization), smooths them with the
+stream's :class:`~rtdecode.signal.timing.TimeBase` (dejittered stamps, effective rate, true
+gaps; no sample is ever dropped for its timestamp), runs the causal
+:class:`~rtdecode.signal.filters.SegmentedFilter` (which restarts at true gaps and NaN samples),
+and writes raw and filtered samples, smoothed and raw stamps and arrival times into a
+preallocated ring buffer. Readers copy what they need under a lock held only for that copy, each
+with its own position. Health problems (gaps, NaN, flat or saturated channels, a lost stream,
+its return) become :class:`StreamEvent` objects in a bounded queue and counters in
+:class:`StreamHealth`; repeated events of one kind are logged at most once a second, with a count.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.signal.timing import find_gaps
+from rtdecode.signal.timing import TimeBase
 from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -34,12 +37,16 @@ LOST_AFTER_S = 1.0
 HEALTH_WINDOW_S = 1.0
 FLAT_UV = 1e-3
 SATURATED_UV = 500.0
+# Events kept for a consumer that drains them (the GUI, `live`); older ones are dropped.
+MAX_EVENTS = 1000
+# Repeated events of one kind are logged at most this often (seconds), with a count.
+LOG_EVERY_S = 1.0
 
 
 class StreamEvent(NamedTuple):
     """A health event: what happened, when (local LSL clock), and a sentence about it."""
 
-    kind: str  # gap, nan, out_of_order, lost, reconnected, flat, saturated, recovered
+    kind: str  # gap, late, reset, nan, lost, reconnected, flat, saturated
     time: float
     detail: str
 
@@ -52,11 +59,14 @@ class StreamHealth:
     chunks: int = 0
     gaps: int = 0
     missing_samples: int = 0
-    out_of_order: int = 0
+    late_chunks: int = 0
+    resets: int = 0
     nan_samples: int = 0
     lost: int = 0
     connected: bool = False
-    measured_rate_hz: float = 0.0
+    measured_rate_hz: float = 0.0  # samples per second of arrival time, recent
+    effective_rate_hz: float = 0.0  # the device clock's rate, from the time base
+    jitter_ms: float = 0.0  # SD of raw stamps around the smoothed time base
     last_arrival: float = 0.0
     flat_channels: list[str] = field(default_factory=list)
     saturated_channels: list[str] = field(default_factory=list)
@@ -69,11 +79,13 @@ class Window(NamedTuple):
     ----------
     raw, filtered : np.ndarray, shape (n, n_channels), float32
     timestamps : np.ndarray, shape (n,), float64
-        Local-clock LSL timestamps.
+        Smoothed local-clock LSL timestamps (the time base epochs are cut on).
     arrival : np.ndarray, shape (n,), float64
-        Local clock when each sample's chunk was pulled (for latency).
+        Local clock when each sample's chunk was pulled.
     start : int
         Absolute position (samples since the reader started) of the first row.
+    raw_timestamps : np.ndarray, shape (n,), float64
+        The stamps as LSL delivered them (clock-corrected): push time for most connectors.
     """
 
     raw: np.ndarray
@@ -81,6 +93,7 @@ class Window(NamedTuple):
     timestamps: np.ndarray
     arrival: np.ndarray
     start: int
+    raw_timestamps: np.ndarray
 
 
 class RingBuffer:
@@ -94,6 +107,7 @@ class RingBuffer:
         self.raw = np.zeros((capacity, n_channels), dtype=np.float32)
         self.filtered = np.zeros((capacity, n_channels), dtype=np.float32)
         self.timestamps = np.zeros(capacity, dtype=np.float64)
+        self.raw_timestamps = np.zeros(capacity, dtype=np.float64)
         self.arrival = np.zeros(capacity, dtype=np.float64)
         self.total = 0  # samples ever written; the newest is at position total - 1
         self.lock = threading.Lock()
@@ -104,15 +118,26 @@ class RingBuffer:
         """Absolute position of the oldest sample still held."""
         return max(0, self.total - self.capacity)
 
-    def write(self, raw: np.ndarray, filtered: np.ndarray, timestamps: np.ndarray, arrival: float) -> None:
+    def write(
+        self,
+        raw: np.ndarray,
+        filtered: np.ndarray,
+        timestamps: np.ndarray,
+        arrival: float,
+        raw_timestamps: np.ndarray | None = None,
+    ) -> None:
+        """Append samples ``(n, n_channels)`` with smoothed (and raw, default: the same) stamps."""
         n = len(timestamps)
         if n == 0:
             return
+        if raw_timestamps is None:
+            raw_timestamps = timestamps
         if n > self.capacity:  # keep only what fits
-            raw, filtered, timestamps = (
+            raw, filtered, timestamps, raw_timestamps = (
                 raw[-self.capacity :],
                 filtered[-self.capacity :],
                 timestamps[-self.capacity :],
+                raw_timestamps[-self.capacity :],
             )
             with self.lock:
                 self.total += n - self.capacity
@@ -122,6 +147,7 @@ class RingBuffer:
             self.raw[idx] = raw
             self.filtered[idx] = filtered
             self.timestamps[idx] = timestamps
+            self.raw_timestamps[idx] = raw_timestamps
             self.arrival[idx] = arrival
             self.total += n
             self.new_data.notify_all()
@@ -138,6 +164,7 @@ class RingBuffer:
                 self.timestamps[idx].copy(),
                 self.arrival[idx].copy(),
                 start,
+                self.raw_timestamps[idx].copy(),
             )
 
     def position_of(self, timestamp: float) -> int:
@@ -200,12 +227,13 @@ class StreamReader(BackgroundWorker):
         self.pipeline = pipeline
         self.buffer = RingBuffer(int(buffer_s * self.sfreq), self.n_channels)
         self.health = StreamHealth()
-        self.events: queue.Queue[StreamEvent] = queue.Queue()
+        self.events: deque[StreamEvent] = deque(maxlen=MAX_EVENTS)
         self.lost_after_s = lost_after_s
         self._filter = SegmentedFilter(pipeline, self.n_channels)
+        self._time = TimeBase(self.sfreq)
         self._inlet = None
         self._labels: list[str] | None = None
-        self._last_ts: float | None = None
+        self._log_state: dict[str, tuple[float, int]] = {}
         self._recent_arrivals: deque[tuple[float, int]] = deque(maxlen=50)
         self._next_health_check = 0.0
 
@@ -224,6 +252,16 @@ class StreamReader(BackgroundWorker):
                 f"could not connect to stream {self.name!r} within {open_timeout:g} s: {error}"
             ) from error
         self._labels = channel_labels(full)
+        # The first clock-offset measurement takes a few round trips; done here, it does not
+        # hold back the first pull.
+        try:
+            self._inlet.time_correction(timeout=open_timeout)
+        except Exception as error:
+            log.warning(
+                "%s: first clock synchronization failed (%s); it is retried on the first pull",
+                self.name,
+                error,
+            )
         self.health.connected = True
         self._start_thread()
         return self
@@ -256,12 +294,12 @@ class StreamReader(BackgroundWorker):
         return self.buffer.read(start, self.buffer.total if stop is None else stop)
 
     def drain_events(self) -> list[StreamEvent]:
-        """All health events since the last call."""
+        """Health events since the last call (the newest :data:`MAX_EVENTS` at most)."""
         out = []
         while True:
             try:
-                out.append(self.events.get_nowait())
-            except queue.Empty:
+                out.append(self.events.popleft())
+            except IndexError:
                 return out
 
     # -- acquisition thread ----------------------------------------------------------------
@@ -271,12 +309,15 @@ class StreamReader(BackgroundWorker):
         last_data = pylsl.local_clock()
         while not self._stop.is_set():
             try:
+                # min_samples=1: return as soon as anything arrived, instead of waiting out the
+                # timeout for max_samples (which held every sample ~25 ms in the inlet).
                 samples, timestamps = self._inlet.pull_chunk(
-                    timeout=0.05, max_samples=max_samples, as_numpy=True
+                    timeout=0.05, max_samples=max_samples, min_samples=1, as_numpy=True
                 )
             except pylsl.LostError:
                 samples, timestamps = None, []
             now = pylsl.local_clock()
+            self._flush_log_counts(now)
             if len(timestamps) == 0:
                 if self.health.connected and now - last_data > self.lost_after_s:
                     self.health.connected = False
@@ -290,28 +331,30 @@ class StreamReader(BackgroundWorker):
             self._ingest(np.asarray(samples, dtype=np.float32), np.asarray(timestamps, dtype=np.float64), now)
 
     def _ingest(self, samples: np.ndarray, timestamps: np.ndarray, now: float) -> None:
-        """Check, filter and store one pulled chunk."""
-        keep = self._in_order(timestamps)
-        if not keep.all():
-            dropped = int((~keep).sum())
-            self.health.out_of_order += dropped
-            self._emit("out_of_order", now, f"dropped {dropped} duplicated or out-of-order samples")
-            samples, timestamps = samples[keep], timestamps[keep]
-            if len(timestamps) == 0:
-                return
-        self._report_gaps(timestamps, now)
+        """Time-stamp, check, filter and store one pulled chunk; every sample is kept."""
+        smoothed = self._time.process(timestamps)
+        for event in self._time.take_events():
+            if event.kind == "gap":
+                self.health.gaps += 1
+                self.health.missing_samples += event.missing_samples
+            elif event.kind == "late":
+                self.health.late_chunks += 1
+            else:
+                self.health.resets += 1
+            self._emit(event.kind, now, event.describe())
         bad = ~np.all(np.isfinite(samples), axis=1)
         if bad.any():
             self.health.nan_samples += int(bad.sum())
             self._emit(
                 "nan", now, f"{int(bad.sum())} samples with NaN/Inf values (filter restarted after them)"
             )
-        filtered = self._filter.process(samples, timestamps)
-        self.buffer.write(samples, filtered, timestamps, now)
-        self._last_ts = float(timestamps[-1])
+        filtered = self._filter.process(samples, smoothed)
+        self.buffer.write(samples, filtered, smoothed, now, timestamps)
         self.health.samples += len(timestamps)
         self.health.chunks += 1
         self.health.last_arrival = now
+        self.health.effective_rate_hz = self._time.effective_rate
+        self.health.jitter_ms = self._time.jitter_s * 1000
         self._recent_arrivals.append((now, len(timestamps)))
         if len(self._recent_arrivals) > 1:
             span = self._recent_arrivals[-1][0] - self._recent_arrivals[0][0]
@@ -320,25 +363,6 @@ class StreamReader(BackgroundWorker):
         if now >= self._next_health_check:
             self._next_health_check = now + HEALTH_WINDOW_S
             self._check_channels(now)
-
-    def _in_order(self, timestamps: np.ndarray) -> np.ndarray:
-        """Mask of samples whose timestamp increases past everything kept before."""
-        running = np.maximum.accumulate(
-            np.concatenate([[self._last_ts if self._last_ts is not None else -np.inf], timestamps])
-        )
-        return timestamps > running[:-1]
-
-    def _report_gaps(self, timestamps: np.ndarray, now: float) -> None:
-        previous = self._last_ts if self._last_ts is not None else timestamps[0]
-        for gap in find_gaps(np.concatenate([[previous], timestamps]), self.sfreq):
-            self.health.gaps += 1
-            self.health.missing_samples += gap.missing_samples
-            self._emit(
-                "gap",
-                now,
-                f"{(gap.end_time - gap.start_time) * 1000:.0f} ms gap (~{gap.missing_samples} samples missing); "
-                "filter restarted",
-            )
 
     def _check_channels(self, now: float) -> None:
         n = int(HEALTH_WINDOW_S * self.sfreq)
@@ -367,10 +391,33 @@ class StreamReader(BackgroundWorker):
         self.health.flat_channels, self.health.saturated_channels = flat, saturated
 
     def _emit(self, kind: str, when: float, detail: str) -> None:
-        log.warning("%s: %s", self.name, detail) if kind not in ("reconnected",) else log.info(
-            "%s: %s", self.name, detail
-        )
-        self.events.put(StreamEvent(kind, when, detail))
+        self.events.append(StreamEvent(kind, when, detail))
+        level = logging.INFO if kind in ("reconnected", "late") else logging.WARNING
+        last_logged, suppressed = self._log_state.get(kind, (-np.inf, 0))
+        if when - last_logged < LOG_EVERY_S:
+            self._log_state[kind] = (last_logged, suppressed + 1)
+            return
+        if suppressed:
+            detail = (
+                f"{detail} (and {suppressed} more '{kind}' events in the last {when - last_logged:.0f} s)"
+            )
+        log.log(level, "%s: %s", self.name, detail)
+        self._log_state[kind] = (when, 0)
+
+    def _flush_log_counts(self, now: float) -> None:
+        """Log the count of events held back by :meth:`_emit` once their second is over."""
+        for kind, (last_logged, suppressed) in list(self._log_state.items()):
+            if suppressed and now - last_logged >= LOG_EVERY_S:
+                level = logging.INFO if kind in ("reconnected", "late") else logging.WARNING
+                log.log(
+                    level,
+                    "%s: %d more '%s' events in the last %.0f s",
+                    self.name,
+                    suppressed,
+                    kind,
+                    now - last_logged,
+                )
+                self._log_state[kind] = (now, 0)
 
 
 class MarkerReader(BackgroundWorker):

@@ -1082,12 +1082,13 @@ def oracle_accuracy(recording: Recording, pipeline: PipelineConfig | None = None
     subject = subject_from_recording(recording)
     pipeline = pipeline if pipeline is not None else PipelineConfig(sfreq=recording.sfreq)
     sos = design_filter_bank(pipeline)
-    filtered = SegmentedFilter(pipeline, recording.n_channels).process(recording.data, recording.timestamps)
+    stamps = recording.smoothed_timestamps
+    filtered = SegmentedFilter(pipeline, recording.n_channels).process(recording.data, stamps)
     start = _samples(pipeline.epoch.tmin_s, recording.sfreq)
     length = pipeline.epoch_samples
     epochs, ids = [], []
     for timestamp, event in recording.stimulus_events():
-        onset = int(np.searchsorted(recording.timestamps, timestamp - 0.5 / recording.sfreq))
+        onset = int(np.searchsorted(stamps, timestamp - 0.5 / recording.sfreq))
         if onset + start + length <= recording.n_samples:
             epochs.append(filtered[onset + start : onset + start + length])
             ids.append(event["image"])

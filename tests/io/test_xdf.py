@@ -17,7 +17,6 @@ import pyxdf
 
 from rtdecode.io.recording import Marker, Recording
 from rtdecode.io.xdf import XdfError, XdfWarning, XdfWriter, list_streams, read_xdf, write_xdf
-from rtdecode.signal.timing import find_gaps
 
 REPO = Path(__file__).parents[2]
 # Public files written by other LSL software (xdf-modules/example-files, MIT; see its LICENSE).
@@ -430,7 +429,7 @@ def test_garbage_in_the_middle(tmp_path: Path) -> None:
     assert back.n_samples == 900
     np.testing.assert_array_equal(back.data[:200], rec.data[:200])
     np.testing.assert_array_equal(back.data[200:], rec.data[300:])
-    assert [(g.index, g.missing_samples) for g in find_gaps(back.timestamps, back.sfreq)] == [(200, 100)]
+    assert [(g.index, g.missing_samples) for g in back.time_base.gaps] == [(200, 100)]
 
 
 def test_gzip_compressed_xdf(written: tuple[Path, Recording], tmp_path: Path) -> None:
