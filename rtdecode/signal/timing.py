@@ -122,6 +122,7 @@ class _Refinement:
     start_time: float  # smoothed stamp of the last sample before it
     remaining: int = 0
     offsets: list[float] = field(default_factory=list)
+    samples: list[tuple[int, float]] = field(default_factory=list)  # (delivered index, raw stamp)
 
 
 class TimeBase:
@@ -208,19 +209,25 @@ class TimeBase:
         return out
 
     # -- the fit ----------------------------------------------------------------------------
-    def _new_segment(self) -> None:
-        # Weighted sums over normal samples: 1, x, x^2, u, x*u, with u = t - t_ref - x/sfreq.
-        self._s = np.zeros(5)
+    def _new_segment(self, keep_slope: bool = False) -> None:
+        """Forget the intercept; with ``keep_slope`` the slope's information carries over.
+
+        Weighted sums over normal samples: 1, x, x^2, u, x*u (u = t - t_ref - x/sfreq), then the
+        carried slope prior's precision ``Pc`` and ``Pc * beta_c``, which decay like the data.
+        """
+        carried = np.zeros(2)
+        if keep_slope and self._s[0] > 0:
+            s0, sx, sxx, _, _, pc, _ = self._s
+            beta = self._solve()[1]
+            precision = sxx - sx * sx / s0 + pc
+            carried = np.array([precision, precision * beta])
+        self._s = np.concatenate([np.zeros(5), carried])
         self._t_ref = 0.0
         self._x_ref = 0.0
         self._pending = False
 
     def _solve(self) -> tuple[float, float]:
-        s0, sx, sxx, su, sxu = self._s
-        det = s0 * (sxx + self.prior) - sx * sx
-        alpha = ((sxx + self.prior) * su - sx * sxu) / det
-        beta = (s0 * sxu - sx * su) / det
-        return alpha, beta
+        return _line(self._s, self.prior)
 
     def _predict(self, x: float) -> float:
         alpha, beta = self._solve()
@@ -234,7 +241,7 @@ class TimeBase:
 
     def _add(self, x: float, t: float, residual: float | None) -> None:
         u = t - self._t_ref - x * self.period
-        self._s = self.lam * self._s + np.array([1.0, x, x * x, u, x * u])
+        self._s = self.lam * self._s + np.array([1.0, x, x * x, u, x * u, 0.0, 0.0])
         if residual is not None:
             self._jitter_w = self.lam * self._jitter_w + 1.0
             self._jitter_ss = self.lam * self._jitter_ss + residual * residual
@@ -242,8 +249,8 @@ class TimeBase:
     def _recenter(self) -> None:
         """Move the x origin to the newest sample so the sums stay small."""
         d = self.delivered + self._offset - self._x_ref
-        s0, sx, sxx, su, sxu = self._s
-        self._s = np.array([s0, sx - d * s0, sxx - 2 * d * sx + d * d * s0, su, sxu - d * su])
+        s0, sx, sxx, su, sxu, pc, pcb = self._s
+        self._s = np.array([s0, sx - d * s0, sxx - 2 * d * sx + d * d * s0, su, sxu - d * su, pc, pcb])
         self._x_ref += d
         self._t_ref += d * self.period
 
@@ -278,7 +285,7 @@ class TimeBase:
                 out[i] = self._refining(t, k)
             elif residual < -self._threshold(period):
                 before = self._last_out
-                self._new_segment()
+                self._new_segment(keep_slope=True)
                 self._t_ref, self._x_ref = t, k + self._offset
                 self._add(0.0, t, None)
                 self._shift = (before + 2 * self.period) - t
@@ -295,6 +302,7 @@ class TimeBase:
         x_old = self._x(k, r.offset_before)
         period = self.period + self._solve()[1]
         r.offsets.append((t - self._predict(x_old)) / period)
+        r.samples.append((k, t))
         self._offset = r.offset_before + float(np.median(r.offsets))
         value = self._emit_out(self._predict(self._x(k, self._offset)))
         r.remaining -= 1
@@ -306,9 +314,23 @@ class TimeBase:
         r = self._refine
         assert r is not None
         self._refine = None
-        missing = float(np.median(r.offsets))
+        offsets = np.asarray(r.offsets)
+        # Samples stamped late just before the hole (pushed after it began) do not lie on the
+        # line after it: measure without them.
+        tolerance = self._threshold(self.period) / self.period
+        around = np.median(offsets)
+        on_line = np.abs(offsets - around) <= tolerance
+        missing = float(np.mean(offsets[on_line]))  # a mean, like the fit it is compared with
         if missing >= 0.5:
+            # The line after the gap gets its own intercept, fitted on the samples since the
+            # gap; the device clock's rate carries over.
             self._offset = r.offset_before + missing
+            self._new_segment(keep_slope=True)
+            fitting = [kt for kt, keep in zip(r.samples, on_line, strict=True) if keep]
+            first_k, first_t = fitting[0]
+            self._t_ref, self._x_ref = first_t, first_k + self._offset
+            for k, t in fitting:
+                self._add(self._x(k, self._offset), t, None)
             end_time = r.start_time + (missing + 1) * self.period  # where the refined line puts it
             event = TimeEvent("gap", r.index, r.start_time, end_time, int(round(missing)))
             self.gaps.append(event.as_gap())
@@ -328,14 +350,12 @@ class TimeBase:
         u = raw - self._t_ref - x * self.period
         powers = self.lam ** np.arange(n + 1, dtype=np.float64)  # lambda^j
         inverse = 1.0 / powers[:n]  # lambda^-k
-        values = np.stack([np.ones(n), x, x * x, u, x * u])  # (5, n)
+        zeros = np.zeros(n)
+        values = np.stack([np.ones(n), x, x * x, u, x * u, zeros, zeros])  # (7, n)
         # sums before sample j: lambda^j * S + sum_{k<j} lambda^(j-1-k) v_k
-        partial = np.concatenate([np.zeros((5, 1)), np.cumsum(values * inverse, axis=1)[:, :-1]], axis=1)
+        partial = np.concatenate([np.zeros((7, 1)), np.cumsum(values * inverse, axis=1)[:, :-1]], axis=1)
         sums = self._s[:, None] * powers[None, :n] + partial * (powers[:n] / self.lam)[None, :]
-        s0, sx, sxx, su, sxu = sums
-        det = s0 * (sxx + self.prior) - sx * sx
-        alpha = ((sxx + self.prior) * su - sx * sxu) / det
-        beta = (s0 * sxu - sx * su) / det
+        alpha, beta = _line(sums, self.prior)
         predicted = self._t_ref + x * self.period + alpha + beta * x
         residual = raw - predicted
         # jitter SD before each sample, the same recursion
@@ -416,3 +436,17 @@ def smooth_timestamps(raw: np.ndarray, sfreq: float) -> SmoothedTime:
     smoothed = base.process(raw)
     jitter = float(np.std(np.asarray(raw, dtype=np.float64) - smoothed)) if len(smoothed) > 1 else 0.0
     return SmoothedTime(smoothed, base.take_events(), base.effective_rate, jitter)
+
+
+def _line(sums: np.ndarray, prior: float) -> tuple:
+    """Intercept and slope of the weighted fit from its sums ``(7,)`` or ``(7, n)``.
+
+    Minimizes ``sum w (u - alpha - beta x)^2 + prior beta^2 + Pc (beta - beta_c)^2``: the
+    nominal-rate prior and the slope carried over a gap or reset.
+    """
+    s0, sx, sxx, su, sxu, pc, pcb = sums
+    curvature = sxx + prior + pc
+    det = s0 * curvature - sx * sx
+    alpha = (curvature * su - sx * (sxu + pcb)) / det
+    beta = (s0 * (sxu + pcb) - sx * su) / det
+    return alpha, beta
