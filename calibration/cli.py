@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rtdecode.cli import add_latency_option
+
 DESCRIPTION = """\
 Train a subject-specific decoder from a calibration recording and save it as a model bundle.
 
@@ -67,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         + ", ".join(_baseline_names()),
     )
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
+    add_latency_option(p)
     p.set_defaults(handler=run)
 
 
@@ -111,8 +114,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"unknown baselines {sorted(unknown)}; choose from {', '.join(_baseline_names())}"
             )
+    pipeline = PipelineConfig.load(args.config) if args.config else PipelineConfig(sfreq=recording.sfreq)
+    if args.latency_ms is not None:
+        pipeline = pipeline.replace(acquisition_latency_ms=args.latency_ms)
     config = CalibrationConfig(
-        pipeline=PipelineConfig.load(args.config) if args.config else PipelineConfig(sfreq=recording.sfreq),
+        pipeline=pipeline,
         train=TrainConfig(
             alpha=1.0 if args.no_distillation else args.alpha,
             temperature=args.temperature,

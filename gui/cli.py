@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rtdecode.cli import add_latency_option
+
 GUI_DESCRIPTION = """\
 Open the live decoding window: choose the EEG and marker streams LSL can see (Refresh lists
 them), a model bundle and, optionally, the calibration images to show when no image generator
@@ -55,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record-dir", default="recordings", help="where Record writes (default: %(default)s)")
     p.add_argument("--device", default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)")
     p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
+    add_latency_option(p)
     p.set_defaults(handler=run_gui)
 
 
@@ -227,6 +230,7 @@ def run_gui(args: argparse.Namespace) -> int:
         record_dir=args.record_dir,
         device=args.device,
         pipeline=args.pipeline,
+        latency_ms=getattr(args, "latency_ms", None),
     )
     if args.connect:
         # Connect once the first listing has filled the stream choices.

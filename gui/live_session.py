@@ -44,6 +44,8 @@ class SessionSettings:
         Seconds to wait for each stream.
     buffer_s : float
         Seconds of signal the reader's ring buffer keeps.
+    latency_ms : float or None
+        The EEG stream's acquisition latency; None keeps the bundle's.
     """
 
     eeg: str
@@ -56,6 +58,7 @@ class SessionSettings:
     smoothing: int = 0
     resolve_timeout: float = 3.0
     buffer_s: float = 30.0
+    latency_ms: float | None = None
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -135,13 +138,14 @@ class LiveSession:
 
     def _start(self) -> None:
         from gui.image_source import cache_dir_for, find_exemplar_dir, make_image_service
+        from rtdecode.cli import with_latency
         from rtdecode.decoder import OnlineDecoder
         from rtdecode.io.bundle import load_bundle
         from rtdecode.streams.lsl_utils import resolve_stream
         from rtdecode.streams.reader import MarkerReader, StreamReader
 
         s = self.settings
-        self.bundle = load_bundle(s.model)
+        self.bundle = with_latency(load_bundle(s.model), s.latency_ms)
         timeout = s.resolve_timeout
         eeg_info = resolve_stream(s.eeg, timeout)
         marker_info = resolve_stream(s.markers, timeout) if s.markers else None

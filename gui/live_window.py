@@ -91,9 +91,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         record_dir: str | Path = "recordings",
         device: str = "auto",
         pipeline: str | Path | None = None,
+        latency_ms: float | None = None,
         parent=None,
     ) -> None:
         super().__init__(parent)
+        self.latency_ms = latency_ms
         self.setWindowTitle("rtdecode · live decoding")
         self.device = device
         self.bridge = EngineBridge(self)
@@ -264,6 +266,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             exemplar_dir=Path(images) if images else None,
             pipeline=Path(pipeline) if pipeline else None,
             device=self.device,
+            latency_ms=self.latency_ms,
         )
         self.banner.dismiss()
         self._set_state("connecting")

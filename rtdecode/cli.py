@@ -15,6 +15,26 @@ from pathlib import Path
 log = logging.getLogger("rtdecode")
 
 
+def add_latency_option(p: argparse.ArgumentParser) -> None:
+    """``--latency-ms``: the EEG stream's acquisition latency, shared by live, gui, predict, calibrate."""
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="the EEG stream's acquisition latency in ms (how much later than the stimulus its samples "
+        "are stamped, e.g. measured with a photodiode); EEG time is shifted back by it where epochs are "
+        "cut (default: the model's setting, 0 unless calibrated with one)",
+    )
+
+
+def with_latency(bundle, latency_ms: float | None):
+    """``bundle`` with its pipeline's acquisition latency replaced when ``latency_ms`` is given."""
+    if latency_ms is not None:
+        bundle.pipeline = bundle.pipeline.replace(acquisition_latency_ms=float(latency_ms))
+    return bundle
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from rtdecode.streams.simulate import SimulationConfig, save_simulated_session
 
@@ -83,7 +103,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rtdecode.io.bundle import load_bundle
     from rtdecode.streams.player import replay_source
 
-    bundle = load_bundle(args.model)
+    bundle = with_latency(load_bundle(args.model), args.latency_ms)
     recording = replay_source(args.recording, subject=args.subject)
     predictions = predict_recording(bundle, recording, device=args.device)
     for p in predictions:
@@ -106,7 +126,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from rtdecode.streams.lsl_utils import resolve_stream
     from rtdecode.streams.reader import MarkerReader, StreamReader
 
-    bundle = load_bundle(args.model)
+    bundle = with_latency(load_bundle(args.model), args.latency_ms)
     markers = None
     if args.mode == "marker":
         markers = MarkerReader(resolve_stream(args.markers, timeout=args.timeout)).start()
@@ -175,9 +195,14 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     import math
     import time
 
-    from rtdecode.streams.player import Player, replay_source
+    from rtdecode.streams.player import DriverEmulation, Player, replay_source
 
     recording = replay_source(args.recording, subject=args.subject)
+    driver = None
+    if args.emulate_driver:
+        driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))
+    elif args.drop:
+        raise ValueError("--drop needs --emulate-driver (only the emulated amplifier withholds samples)")
     player = Player(
         recording,
         args.name,
@@ -185,6 +210,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         loop=args.loop,
         source_id=args.source_id,
         wait_for_consumers=args.wait_for_consumer,
+        driver=driver,
     )
     pace = "as fast as possible" if math.isinf(player.speed) else f"{player.speed:g}x real time"
     log.info(
@@ -286,9 +312,13 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         "serve a recording as live LSL streams",
         "Replay a recording as an EEG outlet (float32, microvolts, channel labels) and a marker\n"
         "outlet NAME-markers, at real-time pace or faster, until its end (or forever with --loop).\n"
-        "Timestamps start at the local LSL clock and keep the original spacing at any speed, so\n"
-        "epochs cut by timestamp are the recorded ones. Takes an .xdf file, or an ImageNet-EEG\n"
-        ".pth file with --subject.",
+        "Timestamps start at the local LSL clock and keep the original spacing (of the smoothed time\n"
+        "base) at any speed, so epochs cut by timestamp are the recorded ones. Takes an .xdf file, or\n"
+        "an ImageNet-EEG .pth file with --subject.\n\n"
+        "--emulate-driver makes the EEG outlet behave like a real amplifier connector, to test a\n"
+        "pipeline against real-world timing: a driver wakes every 10-30 ms, takes what the device\n"
+        "delivered 1-8 ms before and pushes it without timestamps (liblsl stamps it at push time),\n"
+        "the device clock runs --clock-ppm off the nominal rate, and --drop withholds samples.",
     )
     p.add_argument("recording", help="an .xdf recording, or an ImageNet-EEG .pth file (with --subject)")
     p.add_argument(
@@ -304,6 +334,31 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         default=0.0,
         metavar="S",
         help="wait up to S seconds for consumers of both streams before pushing (default: push at once)",
+    )
+    p.add_argument(
+        "--emulate-driver",
+        action="store_true",
+        help="push like an amplifier connector: jittered push-time stamps, device clock drift",
+    )
+    p.add_argument(
+        "--clock-ppm",
+        type=float,
+        default=50.0,
+        help="--emulate-driver: device clock error in ppm (default: %(default)s)",
+    )
+    p.add_argument(
+        "--driver-seed",
+        type=int,
+        default=0,
+        help="--emulate-driver: seed of the timing (default: %(default)s)",
+    )
+    p.add_argument(
+        "--drop",
+        type=_loss,
+        action="append",
+        default=[],
+        metavar="T:N",
+        help="--emulate-driver: withhold N samples T seconds into the recording (repeatable)",
     )
 
     p = add(
@@ -489,6 +544,17 @@ def _add_reconstruct_commands(add: Callable[..., argparse.ArgumentParser]) -> No
     _add_generator_options(p, required=False)
 
 
+def _loss(text: str) -> tuple[float, int]:
+    """``T:N`` -> (seconds, samples) for ``replay --drop``."""
+    try:
+        at, count = text.split(":")
+        return float(at), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected T:N (seconds:samples, e.g. 20:100), got {text!r}"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtdecode",
@@ -559,7 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
         _cmd_info,
         "summarize a recording",
         "Print a recording's summary: its streams (name, type, channels, rate, samples), the EEG\n"
-        "duration, stimulus markers per class, blocks, and gaps in the sample timestamps.",
+        "duration, stimulus markers per class, blocks, and its timing on the smoothed time base that\n"
+        "calibration and decoding use: effective sampling rate, timestamp jitter (SD of the raw stamps\n"
+        "around the smoothed ones) and true gaps (samples not delivered; late chunks are not gaps).",
     )
     p.add_argument("file", help="an .xdf file")
 
@@ -577,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", action="store_true", help="print JSON lines")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    add_latency_option(p)
 
     p = add(
         "live",
@@ -586,7 +655,10 @@ def build_parser() -> argparse.ArgumentParser:
         "epoch has fully arrived. Sliding mode: every --hop seconds, the latest epoch, no markers.\n"
         "The stream's rate, channel count and names are checked against the bundle first.\n"
         "With --jsonl, one JSON object per prediction on stdout (marker, label, topk, t_last_sample,\n"
-        "latency_ms: from the arrival of the epoch's last sample to the prediction); logs on stderr.\n"
+        "latency_ms: from the push of the epoch's last sample at the source, i.e. its LSL stamp, to the\n"
+        "prediction; latency_arrival_ms: from its arrival here); logs on stderr.\n"
+        "Timestamps: jittered push-time stamps are smoothed on one time base (effective rate\n"
+        "estimated); only samples the device did not deliver count as gaps.\n"
         "Streams are given as a name, name=X, type=Y or source_id=Z.",
     )
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
@@ -601,6 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the streams")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    add_latency_option(p)
     _add_stream_commands(add)
     _add_reconstruct_commands(add)
     _add_plugin_commands(sub)

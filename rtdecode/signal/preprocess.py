@@ -60,6 +60,9 @@ def epoch_start_index(timestamps: np.ndarray, onset: float, config: PipelineConf
 def epoch_is_contiguous(timestamps: np.ndarray, first: float, sfreq: float) -> bool:
     """Whether an epoch's samples run without a gap from the time it should start.
 
+    The smoothed time base steps by more than 1.5 periods only where samples were not delivered
+    (or the clock was reset), so that is what is looked for.
+
     Parameters
     ----------
     timestamps : np.ndarray, shape (epoch_samples,)
@@ -72,12 +75,11 @@ def epoch_is_contiguous(timestamps: np.ndarray, first: float, sfreq: float) -> b
     Returns
     -------
     bool
-        False when the first sample comes more than a period after ``first`` (the epoch starts
-        inside a gap) or the samples span more than ``len - 1`` periods (a gap inside).
+        False when the first sample comes more than 1.5 periods after ``first`` (the epoch starts
+        inside a gap) or a gap lies between two of its samples.
     """
-    period = 1.0 / sfreq
-    span = timestamps[-1] - timestamps[0]
-    return bool(timestamps[0] - first <= 1.5 * period and span <= (len(timestamps) - 0.5) * period)
+    limit = 1.5 / sfreq
+    return bool(timestamps[0] - first <= limit and np.all(np.diff(timestamps) <= limit))
 
 
 def cut_epochs(

@@ -18,10 +18,13 @@ the fit's prediction. The provisional size from that one sample is refined over 
 :data:`REFINE_S` seconds (median of the samples' offsets against the old line), then reported;
 the stream's position on the sample clock moves by that many samples, so the time base stays
 one line across small losses. A late chunk that turns out to hold all its samples is reported
-as ``late``, not as a gap. A stamp far *before* the prediction (a clock reset, a restarted
+as ``late``, not as a gap (so is a shift under half the detection threshold: jitter cannot tell
+such a small hole from a late chunk; a counter channel can). A stamp far *before* the prediction (a clock reset, a restarted
 source) starts a new fit; the new segment is placed two periods after the last stamp so time
 stays increasing and the filter restarts there. No sample is ever dropped: every raw stamp gets
-a smoothed stamp, and smoothed stamps always increase.
+a smoothed stamp, and smoothed stamps always increase. Between gaps the smoothed stamps follow
+the fit's corrections at a bounded rate (:data:`SLEW_PERIODS`), so the time base steps by more
+than 1.5 periods only at true gaps and resets: that is where the filter restarts.
 
 The constant part of the transport delay (the mean time from a sample's acquisition to its
 push) cannot be seen in the stamps; a lab that measured it shifts EEG time with
@@ -53,6 +56,10 @@ GAP_MIN_PERIODS = 3.0
 REFINE_S = 0.5
 # Smoothed stamps increase by at least this fraction of a period.
 MIN_STEP_PERIODS = 0.01
+# Between gaps, the smoothed stamps follow the fit's corrections (large only in the first second)
+# by at most this fraction of a period per sample, so the time base never has a step that looks
+# like a gap (> 1.5 periods) where no sample is missing.
+SLEW_PERIODS = 0.1
 # Longest run processed with one set of cumulative sums (bounds lambda**-n).
 _BLOCK = 4096
 
@@ -254,10 +261,29 @@ class TimeBase:
         self._x_ref += d
         self._t_ref += d * self.period
 
-    def _emit_out(self, value: float) -> float:
-        value = max(value + self._shift, self._last_out + MIN_STEP_PERIODS * self.period)
-        self._last_out = value
-        return value
+    def _emit_out(self, value: float, jump: bool = False) -> float:
+        """The smoothed stamp for a fit value: a jump at gaps and resets, else slew-limited."""
+        value += self._shift
+        if jump or not math.isfinite(self._last_out):
+            value = max(value, self._last_out + MIN_STEP_PERIODS * self.period)
+            self._last_out = value
+            return value
+        return float(self._follow(np.array([value]), np.array([self.period + self._solve()[1]]))[0])
+
+    def _follow(self, targets: np.ndarray, periods: np.ndarray) -> np.ndarray:
+        """Stamps ``(n,)`` that move towards ``targets`` by at most SLEW_PERIODS of a period a sample."""
+        limit = SLEW_PERIODS * self.period
+        steps = np.diff(np.concatenate([[self._last_out], targets])) - periods
+        if np.all(np.abs(steps) <= limit):  # the usual case: the fit itself is smooth
+            out = targets.copy()
+        else:
+            out = np.empty_like(targets)
+            last = self._last_out
+            for j, (target, period) in enumerate(zip(targets.tolist(), periods.tolist(), strict=True)):
+                last += period + min(max(target - last - period, -limit), limit)
+                out[j] = last
+        self._last_out = float(out[-1])
+        return out
 
     # -- sample by sample: start of a segment, suspected gaps, resets -------------------------
     def _one(self, t: float, out: np.ndarray, i: int) -> None:
@@ -265,7 +291,7 @@ class TimeBase:
         if self._s[0] == 0:  # first sample of a segment
             self._t_ref, self._x_ref = t, k + self._offset
             self._add(0.0, t, None)
-            out[i] = self._emit_out(t)
+            out[i] = self._emit_out(t, jump=True)
         elif self._refine is not None:
             out[i] = self._refining(t, k)
         else:
@@ -282,21 +308,21 @@ class TimeBase:
                     start_time=before,
                     remaining=max(1, int(REFINE_S * self.sfreq)),
                 )
-                out[i] = self._refining(t, k)
+                out[i] = self._refining(t, k, jump=True)
             elif residual < -self._threshold(period):
                 before = self._last_out
                 self._new_segment(keep_slope=True)
                 self._t_ref, self._x_ref = t, k + self._offset
                 self._add(0.0, t, None)
                 self._shift = (before + 2 * self.period) - t
-                out[i] = self._emit_out(t)
+                out[i] = self._emit_out(t, jump=True)
                 self._events.append(TimeEvent("reset", k, before, out[i]))
             else:
                 self._add(x, t, residual)
                 out[i] = self._emit_out(predicted)
         self.delivered += 1
 
-    def _refining(self, t: float, k: int) -> float:
+    def _refining(self, t: float, k: int, jump: bool = False) -> float:
         r = self._refine
         assert r is not None
         x_old = self._x(k, r.offset_before)
@@ -304,7 +330,7 @@ class TimeBase:
         r.offsets.append((t - self._predict(x_old)) / period)
         r.samples.append((k, t))
         self._offset = r.offset_before + float(np.median(r.offsets))
-        value = self._emit_out(self._predict(self._x(k, self._offset)))
+        value = self._emit_out(self._predict(self._x(k, self._offset)), jump=jump)
         r.remaining -= 1
         if r.remaining == 0:
             self._finish_refinement()
@@ -321,7 +347,9 @@ class TimeBase:
         around = np.median(offsets)
         on_line = np.abs(offsets - around) <= tolerance
         missing = float(np.mean(offsets[on_line]))  # a mean, like the fit it is compared with
-        if missing >= 0.5:
+        # A shift well under the detection threshold is jitter (a chunk that came late), not a
+        # hole: a gap that small could not have been told from jitter in the first place.
+        if missing >= max(0.5, tolerance / 2):
             # The line after the gap gets its own intercept, fitted on the samples since the
             # gap; the device clock's rate carries over.
             self._offset = r.offset_before + missing
@@ -378,14 +406,7 @@ class TimeBase:
         self._s = sums[:, last] * self.lam + values[:, last]
         self._jitter_w = jw[last] * self.lam + 1.0
         self._jitter_ss = jss[last] * self.lam + r2[last]
-        smoothed = predicted[:m] + self._shift
-        floor = self._last_out + MIN_STEP_PERIODS * self.period
-        if smoothed[0] < floor or np.any(np.diff(smoothed) <= 0):
-            for j in range(m):
-                smoothed[j] = max(smoothed[j], floor)
-                floor = smoothed[j] + MIN_STEP_PERIODS * self.period
-        out[:m] = smoothed
-        self._last_out = float(smoothed[-1])
+        out[:m] = self._follow(predicted[:m] + self._shift, self.period + beta[:m])
         self.delivered += m
         if m < n:
             self._pending = True
