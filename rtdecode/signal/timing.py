@@ -20,8 +20,9 @@ the stream's position on the sample clock moves by that many samples, so the tim
 one line across small losses. A late chunk that turns out to hold all its samples is reported
 as ``late``, not as a gap (so is a shift under half the detection threshold: jitter cannot tell
 such a small hole from a late chunk; a counter channel can). A stamp far *before* the prediction (a clock reset, a restarted
-source) starts a new fit; the new segment is placed two periods after the last stamp so time
-stays increasing and the filter restarts there. No sample is ever dropped: every raw stamp gets
+source) starts a new fit; its first sample is placed two periods after the last stamp so time
+stays increasing and the filter restarts there, and the stamps after it slew down to the new
+line. No sample is ever dropped: every raw stamp gets
 a smoothed stamp, and smoothed stamps always increase. Between gaps the smoothed stamps follow
 the fit's corrections at a bounded rate (:data:`SLEW_PERIODS`), so the time base steps by more
 than 1.5 periods only at true gaps and resets: that is where the filter restarts.
@@ -160,7 +161,6 @@ class TimeBase:
         self.gaps: list[Gap] = []
         self._events: list[TimeEvent] = []
         self._offset = 0.0  # sample-clock position minus delivered index (missing samples so far)
-        self._shift = 0.0  # added to every output after backward resets
         self._last_out = -math.inf
         self._refine: _Refinement | None = None
         self._jitter_w = INITIAL_SD_WEIGHT_S * self.sfreq
@@ -261,26 +261,31 @@ class TimeBase:
         self._x_ref += d
         self._t_ref += d * self.period
 
-    def _emit_out(self, value: float, jump: bool = False) -> float:
-        """The smoothed stamp for a fit value: a jump at gaps and resets, else slew-limited."""
-        value += self._shift
+    def _emit_out(self, value: float, jump: bool = False, fast_back: bool = False) -> float:
+        """The smoothed stamp for a fit value: a jump at gaps and resets, else slew-limited.
+
+        ``fast_back`` (while a suspected gap is measured) lets the stamps almost stop, so that a
+        jump made for a chunk that only came late is taken back within as many samples.
+        """
         if jump or not math.isfinite(self._last_out):
             value = max(value, self._last_out + MIN_STEP_PERIODS * self.period)
             self._last_out = value
             return value
-        return float(self._follow(np.array([value]), np.array([self.period + self._solve()[1]]))[0])
+        period = np.array([self.period + self._solve()[1]])
+        return float(self._follow(np.array([value]), period, fast_back)[0])
 
-    def _follow(self, targets: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    def _follow(self, targets: np.ndarray, periods: np.ndarray, fast_back: bool = False) -> np.ndarray:
         """Stamps ``(n,)`` that move towards ``targets`` by at most SLEW_PERIODS of a period a sample."""
         limit = SLEW_PERIODS * self.period
+        low = -(1.0 - MIN_STEP_PERIODS) * self.period if fast_back else -limit
         steps = np.diff(np.concatenate([[self._last_out], targets])) - periods
-        if np.all(np.abs(steps) <= limit):  # the usual case: the fit itself is smooth
+        if np.all((steps <= limit) & (steps >= low)):  # the usual case: the fit itself is smooth
             out = targets.copy()
         else:
             out = np.empty_like(targets)
             last = self._last_out
             for j, (target, period) in enumerate(zip(targets.tolist(), periods.tolist(), strict=True)):
-                last += period + min(max(target - last - period, -limit), limit)
+                last += period + min(max(target - last - period, low), limit)
                 out[j] = last
         self._last_out = float(out[-1])
         return out
@@ -314,8 +319,8 @@ class TimeBase:
                 self._new_segment(keep_slope=True)
                 self._t_ref, self._x_ref = t, k + self._offset
                 self._add(0.0, t, None)
-                self._shift = (before + 2 * self.period) - t
-                out[i] = self._emit_out(t, jump=True)
+                # Two periods on, so the filter restarts; later stamps slew down to the new line.
+                out[i] = self._emit_out(before + 2 * self.period, jump=True)
                 self._events.append(TimeEvent("reset", k, before, out[i]))
             else:
                 self._add(x, t, residual)
@@ -330,7 +335,7 @@ class TimeBase:
         r.offsets.append((t - self._predict(x_old)) / period)
         r.samples.append((k, t))
         self._offset = r.offset_before + float(np.median(r.offsets))
-        value = self._emit_out(self._predict(self._x(k, self._offset)), jump=jump)
+        value = self._emit_out(self._predict(self._x(k, self._offset)), jump=jump, fast_back=True)
         r.remaining -= 1
         if r.remaining == 0:
             self._finish_refinement()
@@ -406,7 +411,7 @@ class TimeBase:
         self._s = sums[:, last] * self.lam + values[:, last]
         self._jitter_w = jw[last] * self.lam + 1.0
         self._jitter_ss = jss[last] * self.lam + r2[last]
-        out[:m] = self._follow(predicted[:m] + self._shift, self.period + beta[:m])
+        out[:m] = self._follow(predicted[:m], self.period + beta[:m])
         self.delivered += m
         if m < n:
             self._pending = True

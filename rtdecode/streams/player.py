@@ -451,10 +451,12 @@ class Player:
             next_sample = next_marker = 0
             while next_sample < n:
                 now += rng.uniform(*driver.wake_ms) / 1000
-                ready = now - rng.uniform(*driver.latency_ms) / 1000
-                stop = int(np.searchsorted(acquired, ready, side="right"))
                 if not self._sleep_until(t0 + (now - t0) / self.speed):
                     return
+                if self.speed == 1:  # a driver woken late takes what is there when it wakes
+                    now = max(now, pylsl.local_clock())
+                ready = now - rng.uniform(*driver.latency_ms) / 1000
+                stop = int(np.searchsorted(acquired, ready, side="right"))
                 if stop <= next_sample:
                     continue
                 chunk = data[next_sample:stop][delivered[next_sample:stop]]
