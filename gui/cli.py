@@ -146,15 +146,22 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
         help="baselines to run next to the student, 'all' or 'none' (default: %(default)s)",
     )
     p.add_argument("--no-gui", action="store_true", help="stop after decoding the file; open no window")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the session and model of an earlier demo in --out"
+    )
     p.set_defaults(handler=run_demo)
 
 
 def _has_display() -> bool:
+    """A window the user can see (offscreen Qt, as in the tests, does not count)."""
     import os
 
-    return bool(
+    from gui.display import display_problem
+
+    visible = (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")
     )
+    return bool(visible) and display_problem() is None
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -214,8 +221,18 @@ def _app():
     return app
 
 
+def _require_display() -> None:
+    """Refuse in one line, before Qt aborts the process with its own advice, when no window can open."""
+    from gui.display import display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        raise SystemExit(f"error: {problem}")
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Handler of ``rtdecode gui``."""
+    _require_display()
     app = _app()
     from gui.live_window import LiveWindow
 
@@ -261,6 +278,7 @@ def run_presenter(args: argparse.Namespace) -> int:
     # A thread waiting for the GIL gets it within 1 ms instead of 5: the GUI thread's onsets
     # compete with the recorder's and the simulator's Python threads.
     sys.setswitchinterval(0.001)
+    _require_display()
     app = _app()
     from gui.presenter import PresenterWindow
 

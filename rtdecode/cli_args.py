@@ -1,0 +1,76 @@
+"""Argument checks shared by every ``rtdecode`` subcommand (core, calibration, gui).
+
+Each ``type=`` function turns a bad value into argparse's own error, which names the option,
+the value and what is expected (``argument --timeout: must be > 0, got -5``); the subcommand
+never starts. :func:`refuse_to_replace` is the one rule for outputs that already exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _number(kind: type, text: str) -> float | int:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if isinstance(value, float) and math.isnan(value):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return value
+
+
+def at_least(minimum: float, kind: type = float) -> Callable[[str], float | int]:
+    """``type=`` for a number ``>= minimum`` (``kind`` int or float)."""
+
+    def check(text: str) -> float | int:
+        value = _number(kind, text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum:g}, got {text}")
+        return value
+
+    check.__name__ = kind.__name__  # argparse names the type in some messages
+    return check
+
+
+def positive(kind: type = float) -> Callable[[str], float | int]:
+    """``type=`` for a number ``> 0`` (``kind`` int or float); infinity is refused."""
+
+    def check(text: str) -> float | int:
+        value = _number(kind, text)
+        if not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    check.__name__ = kind.__name__
+    return check
+
+
+def fraction(text: str) -> float:
+    """``type=`` for a number in [0, 1]."""
+    value = _number(float, text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def refuse_to_replace(path: str | Path, overwrite: bool, what: str = "output") -> None:
+    """Raise ``FileExistsError`` when ``path`` exists and ``--overwrite`` was not given.
+
+    Checked before any work starts, so a long run never ends by failing to save, and an
+    existing file is replaced only when the user said so.
+    """
+    path = Path(path)
+    if overwrite:
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return  # an empty folder holds nothing to lose
+    if path.exists():
+        raise FileExistsError(
+            f"{what} {path} already exists; pass --overwrite to replace it, or choose another path"
+        )
