@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rtdecode.cli_args import at_least, positive
+
 GUI_DESCRIPTION = """\
 Open the live decoding window: choose the EEG and marker streams LSL can see (Refresh lists
 them), a model bundle and, optionally, the calibration images to show when no image generator
@@ -73,18 +75,27 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--simulate", action="store_true", help="the simulated subject is the EEG source (no hardware)"
     )
-    p.add_argument("--classes", type=int, default=10, help="--simulate: classes (default: %(default)s)")
     p.add_argument(
-        "--images-per-class", type=int, default=50, help="--simulate: images per class (default: %(default)s)"
-    )
-    p.add_argument("--channels", type=int, default=128, help="--simulate: channels (default: %(default)s)")
-    p.add_argument("--image-s", type=float, default=0.5, help="seconds per image (default: %(default)s)")
-    p.add_argument("--block-s", type=float, default=25.0, help="block length in s (default: %(default)s)")
-    p.add_argument(
-        "--break-s", type=float, default=10.0, help="break after a block in s (default: %(default)s)"
+        "--classes", type=positive(int), default=10, help="--simulate: classes (default: %(default)s)"
     )
     p.add_argument(
-        "--blocks", type=int, default=None, help="stop after this many blocks (default: all images)"
+        "--images-per-class",
+        type=positive(int),
+        default=50,
+        help="--simulate: images per class (default: %(default)s)",
+    )
+    p.add_argument(
+        "--channels", type=positive(int), default=128, help="--simulate: channels (default: %(default)s)"
+    )
+    p.add_argument("--image-s", type=positive(), default=0.5, help="seconds per image (default: %(default)s)")
+    p.add_argument(
+        "--block-s", type=positive(), default=25.0, help="block length in s (default: %(default)s)"
+    )
+    p.add_argument(
+        "--break-s", type=at_least(0), default=10.0, help="break after a block in s (default: %(default)s)"
+    )
+    p.add_argument(
+        "--blocks", type=positive(int), default=None, help="stop after this many blocks (default: all images)"
     )
     p.add_argument("--seed", type=int, default=0, help="presentation order seed (default: %(default)s)")
     p.add_argument(
@@ -95,9 +106,11 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--teacher-weights", default=None, help="CLIP weights for --teacher ViT-B-32")
     p.add_argument(
-        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
+        "--max-epochs", type=positive(int), default=40, help="training epochs at most (default: %(default)s)"
     )
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: %(default)s)")
+    p.add_argument(
+        "--patience", type=positive(int), default=10, help="early-stopping patience (default: %(default)s)"
+    )
     p.add_argument(
         "--baselines", default="quick", choices=["none", "quick", "all"], help="default: %(default)s"
     )
@@ -133,12 +146,14 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
     p.add_argument(
-        "--classes", type=int, default=10, help="number of classes, up to 40 (default: %(default)s)"
+        "--classes", type=positive(int), default=10, help="number of classes, up to 40 (default: %(default)s)"
     )
-    p.add_argument("--images-per-class", type=int, default=50, help="images per class (default: %(default)s)")
+    p.add_argument(
+        "--images-per-class", type=positive(int), default=50, help="images per class (default: %(default)s)"
+    )
     p.add_argument("--subject", type=int, default=1, help="simulated subject (default: %(default)s)")
     p.add_argument(
-        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
+        "--max-epochs", type=positive(int), default=40, help="training epochs at most (default: %(default)s)"
     )
     p.add_argument(
         "--baselines",

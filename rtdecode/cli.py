@@ -113,7 +113,7 @@ def _check_decodable(recording, path: str) -> None:
         )
     if not recording.stimulus_events():
         raise ValueError(
-            f"{path} has no stimulus markers ({len(recording.markers)} markers, none with "
+            f"{path} has no stimulus markers ({len(recording.markers)} marker(s), none with "
             '"event": "stimulus"), so there is no epoch to decode; record the marker stream with the '
             "EEG, or decode without markers with `rtdecode live --mode sliding`"
         )

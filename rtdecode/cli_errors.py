@@ -38,12 +38,8 @@ def configure_output(verbose: bool) -> None:
     verbose : bool
         ``-v``: DEBUG for everything, libraries included, and liblsl's own log lines.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
     if not verbose:
         for name in PROJECT_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
