@@ -18,8 +18,10 @@ is available; Connect & start decodes; Record writes the session to XDF. The sta
 the stream's health, the decode latency, where the model runs and the window's frame rate.
 
 Example, with no hardware (two terminals):
-  rtdecode simulate --live --name sim --loop
+  rtdecode simulate --live --name sim --loop --classes 10     # the demo's 10 classes
   rtdecode gui --model demo-output/calibration/model --stream sim --markers sim-markers --connect
+
+Markers of classes the model does not know are named in a warning and left out of the accuracy.
 """
 
 PRESENTER_DESCRIPTION = """\

@@ -183,10 +183,10 @@ def load_bundle(folder: str | Path) -> ModelBundle:
 
 
 def _first_line(error: BaseException) -> str:
+    # torch's load_state_dict error: a header line, then one line per mismatched tensor.
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     if lines and lines[0].startswith("Error(s) in loading state_dict"):
         lines = lines[1:]
-    # torch's load_state_dict error: a header line, then one line per mismatched tensor.
     return " ".join(lines[:2]).rstrip(".")[:300] if lines else type(error).__name__
 
 
