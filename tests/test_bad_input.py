@@ -458,3 +458,13 @@ def test_bundle_files_are_world_readable_and_never_half_written(ws):
     for name in ("model.safetensors", "bundle.json"):
         assert (model / name).stat().st_mode & 0o777 == 0o666 & ~umask
     assert not list(model.glob("*.partial"))
+
+
+def test_a_truncated_file_warns_once_in_one_line(ws, tmp_path):
+    data = (ws / "rec.xdf").read_bytes()
+    (tmp_path / "cut.xdf").write_bytes(data[: int(len(data) * 0.6)])
+    result = _cli("predict", str(tmp_path / "cut.xdf"), "--model", str(ws / "model"))
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "ends inside a chunk" in line]
+    assert len(warned) == 1 and "WARNING" in warned[0], result.stderr
+    assert "warnings.warn" not in result.stderr and ".py:" not in result.stderr  # no source lines
