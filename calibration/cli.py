@@ -6,7 +6,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from rtdecode.cli_args import fraction, positive, refuse_to_replace
+from rtdecode.cli_args import device, fraction, positive, refuse_to_replace
 
 DESCRIPTION = """\
 Train a subject-specific decoder from a calibration recording and save it as a model bundle.
@@ -80,7 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seed of the weight initialization and batch order; the same seed gives the same model "
         "(default: %(default)s)",
     )
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+    p.add_argument(
+        "--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ..."
+    )
     p.add_argument(
         "--baselines",
         default="all",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rtdecode.cli_args import at_least, positive
+from rtdecode.cli_args import at_least, device, positive
 
 GUI_DESCRIPTION = """\
 Open the live decoding window: choose the EEG and marker streams LSL can see (Refresh lists
@@ -57,7 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cache (nothing is downloaded); without it the calibration exemplars are shown",
     )
     p.add_argument("--record-dir", default="recordings", help="where Record writes (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)")
+    p.add_argument(
+        "--device", type=device, default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)"
+    )
     p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
     p.set_defaults(handler=run_gui)
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rtdecode.cli_args import at_least, positive, refuse_to_replace
+from rtdecode.cli_args import at_least, device, positive, refuse_to_replace
 
 log = logging.getLogger("rtdecode")
 
@@ -410,7 +410,7 @@ def _add_generator_options(p: argparse.ArgumentParser, required: bool) -> None:
         help="prompt template with {label} (default: %(default)r)",
     )
     p.add_argument("--dtype", default="auto", help="auto (float16 on CUDA), float16, bfloat16, float32")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    p.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ...")
 
 
 def _load_generator(args: argparse.Namespace):
@@ -458,6 +458,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     from rtdecode.reconstruct.figure import SubjectRun, reconstruction_figure
     from rtdecode.streams.player import replay_source
 
+    refuse_to_replace(args.out, args.overwrite, "figure")
     if len(args.model) != len(args.recordings):
         raise ValueError(
             f"{len(args.model)} --model for {len(args.recordings)} recordings; give one --model per recording, "
@@ -530,6 +531,7 @@ def _add_reconstruct_commands(add: Callable[..., argparse.ArgumentParser]) -> No
     )
     p.add_argument("--model", required=True, action="append", help="model bundle folder (repeatable)")
     p.add_argument("--out", required=True, help="output image (.png, .pdf, .svg)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out image")
     p.add_argument(
         "--classes", default=None, help="comma-separated target classes (default: the first --n-classes)"
     )
@@ -542,7 +544,9 @@ def _add_reconstruct_commands(add: Callable[..., argparse.ArgumentParser]) -> No
     )
     p.add_argument("--cache", default=None, help="image cache folder (default: MODEL/images)")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
-    p.add_argument("--decode-device", default="auto", help="device of the EEG decoder (default: auto)")
+    p.add_argument(
+        "--decode-device", type=device, default="auto", help="device of the EEG decoder (default: auto)"
+    )
     _add_generator_options(p, required=False)
 
 
@@ -647,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
     p.add_argument("--jsonl", action="store_true", help="print JSON lines")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    p.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ...")
 
     p = add(
         "live",
@@ -686,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds to wait for the streams (default: %(default)s)",
     )
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    p.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ...")
     _add_stream_commands(add)
     _add_reconstruct_commands(add)
     _add_plugin_commands(sub)

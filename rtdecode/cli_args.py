@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,3 +75,30 @@ def refuse_to_replace(path: str | Path, overwrite: bool, what: str = "output") -
         raise FileExistsError(
             f"{what} {path} already exists; pass --overwrite to replace it, or choose another path"
         )
+
+
+def device(text: str) -> str:
+    """``type=`` for a torch device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    A CUDA device is checked against the GPUs torch sees (torch is imported only then, so
+    ``--help`` and the CPU paths stay fast); otherwise torch's own error comes much later
+    and reads like a bug ("Found no NVIDIA driver", "Invalid device string").
+    """
+    value = text.strip().lower()
+    if value in ("auto", "cpu", "mps"):
+        return value
+    match = re.fullmatch(r"cuda(?::(\d+))?", value)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} asked for, but torch sees no CUDA GPU here; use cpu or auto"
+        )
+    if int(match.group(1) or 0) >= count:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} asked for, but torch sees {count} CUDA GPU(s): cuda:0 to cuda:{count - 1}"
+        )
+    return value

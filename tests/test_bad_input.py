@@ -66,6 +66,7 @@ def ws(tmp_path_factory) -> Path:
     (root / "text.xdf").write_text("subject,label\n1,2\n")
     (root / "fake.pth").write_bytes(b"not a torch file")
     (root / "existing.xdf").write_bytes((root / "rec.xdf").read_bytes())
+    (root / "existing.png").write_bytes(b"an earlier figure")
     (root / "calout").mkdir()
     (root / "calout" / "report.md").write_text("# an earlier calibration\n")
     (root / "demo").mkdir()
@@ -136,6 +137,26 @@ CASES = [
         "predict-wrong-channel-count",
         ["predict", "{ws}/rec.xdf", "--model", "{ws}/model8"],
         ["channel count", "16", "8"],
+    ),
+    Case(
+        "predict-unknown-device",
+        ["predict", "{ws}/rec.xdf", "--model", "{ws}/model", "--device", "gpu7"],
+        ["--device", "gpu7", "cuda:N"],
+    ),
+    Case(
+        "live-absent-gpu", ["live", "--model", "{ws}/model", "--device", "cuda:99"], ["--device", "cuda:99"]
+    ),
+    Case(
+        "calibrate-absent-gpu",
+        ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--device", "cuda:99"],
+        ["--device", "cuda:99"],
+        absent=["cal"],
+    ),
+    Case(
+        "figure-existing-out",
+        ["figure", "{ws}/rec.xdf", "--model", "{ws}/model", "--out", "{ws}/existing.png"],
+        ["figure", "existing.png", "already exists", "--overwrite"],
+        unchanged=["existing.png"],
     ),
     Case("predict-pth-without-subject", ["predict", "{ws}/fake.pth", "--model", "{ws}/model"], ["--subject"]),
     # live
