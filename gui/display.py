@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ctypes.util
 import os
+import re
+import socket
 import sys
 
 # Platforms that draw without a display server (tests, VNC, framebuffers).
@@ -31,9 +33,39 @@ def display_problem() -> str | None:
             "desktop session or over `ssh -X`; the headless commands (simulate, calibrate, predict, "
             "live --jsonl) need none"
         )
+    display = os.environ["DISPLAY"]
+    if not _x_server_answers(display):
+        return (
+            f"no X server answers at DISPLAY={display} (the desktop session ended, or the ssh -X "
+            "connection closed): log in again, or unset DISPLAY for the headless commands"
+        )
     if ctypes.util.find_library("xcb-cursor") is None:
         return (
             "Qt's X11 plugin needs the system library libxcb-cursor0, which is not installed: install it "
             "(Debian/Ubuntu: sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor)"
         )
     return None
+
+
+def _x_server_answers(display: str, timeout_s: float = 2.0) -> bool:
+    """Whether anything listens where ``DISPLAY`` points (``:N``, ``host:N.S``); True when unsure."""
+    match = re.fullmatch(r"(?:(?P<host>[^:]*)/)?(?P<host2>[^:/]*):(?P<n>\d+)(?:\.\d+)?", display)
+    if match is None:
+        return True  # a form this check does not know (e.g. a launchd path on a Mac): let Qt try
+    host, number = match.group("host2") or match.group("host") or "", int(match.group("n"))
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        for address in (path, "\0" + path):  # the socket file, then Linux's abstract namespace
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout_s)
+                try:
+                    sock.connect(address)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        with socket.create_connection((host, 6000 + number), timeout=timeout_s):
+            return True
+    except OSError:
+        return False

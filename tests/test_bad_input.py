@@ -401,19 +401,27 @@ def test_gui_without_a_display_says_so_in_one_line(argv):
     assert "Traceback" not in result.stderr and "Reinstalling" not in result.stderr
 
 
-def test_missing_xcb_cursor_library_is_named(monkeypatch):
+def test_a_display_nobody_answers_or_a_missing_xcb_cursor_is_named(monkeypatch):
     import ctypes.util
+    import socket
 
     from gui.display import display_problem
 
-    monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    real = ctypes.util.find_library
-    monkeypatch.setattr(
-        ctypes.util, "find_library", lambda name: None if name == "xcb-cursor" else real(name)
-    )
-    assert "libxcb-cursor0" in display_problem()
+    monkeypatch.setenv("DISPLAY", ":4242")
+    assert display_problem().startswith("no X server answers at DISPLAY=:4242")
+    # A server listening where DISPLAY points (Linux's abstract socket, as Xorg also uses) passes.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind("\0/tmp/.X11-unix/X4243")
+        server.listen(1)
+        monkeypatch.setenv("DISPLAY", ":4243.0")
+        real = ctypes.util.find_library
+        monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "xcb-cursor" else "lib")
+        assert "libxcb-cursor0" in display_problem()
+        monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libxcb-cursor.so.0")
+        assert display_problem() is None
+        monkeypatch.setattr(ctypes.util, "find_library", real)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert display_problem() is None
 
