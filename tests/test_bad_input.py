@@ -497,3 +497,20 @@ def test_a_truncated_file_warns_once_in_one_line(ws, tmp_path):
     warned = [line for line in result.stderr.splitlines() if "ends inside a chunk" in line]
     assert len(warned) == 1 and "WARNING" in warned[0], result.stderr
     assert "warnings.warn" not in result.stderr and ".py:" not in result.stderr  # no source lines
+
+
+def test_library_info_logs_are_hidden_and_ours_are_shown():
+    code = (
+        "import logging, warnings\n"
+        "from rtdecode.cli_errors import configure_output\n"
+        "configure_output(False)\n"
+        "logging.info('Parsing model identifier')  # open_clip logs to the root logger\n"
+        "logging.getLogger('calibration.calibrate').info('120 epochs')\n"
+        "for _ in range(2):\n"
+        "    warnings.warn('file.xdf: the file ends inside a chunk')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert "Parsing model identifier" not in result.stderr
+    assert "INFO calibration.calibrate: 120 epochs" in result.stderr
+    assert result.stderr.count("ends inside a chunk") == 1 and "warnings.warn" not in result.stderr
