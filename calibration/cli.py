@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--batch-size",
         type=positive(int),
         default=64,
-        help="epochs per training step of every network (default: %(default)s)",
+        help="EEG epochs (trials) per training step of every network (default: %(default)s)",
     )
     p.add_argument(
         "--seed",

@@ -61,6 +61,9 @@ def ws(tmp_path_factory) -> Path:
         [Marker(1000.5, "S 12")],
     )
     write_xdf(root / "no_markers.xdf", rec)
+    stimulus = json.dumps({"event": "stimulus", "class": subject.class_names[0], "label": 0})
+    rec.markers = [Marker(1002.9, stimulus)]  # 0.1 s before the data ends: the epoch never completes
+    write_xdf(root / "late_marker.xdf", rec)
     write_xdf(root / "zero.xdf", Recording(np.zeros((0, 16)), np.zeros(0), 1000.0, subject.channel_names))
     (root / "empty.xdf").write_bytes(b"")
     (root / "text.xdf").write_text("subject,label\n1,2\n")
@@ -128,6 +131,11 @@ CASES = [
         "predict-no-stimulus-markers",
         ["predict", "{ws}/no_markers.xdf", "--model", "{ws}/model"],
         ["no stimulus markers"],
+    ),
+    Case(
+        "predict-zero-epochs",
+        ["predict", "{ws}/late_marker.xdf", "--model", "{ws}/model"],
+        ["0 epochs decoded", "runs past the data"],
     ),
     Case("predict-zero-samples", ["predict", "{ws}/zero.xdf", "--model", "{ws}/model"], ["0 EEG samples"]),
     Case(
