@@ -645,7 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Decode a recording offline, as fast as the machine allows, with exactly the features the live\n"
         "decoder computes for the same samples. One line per stimulus marker; with --jsonl, a JSON\n"
         "object with marker, label, topk ([class, probability]...), t_last_sample and latency_ms\n"
-        "(compute time per epoch here). The accuracy against the markers' labels goes to stderr.",
+        "(compute time per epoch here). The accuracy against the markers' classes goes to stderr; markers\n"
+        "of classes the model does not know are named in a warning and left out of it.",
     )
     p.add_argument("recording", help=".xdf file, or an ImageNet-EEG .pth file with --subject")
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
@@ -662,7 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
         "The stream's rate, channel count and names are checked against the bundle first.\n"
         "With --jsonl, one JSON object per prediction on stdout (marker, label, topk, t_last_sample,\n"
         "latency_ms: from the arrival of the epoch's last sample to the prediction); logs on stderr.\n"
-        "Streams are given as a name, name=X, type=Y or source_id=Z.",
+        "Streams are given as a name, name=X, type=Y or source_id=Z. A marker of a class the model\n"
+        "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.",
     )
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
     p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
