@@ -696,6 +696,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stream_commands(add)
     _add_reconstruct_commands(add)
     _add_plugin_commands(sub)
+    for command in sub.choices.values():
+        # `rtdecode predict ... -v` works too (errors suggest -v); SUPPRESS keeps a -v given
+        # before the subcommand from being reset to False by the subparser's default.
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as `rtdecode -v`"
+        )
     return parser
 
 

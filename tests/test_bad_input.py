@@ -486,6 +486,8 @@ def test_unexpected_errors_are_one_line_and_point_to_verbose(capsys, restore_log
     )
     code, err = run_main(["-v", "info", "x.xdf"], capsys)
     assert code == 1 and "Traceback" in err
+    code, err = run_main(["info", "x.xdf", "-v"], capsys)  # after the subcommand too
+    assert code == 1 and "Traceback" in err
 
 
 def test_bundle_files_are_world_readable_and_never_half_written(ws):
