@@ -20,6 +20,7 @@ import numpy as np
 from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
 from calibration.epochs import EpochSet, epochs_from_recording
 from calibration.metrics import evaluate_predictions
+from calibration.model_names import display_name
 from calibration.report import plot_confusion, plot_learning_curves, write_report
 from calibration.splits import Split, block_split
 from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
@@ -200,7 +201,7 @@ def calibrate(
         probas[main_name].argmax(1),
         epochs.class_names,
         out_dir / "confusion.png",
-        f"{main_name}: test blocks",
+        f"{display_name(main_name)}: confusion on the test blocks",
     )
     plot_learning_curves(histories, out_dir / "learning_curves.png")
     chance = 1.0 / n_classes

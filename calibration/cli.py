@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
-from rtdecode.cli import add_latency_option
+from rtdecode.cli_args import add_latency_option, device, fraction, positive, refuse_to_replace
 
 DESCRIPTION = """\
 Train a subject-specific decoder from a calibration recording and save it as a model bundle.
@@ -51,17 +52,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="open_clip weights: a local .safetensors/.pt/.bin file, 'local-dir:/path', or a tag already in "
         "the Hugging Face cache; without it the teacher has random weights (with a warning)",
     )
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the label loss (default: %(default)s)")
     p.add_argument(
-        "--temperature", type=float, default=1.0, help="distillation temperature T (default: %(default)s)"
+        "--alpha", type=fraction, default=0.5, help="weight of the label loss (default: %(default)s)"
     )
     p.add_argument(
-        "--max-epochs", type=int, default=100, help="maximum training epochs (default: %(default)s)"
+        "--temperature",
+        type=positive(),
+        default=1.0,
+        help="distillation temperature T (default: %(default)s)",
     )
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+    p.add_argument(
+        "--max-epochs", type=positive(int), default=100, help="maximum training epochs (default: %(default)s)"
+    )
+    p.add_argument(
+        "--patience", type=positive(int), default=10, help="early-stopping patience (default: %(default)s)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive(int),
+        default=64,
+        help="EEG epochs (trials) per training step of every network (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the weight initialization and batch order; the same seed gives the same model "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ..."
+    )
     p.add_argument(
         "--baselines",
         default="all",
@@ -70,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
     add_latency_option(p)
+    p.add_argument("--overwrite", action="store_true", help="replace the model and report already in --out")
     p.set_defaults(handler=run)
 
 
@@ -98,11 +120,19 @@ def run(args: argparse.Namespace) -> int:
     from rtdecode.config import PipelineConfig
     from rtdecode.io.xdf import read_xdf
 
-    recording_path = Path(args.recording)
+    recording_path, out = Path(args.recording), Path(args.out)
+    for existing in (out / "model", out / "report.md"):
+        refuse_to_replace(existing, getattr(args, "overwrite", False), "calibration output")
     recording = read_xdf(recording_path)
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]
+    if images is not None and not args.no_distillation and not Path(images).is_dir():
+        source = "--images" if args.images else f"the image folder named in {recording_path}"
+        raise ValueError(
+            f"{source} {images} is not a folder: give the stimulus images with --images DIR, "
+            "or train without the teacher with --no-distillation"
+        )
     if args.baselines == "all":
         baselines = _baseline_names()
     elif args.baselines == "none":
@@ -132,7 +162,13 @@ def run(args: argparse.Namespace) -> int:
         teacher_pretrained=args.teacher_weights,
         baselines=baselines,
     )
-    result = calibrate(recording, None if args.no_distillation else images, args.out, config)
+    created = not out.exists()
+    try:
+        result = calibrate(recording, None if args.no_distillation else images, out, config)
+    except BaseException:
+        if created and out.is_dir():
+            shutil.rmtree(out)  # made by this run and holding only this run's partial outputs
+        raise
     print((result.out_dir / "report.md").read_text(encoding="utf-8"))
     print(f"model bundle: {result.out_dir / 'model'}")
     return 0
@@ -154,13 +190,16 @@ def run_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     session = out / f"subject{args.subject}.xdf"
+    overwrite = bool(getattr(args, "overwrite", False))
+    refuse_to_replace(session, overwrite, "demo session")
+    refuse_to_replace(out / "calibration" / "model", overwrite, "demo model")
     config = SimulationConfig(
         n_classes=args.classes, images_per_class=args.images_per_class, subject=args.subject
     )
     print(
         f"[1/4] simulating subject {args.subject}: {args.classes} classes x {args.images_per_class} images -> {session}"
     )
-    save_simulated_session(config, session, overwrite=True)
+    save_simulated_session(config, session, overwrite=overwrite)
     recording = read_xdf(session)
     print(summarize_recording(recording))
 
@@ -182,6 +221,7 @@ def run_demo(args: argparse.Namespace) -> int:
             device="auto",
             baselines=args.baselines,
             config=None,
+            overwrite=overwrite,
         )
     )
 

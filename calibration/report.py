@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from calibration.model_names import display_name
+
 _COLUMNS = ("top1", "top3", "top5", "f1_macro", "kappa")
 
 
@@ -30,7 +32,7 @@ def metrics_table_markdown(
             cells.append(
                 f"{value['mean']:.3f} ({value['sd']:.3f})" if isinstance(value, dict) else f"{value:.3f}"
             )
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {display_name(name)} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Chance: top-1 {chance_top1:.3f}, top-5 {chance_top5:.3f}.")
     return "\n".join(lines)
@@ -39,7 +41,7 @@ def metrics_table_markdown(
 def plot_confusion(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], path: Path, title: str
 ) -> None:
-    """Row-normalized confusion matrix as a PNG."""
+    """Confusion matrix as a PNG: colour is the fraction of the true class, the number the count."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,17 +49,23 @@ def plot_confusion(
     from sklearn.metrics import confusion_matrix
 
     n = len(class_names)
-    cm = confusion_matrix(y_true, y_pred, labels=np.arange(n)).astype(float)
-    cm /= np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    size = max(5.0, 0.22 * n + 2)
+    counts = confusion_matrix(y_true, y_pred, labels=np.arange(n))
+    cm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = max(5.0, 0.3 * n + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(cm, cmap="viridis", vmin=0, vmax=max(cm.max(), 1e-9))
+    im = ax.imshow(cm, cmap="viridis", vmin=0, vmax=1)
+    if n <= 60:  # beyond that the cells are too small to read a number
+        fontsize = 9 if n <= 12 else 7 if n <= 25 else 5
+        for i, j in zip(*np.nonzero(counts), strict=True):
+            # Light text on the dark (low) end of viridis, dark text on the bright end.
+            color = "white" if cm[i, j] < 0.6 else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=fontsize, color=color)
     ax.set_xticks(range(n), class_names, rotation=90, fontsize=7)
     ax.set_yticks(range(n), class_names, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     ax.set_title(title)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class (numbers: trials)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -69,20 +77,40 @@ def plot_learning_curves(histories: dict[str, dict[str, Any]], path: Path) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i % 10}"
         epochs = np.arange(1, len(h["train_loss"]) + 1)
         ax_loss.plot(epochs, h["train_loss"], color=color, ls="--", lw=1)
-        ax_loss.plot(epochs, h["val_loss"], color=color, label=name)
+        ax_loss.plot(epochs, h["val_loss"], color=color, label=display_name(name))
         ax_acc.plot(epochs, h["train_acc"], color=color, ls="--", lw=1)
-        ax_acc.plot(epochs, h["val_acc"], color=color, label=name)
+        ax_acc.plot(epochs, h["val_acc"], color=color, label=display_name(name))
         if h.get("best_epoch", -1) >= 0:
             ax_acc.axvline(h["best_epoch"] + 1, color=color, ls=":", lw=0.8)
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss (dashed: train, solid: validation)")
-    ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy", title="accuracy (dotted: kept epoch)")
-    ax_acc.legend(fontsize=8)
+    # Colours name the models; line styles say which split (one legend entry each, in grey).
+    styles = [
+        Line2D([], [], color="0.4", ls="--", lw=1, label="training set (training objective)"),
+        Line2D([], [], color="0.4", ls="-", label="validation set (cross-entropy)"),
+    ]
+    ax_loss.set(
+        xlabel="epoch",
+        ylabel="loss (cross-entropy; training: with the distillation term)",
+        title="loss per epoch",
+    )
+    ax_loss.legend(handles=ax_loss.get_legend_handles_labels()[0] + styles, fontsize=8)
+    ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy", title="accuracy per epoch", ylim=(0, 1.02))
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    kept = Line2D([], [], color="0.4", ls=":", lw=0.8, label="epoch kept (best validation)")
+    acc_styles = [
+        Line2D([], [], color="0.4", ls="--", lw=1, label="training set"),
+        Line2D([], [], color="0.4", ls="-", label="validation set"),
+        kept,
+    ]
+    ax_acc.legend(handles=ax_acc.get_legend_handles_labels()[0] + acc_styles, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -94,4 +122,28 @@ def write_report(folder: Path, report: dict[str, Any], markdown_header: str) -> 
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
     table = metrics_table_markdown(report["results"], report["chance_top1"], report["chance_top5"])
     notes = "\n".join(f"- {note}" for note in report.get("notes", []))
-    (folder / "report.md").write_text(f"{markdown_header}\n\n{table}\n\n{notes}\n", encoding="utf-8")
+    plots = _plots_markdown(folder)
+    (folder / "report.md").write_text(f"{markdown_header}\n\n{table}\n\n{notes}\n{plots}", encoding="utf-8")
+
+
+# The plots a calibration writes next to its report, with what each shows.
+PLOTS = {
+    "confusion.png": (
+        "Confusion matrix",
+        "the main model on the test blocks; colour: fraction of the true class, numbers: trials",
+    ),
+    "learning_curves.png": (
+        "Learning curves",
+        "loss and top-1 accuracy per epoch of every network, training (dashed) and validation (solid)",
+    ),
+}
+
+
+def _plots_markdown(folder: Path) -> str:
+    """A section that names and embeds each plot present in ``folder`` ('' when there is none)."""
+    parts = [
+        f"\n## {title}\n\n`{file}`: {what}.\n\n![{title}]({file})\n"
+        for file, (title, what) in PLOTS.items()
+        if (folder / file).exists()
+    ]
+    return "".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rtdecode.cli import add_latency_option
+from rtdecode.cli_args import add_latency_option, at_least, device, positive
 
 GUI_DESCRIPTION = """\
 Open the live decoding window: choose the EEG and marker streams LSL can see (Refresh lists
@@ -18,8 +18,10 @@ is available; Connect & start decodes; Record writes the session to XDF. The sta
 the stream's health, the decode latency, where the model runs and the window's frame rate.
 
 Example, with no hardware (two terminals):
-  rtdecode simulate --live --name sim --loop
+  rtdecode simulate --live --name sim --loop --classes 10     # the demo's 10 classes
   rtdecode gui --model demo-output/calibration/model --stream sim --markers sim-markers --connect
+
+Markers of classes the model does not know are named in a warning and left out of the accuracy.
 """
 
 PRESENTER_DESCRIPTION = """\
@@ -55,7 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cache (nothing is downloaded); without it the calibration exemplars are shown",
     )
     p.add_argument("--record-dir", default="recordings", help="where Record writes (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)")
+    p.add_argument(
+        "--device", type=device, default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)"
+    )
     p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
     add_latency_option(p)
     p.set_defaults(handler=run_gui)
@@ -76,18 +80,27 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--simulate", action="store_true", help="the simulated subject is the EEG source (no hardware)"
     )
-    p.add_argument("--classes", type=int, default=10, help="--simulate: classes (default: %(default)s)")
     p.add_argument(
-        "--images-per-class", type=int, default=50, help="--simulate: images per class (default: %(default)s)"
-    )
-    p.add_argument("--channels", type=int, default=128, help="--simulate: channels (default: %(default)s)")
-    p.add_argument("--image-s", type=float, default=0.5, help="seconds per image (default: %(default)s)")
-    p.add_argument("--block-s", type=float, default=25.0, help="block length in s (default: %(default)s)")
-    p.add_argument(
-        "--break-s", type=float, default=10.0, help="break after a block in s (default: %(default)s)"
+        "--classes", type=positive(int), default=10, help="--simulate: classes (default: %(default)s)"
     )
     p.add_argument(
-        "--blocks", type=int, default=None, help="stop after this many blocks (default: all images)"
+        "--images-per-class",
+        type=positive(int),
+        default=50,
+        help="--simulate: images per class (default: %(default)s)",
+    )
+    p.add_argument(
+        "--channels", type=positive(int), default=128, help="--simulate: channels (default: %(default)s)"
+    )
+    p.add_argument("--image-s", type=positive(), default=0.5, help="seconds per image (default: %(default)s)")
+    p.add_argument(
+        "--block-s", type=positive(), default=25.0, help="block length in s (default: %(default)s)"
+    )
+    p.add_argument(
+        "--break-s", type=at_least(0), default=10.0, help="break after a block in s (default: %(default)s)"
+    )
+    p.add_argument(
+        "--blocks", type=positive(int), default=None, help="stop after this many blocks (default: all images)"
     )
     p.add_argument("--seed", type=int, default=0, help="presentation order seed (default: %(default)s)")
     p.add_argument(
@@ -98,9 +111,11 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--teacher-weights", default=None, help="CLIP weights for --teacher ViT-B-32")
     p.add_argument(
-        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
+        "--max-epochs", type=positive(int), default=40, help="training epochs at most (default: %(default)s)"
     )
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: %(default)s)")
+    p.add_argument(
+        "--patience", type=positive(int), default=10, help="early-stopping patience (default: %(default)s)"
+    )
     p.add_argument(
         "--baselines", default="quick", choices=["none", "quick", "all"], help="default: %(default)s"
     )
@@ -136,12 +151,14 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
     p.add_argument(
-        "--classes", type=int, default=10, help="number of classes, up to 40 (default: %(default)s)"
+        "--classes", type=positive(int), default=10, help="number of classes, up to 40 (default: %(default)s)"
     )
-    p.add_argument("--images-per-class", type=int, default=50, help="images per class (default: %(default)s)")
+    p.add_argument(
+        "--images-per-class", type=positive(int), default=50, help="images per class (default: %(default)s)"
+    )
     p.add_argument("--subject", type=int, default=1, help="simulated subject (default: %(default)s)")
     p.add_argument(
-        "--max-epochs", type=int, default=40, help="training epochs at most (default: %(default)s)"
+        "--max-epochs", type=positive(int), default=40, help="training epochs at most (default: %(default)s)"
     )
     p.add_argument(
         "--baselines",
@@ -149,15 +166,22 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
         help="baselines to run next to the student, 'all' or 'none' (default: %(default)s)",
     )
     p.add_argument("--no-gui", action="store_true", help="stop after decoding the file; open no window")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the session and model of an earlier demo in --out"
+    )
     p.set_defaults(handler=run_demo)
 
 
 def _has_display() -> bool:
+    """A window the user can see (offscreen Qt, as in the tests, does not count)."""
     import os
 
-    return bool(
+    from gui.display import display_problem
+
+    visible = (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")
     )
+    return bool(visible) and display_problem() is None
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -217,8 +241,18 @@ def _app():
     return app
 
 
+def _require_display() -> None:
+    """Refuse in one line, before Qt aborts the process with its own advice, when no window can open."""
+    from gui.display import display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        raise SystemExit(f"error: {problem}")
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Handler of ``rtdecode gui``."""
+    _require_display()
     app = _app()
     from gui.live_window import LiveWindow
 
@@ -265,6 +299,7 @@ def run_presenter(args: argparse.Namespace) -> int:
     # A thread waiting for the GIL gets it within 1 ms instead of 5: the GUI thread's onsets
     # compete with the recorder's and the simulator's Python threads.
     sys.setswitchinterval(0.001)
+    _require_display()
     app = _app()
     from gui.presenter import PresenterWindow
 

@@ -138,7 +138,7 @@ class LiveSession:
 
     def _start(self) -> None:
         from gui.image_source import cache_dir_for, find_exemplar_dir, make_image_service
-        from rtdecode.cli import with_latency
+        from rtdecode.cli_args import with_latency
         from rtdecode.decoder import OnlineDecoder
         from rtdecode.io.bundle import load_bundle
         from rtdecode.streams.lsl_utils import resolve_stream

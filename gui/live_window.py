@@ -296,6 +296,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.n_predictions = 0
         self._latencies.clear()
         self._warned_images = False
+        self.prediction_view.set_classes(session.bundle.class_names)
         self.prediction_view.reset()
         self.image_panel.clear()
         self.image_panel.set_note(session.image_note)
@@ -331,7 +332,12 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _on_prediction(self, prediction) -> None:
         self.n_predictions += 1
-        self.prediction_view.show_prediction(prediction)
+        if self.prediction_view.show_prediction(prediction) is not None:
+            self.banner.show_message(
+                "warning",
+                "Markers of classes the model does not know",
+                self.prediction_view.tally.mismatch_text(),
+            )
         self._latencies.append(prediction.latency_ms)
         if prediction.onset is not None:
             self.eeg_view.add_onset(prediction.onset)

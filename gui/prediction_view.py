@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from rtdecode.known_classes import ClassTally, marker_class
+
 TOP_K = 5
 BAR_STYLE = """
 QProgressBar {{ border: 1px solid #b8c0cc; border-radius: 3px; background: #f3f5f8; height: 16px; }}
@@ -52,11 +54,30 @@ class PredictionView(QtWidgets.QGroupBox):
             self._bars.append(bar)
             self._values.append(value)
         layout.addLayout(grid)
-        self.hits = 0
-        self.labelled = 0
+        self.tally = ClassTally([])
 
-    def show_prediction(self, prediction) -> None:
-        """Display a :class:`~rtdecode.decoder.Prediction` (its top-k, best first)."""
+    @property
+    def hits(self) -> int:
+        return self.tally.hits
+
+    @property
+    def labelled(self) -> int:
+        """Markers of the model's classes seen so far (the accuracy's denominator)."""
+        return self.tally.known
+
+    def set_classes(self, class_names) -> None:
+        """The model's classes: markers of other classes are counted apart (a new session)."""
+        self.tally = ClassTally(class_names)
+
+    def show_prediction(self, prediction) -> str | None:
+        """Display a :class:`~rtdecode.decoder.Prediction` (its top-k, best first).
+
+        Returns
+        -------
+        str or None
+            The marker's class when the model does not know it and it is the first such
+            marker of that class (the caller warns once per class), else None.
+        """
         self.label.setText(prediction.label)
         for row in range(TOP_K):
             if row < len(prediction.topk):
@@ -68,24 +89,29 @@ class PredictionView(QtWidgets.QGroupBox):
                 self._names[row].setText("")
                 self._bars[row].setValue(0)
                 self._values[row].setText("")
-        marker = prediction.marker if isinstance(prediction.marker, dict) else None
-        shown = marker.get("class") if marker else None
+        shown = marker_class(prediction.marker, self.tally.class_names)
         if shown is None:
             self.truth.setText(f"sliding window · {prediction.latency_ms:.0f} ms after the last sample")
-            return
+            return None
         # The stimulus marker says what was on screen: show it next to the guess (display only).
-        self.labelled += 1
-        hit = shown == prediction.label
-        self.hits += int(hit)
-        mark = "✓" if hit else "✗"
-        self.truth.setText(
-            f"shown: {shown} {mark} · {self.hits}/{self.labelled} correct "
-            f"({100 * self.hits / self.labelled:.0f} %)"
+        new_unknown = self.tally.add(prediction)
+        if shown in self.tally.unknown:
+            mark = "(not a class of this model)"
+        else:
+            mark = "✓" if shown == prediction.label else "✗"
+        score = (
+            f"{self.hits}/{self.labelled} correct ({100 * self.hits / self.labelled:.0f} %)"
+            if self.labelled
+            else "no marker of the model's classes yet"
         )
+        if self.tally.unknown:
+            score += f" of the model's classes; {sum(self.tally.unknown.values())} of other classes left out"
+        self.truth.setText(f"shown: {shown} {mark} · {score}")
+        return new_unknown
 
     def reset(self) -> None:
         """Back to the empty state (a new session)."""
-        self.hits = self.labelled = 0
+        self.tally = ClassTally(self.tally.class_names)
         self.label.setText("—")
         self.truth.setText("waiting for the first prediction")
         for name, bar, value in zip(self._names, self._bars, self._values, strict=True):

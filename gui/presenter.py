@@ -587,10 +587,12 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.train_bar.setValue(1)
         self.train_bar.setFormat("done")
         report = result.report
+        from calibration.model_names import display_name
+
         main = result.bundle.extra.get("model", "student")
         metrics = report["results"].get(main, {})
         self.result_label.setText(
-            f"<b>{main}</b> on {report['n_test']} held-out epochs: top-1 {metrics.get('top1', float('nan')):.2f}"
+            f"<b>{display_name(main)}</b> on {report['n_test']} held-out epochs: top-1 {metrics.get('top1', float('nan')):.2f}"
             f" (chance {report['chance_top1']:.2f}), top-5 {metrics.get('top5', float('nan')):.2f}; "
             f"{report['seconds']:.0f} s.<br>Model: {self.bundle_path}<br>Report: {result.out_dir / 'report.md'}"
         )

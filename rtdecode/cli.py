@@ -12,27 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rtdecode.cli_args import add_latency_option, at_least, device, positive, refuse_to_replace, with_latency
+
 log = logging.getLogger("rtdecode")
-
-
-def add_latency_option(p: argparse.ArgumentParser) -> None:
-    """``--latency-ms``: the EEG stream's acquisition latency, shared by live, gui, predict, calibrate."""
-    p.add_argument(
-        "--latency-ms",
-        type=float,
-        default=None,
-        metavar="MS",
-        help="the EEG stream's acquisition latency in ms (how much later than the stimulus its samples "
-        "are stamped, e.g. measured with a photodiode); EEG time is shifted back by it where epochs are "
-        "cut (default: the model's setting, 0 unless calibrated with one)",
-    )
-
-
-def with_latency(bundle, latency_ms: float | None):
-    """``bundle`` with its pipeline's acquisition latency replaced when ``latency_ms`` is given."""
-    if latency_ms is not None:
-        bundle.pipeline = bundle.pipeline.replace(acquisition_latency_ms=float(latency_ms))
-    return bundle
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -54,6 +36,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".xdf":
         raise SystemExit(f"error: --out must end in .xdf, got {out}")
+    refuse_to_replace(out, args.overwrite, "recording")
     image_dir = save_simulated_session(config, out, overwrite=args.overwrite)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and stimulus images in {image_dir}/")
     _print_summary(out)
@@ -97,24 +80,43 @@ def _simulate_live(config, args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    import numpy as np
-
     from rtdecode.decoder import predict_recording
     from rtdecode.io.bundle import load_bundle
+    from rtdecode.known_classes import ClassTally
     from rtdecode.streams.player import replay_source
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
     recording = replay_source(args.recording, subject=args.subject)
+    _check_decodable(recording, args.recording)
     predictions = predict_recording(bundle, recording, device=args.device)
+    if not predictions:
+        raise ValueError(
+            f"0 epochs decoded: every one of the {len(recording.stimulus_events())} stimulus epochs in "
+            f"{args.recording} runs past the data or holds bad samples (-v lists them)"
+        )
+    tally = ClassTally(bundle.class_names)
     for p in predictions:
         print(json.dumps(p.to_json()) if args.jsonl else f"{p.onset:.3f}  {p.label:24s} {p.topk[0][1]:.3f}")
-    labelled = [p for p in predictions if isinstance(p.marker, dict) and p.marker.get("label", -1) >= 0]
-    if labelled:
-        top1 = np.mean([p.index == p.marker["label"] for p in labelled])
-        log.info(
-            "%d epochs decoded; top-1 %.3f (chance %.3f)", len(predictions), top1, 1 / len(bundle.class_names)
-        )
+        tally.add(p)
+    sys.stdout.flush()  # a closed pipe (`| head`) shows here, not at exit
+    if tally.unknown:
+        log.warning("%s", tally.mismatch_text())
+    log.info("%d epochs decoded; %s", len(predictions), tally.accuracy_text())
     return 0
+
+
+def _check_decodable(recording, path: str) -> None:
+    """Refuse a recording with nothing to decode, saying what is missing."""
+    if recording.n_samples == 0:
+        raise ValueError(
+            f"{path} holds 0 EEG samples: nothing to decode (was the recording stopped at once?)"
+        )
+    if not recording.stimulus_events():
+        raise ValueError(
+            f"{path} has no stimulus markers ({len(recording.markers)} marker(s), none with "
+            '"event": "stimulus"), so there is no epoch to decode; record the marker stream with the '
+            "EEG, or decode without markers with `rtdecode live --mode sliding`"
+        )
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
@@ -123,19 +125,33 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
     from rtdecode.decoder import OnlineDecoder
     from rtdecode.io.bundle import load_bundle
-    from rtdecode.streams.lsl_utils import resolve_stream
+    from rtdecode.known_classes import ClassTally
+    from rtdecode.streams.lsl_utils import StreamQuery, resolve_queries
     from rtdecode.streams.reader import MarkerReader, StreamReader
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
-    markers = None
+    queries = [StreamQuery.parse(args.stream)]
     if args.mode == "marker":
-        markers = MarkerReader(resolve_stream(args.markers, timeout=args.timeout)).start()
-    reader = StreamReader(resolve_stream(args.stream, timeout=args.timeout), bundle.pipeline)
+        queries.append(StreamQuery.parse(args.markers))
+    # Both at once, so that when both are missing the error names both.
+    infos = resolve_queries(queries, timeout=args.timeout)
+    markers = MarkerReader(infos[1]).start() if args.mode == "marker" else None
+    reader = StreamReader(infos[0], bundle.pipeline)
     reader.start()
     lock = threading.Lock()
+    tally = ClassTally(bundle.class_names)
 
     def emit(prediction) -> None:
         with lock:
+            unknown = tally.add(prediction)
+            if unknown is not None:
+                log.warning(
+                    "a marker names %r, a class the model does not know (it knows %d: %s); such trials are "
+                    "left out of the accuracy, and all of them are listed when decoding stops",
+                    unknown,
+                    len(tally.class_names),
+                    ", ".join(tally.class_names[:10]) + (" ..." if len(tally.class_names) > 10 else ""),
+                )
             if args.jsonl:
                 print(json.dumps(prediction.to_json()), flush=True)
             else:
@@ -173,6 +189,10 @@ def _cmd_live(args: argparse.Namespace) -> int:
         reader.stop()
         if markers is not None:
             markers.stop()
+        if tally.unknown:
+            log.warning("%s", tally.mismatch_text())
+        if tally.known or tally.unknown:
+            log.info("%s", tally.accuracy_text())
         log.info("stopped; skipped epochs: %s", decoder.skipped or "none")
     return 0
 
@@ -197,6 +217,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     from rtdecode.streams.player import DriverEmulation, Player, replay_source
 
+    if args.speed == 0 and not args.wait_for_consumer:
+        raise ValueError(
+            "--speed 0 pushes the whole recording at once and exits, before any consumer can connect "
+            "to the new streams; add --wait-for-consumer S (e.g. 10), or give a speed such as 10"
+        )
     recording = replay_source(args.recording, subject=args.subject)
     driver = None
     if args.emulate_driver:
@@ -263,8 +288,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".xdf":
         raise SystemExit(f"error: --out must end in .xdf, got {out}")
-    if args.duration is not None and not args.duration > 0:
-        raise SystemExit(f"error: --duration must be > 0 seconds, got {args.duration}")
+    refuse_to_replace(out, args.overwrite, "recording")
     recorder = Recorder(out, args.streams or None, resolve_timeout=args.timeout, overwrite=args.overwrite)
 
     def terminate(signum: int, frame: object) -> None:
@@ -322,7 +346,10 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("recording", help="an .xdf recording, or an ImageNet-EEG .pth file (with --subject)")
     p.add_argument(
-        "--speed", type=float, default=1.0, help="1 real time, 4 four times faster, 0 as fast as possible"
+        "--speed",
+        type=at_least(0),
+        default=1.0,
+        help="1 real time, 4 four times faster, 0 as fast as possible (needs --wait-for-consumer)",
     )
     p.add_argument("--loop", action="store_true", help="start again at the end until Ctrl-C")
     p.add_argument("--name", default="rtdecode-replay", help="EEG stream name (default: %(default)s)")
@@ -330,7 +357,7 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--subject", type=int, default=None, help="subject to replay from an ImageNet-EEG file")
     p.add_argument(
         "--wait-for-consumer",
-        type=float,
+        type=at_least(0),
         default=0.0,
         metavar="S",
         help="wait up to S seconds for consumers of both streams before pushing (default: push at once)",
@@ -372,9 +399,14 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--out", required=True, help="output .xdf file")
     p.add_argument("streams", nargs="*", metavar="STREAM", help="streams to record (default: EEG + Markers)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds to wait for the streams (default: %(default)s)"
+        "--duration", type=positive(), default=None, help="stop after this many seconds (default: Ctrl-C)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive(),
+        default=10.0,
+        help="seconds to wait for the streams (default: %(default)s)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
@@ -412,7 +444,7 @@ def _add_generator_options(p: argparse.ArgumentParser, required: bool) -> None:
         help="prompt template with {label} (default: %(default)r)",
     )
     p.add_argument("--dtype", default="auto", help="auto (float16 on CUDA), float16, bfloat16, float32")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    p.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ...")
 
 
 def _load_generator(args: argparse.Namespace):
@@ -460,6 +492,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     from rtdecode.reconstruct.figure import SubjectRun, reconstruction_figure
     from rtdecode.streams.player import replay_source
 
+    refuse_to_replace(args.out, args.overwrite, "figure")
     if len(args.model) != len(args.recordings):
         raise ValueError(
             f"{len(args.model)} --model for {len(args.recordings)} recordings; give one --model per recording, "
@@ -511,7 +544,9 @@ def _add_reconstruct_commands(add: Callable[..., argparse.ArgumentParser]) -> No
         "interrupted run resumes. Nothing is downloaded.",
     )
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
-    p.add_argument("--per-class", type=int, default=1, help="images per class (default: %(default)s)")
+    p.add_argument(
+        "--per-class", type=positive(int), default=1, help="images per class (default: %(default)s)"
+    )
     p.add_argument("--out", default=None, help="cache folder (default: MODEL/images)")
     _add_generator_options(p, required=True)
 
@@ -530,17 +565,22 @@ def _add_reconstruct_commands(add: Callable[..., argparse.ArgumentParser]) -> No
     )
     p.add_argument("--model", required=True, action="append", help="model bundle folder (repeatable)")
     p.add_argument("--out", required=True, help="output image (.png, .pdf, .svg)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out image")
     p.add_argument(
         "--classes", default=None, help="comma-separated target classes (default: the first --n-classes)"
     )
-    p.add_argument("--n-classes", type=int, default=6, help="number of target classes (default: %(default)s)")
-    p.add_argument("--trials", type=int, default=3, help="trials per class (default: %(default)s)")
+    p.add_argument(
+        "--n-classes", type=positive(int), default=6, help="number of target classes (default: %(default)s)"
+    )
+    p.add_argument("--trials", type=positive(int), default=3, help="trials per class (default: %(default)s)")
     p.add_argument(
         "--images-dir", default=None, help="stimulus images (default: from the recording or the bundle)"
     )
     p.add_argument("--cache", default=None, help="image cache folder (default: MODEL/images)")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
-    p.add_argument("--decode-device", default="auto", help="device of the EEG decoder (default: auto)")
+    p.add_argument(
+        "--decode-device", type=device, default="auto", help="device of the EEG decoder (default: auto)"
+    )
     _add_generator_options(p, required=False)
 
 
@@ -563,7 +603,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Ferrante et al. (CNN student on EEG spectrograms distilled from a CLIP teacher)."
         ),
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also log debug messages, library messages and tracebacks to stderr",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, description: str):
@@ -598,23 +643,32 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of running the simulated protocol",
     )
     p.add_argument("--loop", action="store_true", help="--live: restart the protocol when it ends")
-    p.add_argument("--timeout", type=float, default=10.0, help="--follow: seconds to wait for the stream")
+    p.add_argument(
+        "--timeout",
+        type=positive(),
+        default=10.0,
+        help="--follow: seconds to wait for the stream (default: 10)",
+    )
     p.add_argument("--subject", type=int, default=1, help="subject number (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the experiment (default: %(default)s)")
     p.add_argument(
         "--minutes",
-        type=float,
+        type=positive(),
         default=None,
         help="truncate the session to about this many minutes (whole blocks)",
     )
     p.add_argument(
         "--snr",
-        type=float,
+        type=at_least(0),
         default=None,
         help="signal-to-noise of the evoked responses (default: simulator's)",
     )
-    p.add_argument("--classes", type=int, default=40, help="number of classes (default: %(default)s)")
-    p.add_argument("--images-per-class", type=int, default=50, help="images per class (default: %(default)s)")
+    p.add_argument(
+        "--classes", type=positive(int), default=40, help="number of classes (default: %(default)s)"
+    )
+    p.add_argument(
+        "--images-per-class", type=positive(int), default=50, help="images per class (default: %(default)s)"
+    )
     p.add_argument(
         "--line-freq", type=float, default=50.0, choices=[50.0, 60.0], help="mains frequency in Hz"
     )
@@ -638,13 +692,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Decode a recording offline, as fast as the machine allows, with exactly the features the live\n"
         "decoder computes for the same samples. One line per stimulus marker; with --jsonl, a JSON\n"
         "object with marker, label, topk ([class, probability]...), t_last_sample and latency_ms\n"
-        "(compute time per epoch here). The accuracy against the markers' labels goes to stderr.",
+        "(compute time per epoch here). The accuracy against the markers' classes goes to stderr; markers\n"
+        "of classes the model does not know are named in a warning and left out of it.",
     )
     p.add_argument("recording", help=".xdf file, or an ImageNet-EEG .pth file with --subject")
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
     p.add_argument("--jsonl", action="store_true", help="print JSON lines")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    p.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ...")
     add_latency_option(p)
 
     p = add(
@@ -659,24 +714,46 @@ def build_parser() -> argparse.ArgumentParser:
         "prediction; latency_arrival_ms: from its arrival here); logs on stderr.\n"
         "Timestamps: jittered push-time stamps are smoothed on one time base (effective rate\n"
         "estimated); only samples the device did not deliver count as gaps.\n"
-        "Streams are given as a name, name=X, type=Y or source_id=Z.",
+        "Streams are given as a name, name=X, type=Y or source_id=Z. A marker of a class the model\n"
+        "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.",
     )
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
     p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
     p.add_argument("--markers", default="type=Markers", help="marker stream (default: %(default)s)")
     p.add_argument("--mode", choices=["marker", "sliding"], default="marker", help="default: %(default)s")
     p.add_argument(
-        "--hop", type=float, default=0.25, help="sliding mode step in seconds (default: %(default)s)"
+        "--hop", type=positive(), default=0.25, help="sliding mode step in seconds (default: %(default)s)"
     )
-    p.add_argument("--smoothing", type=int, default=0, help="average the last N predictions for display")
+    p.add_argument(
+        "--smoothing",
+        type=at_least(0, int),
+        default=0,
+        help="average the last N predictions for display (default: %(default)s, off)",
+    )
     p.add_argument("--jsonl", action="store_true", help="print JSON lines")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the streams")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ...")
+    p.add_argument(
+        "--duration",
+        type=positive(),
+        default=None,
+        help="stop after this many seconds (default: until Ctrl-C)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive(),
+        default=10.0,
+        help="seconds to wait for the streams (default: %(default)s)",
+    )
+    p.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ...")
     add_latency_option(p)
     _add_stream_commands(add)
     _add_reconstruct_commands(add)
     _add_plugin_commands(sub)
+    for command in sub.choices.values():
+        # `rtdecode predict ... -v` works too (errors suggest -v); SUPPRESS keeps a -v given
+        # before the subcommand from being reset to False by the subparser's default.
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as `rtdecode -v`"
+        )
     return parser
 
 
@@ -699,25 +776,15 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rtdecode.cli_errors import configure_output, run_command
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("pyxdf").setLevel(logging.WARNING)  # its per-file INFO lines drown ours
+    configure_output(args.verbose)
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError, TimeoutError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return run_command(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -368,11 +368,11 @@ def test_figure_and_pregenerate_commands(session, tiny_pipeline_dir, tmp_path, c
     index = json.loads((session.model / "images" / "index.json").read_text())
     assert sorted(e["class_name"] for e in index["images"]) == sorted(session.class_names)
     name = session.class_names[1]
-    assert main([*argv, "--classes", f"{name.upper()}"]) == 0  # names match case-insensitively
+    assert main([*argv, "--classes", name.upper(), "--overwrite"]) == 0  # names match case-insensitively
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["rows"] == 1 and summary["sources"] == {"cache": 2}
 
     assert main(["pregenerate", "--model", str(session.model), "--pipeline", str(tmp_path / "nope")]) == 1
     assert "does not exist" in capsys.readouterr().err
-    assert main([*argv, "--classes", "zebra"]) == 1
+    assert main([*argv, "--classes", "zebra", "--overwrite"]) == 1
     assert "not in the model" in capsys.readouterr().err

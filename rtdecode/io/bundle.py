@@ -13,6 +13,7 @@ Loading never unpickles anything, so a bundle from a colleague is safe to open.
 from __future__ import annotations
 
 import json
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,10 @@ def save_bundle(bundle: ModelBundle, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in bundle.model.state_dict().items()}
-    safetensors.torch.save_file(state, str(folder / WEIGHTS_FILE))
+    # Serialized in memory and written like every other output (mode from the umask, 0644
+    # usually; safetensors' save_file makes 0600), through a temporary name so that a crash
+    # never leaves half a bundle under the real names.
+    _write_atomic(folder / WEIGHTS_FILE, safetensors.torch.save(state))
     meta = {
         "format": BUNDLE_FORMAT,
         "architecture": "StudentCNN",
@@ -108,8 +112,14 @@ def save_bundle(bundle: ModelBundle, folder: str | Path) -> Path:
             "numpy": np.__version__,
         },
     }
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")
+    _write_atomic(folder / META_FILE, json.dumps(meta, indent=2, default=_json_default).encode("utf-8"))
     return folder
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
 
 
 def load_bundle(folder: str | Path) -> ModelBundle:
@@ -131,27 +141,53 @@ def load_bundle(folder: str | Path) -> ModelBundle:
             f"{folder} is not a model bundle: it needs {META_FILE} and {WEIGHTS_FILE} "
             "(make one with `rtdecode calibrate`)"
         )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    damaged = "the bundle is damaged: copy it again, or make it again with `rtdecode calibrate`"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{meta_path} is not valid JSON ({error}); {damaged}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path} holds no JSON object; {damaged}")
     if int(meta.get("format", 0)) > BUNDLE_FORMAT:
         raise ValueError(
             f"{folder} was written by a newer rtdecode (bundle format {meta['format']}, "
             f"this program reads up to {BUNDLE_FORMAT}); upgrade rtdecode"
         )
-    student_config = StudentConfig.from_dict(meta["student_config"])
-    model = StudentCNN(student_config)
-    model.load_state_dict(safetensors.torch.load_file(str(weights_path)))
-    model.eval()
-    return ModelBundle(
-        model=model,
-        student_config=student_config,
-        pipeline=PipelineConfig.from_dict(meta["pipeline"]),
-        standardizer=Standardizer.from_dict(meta["standardizer"]),
-        class_names=list(meta["class_names"]),
-        channel_names=list(meta["channel_names"]),
-        sfreq=float(meta["sfreq"]),
-        metrics=meta.get("metrics", {}),
-        extra=meta.get("extra", {}),
-    )
+    try:
+        state = safetensors.torch.load_file(str(weights_path))
+    except Exception as error:  # safetensors raises its own SafetensorError (and OSError)
+        raise ValueError(f"{weights_path} cannot be read ({_first_line(error)}); {damaged}") from None
+    try:
+        student_config = StudentConfig.from_dict(meta["student_config"])
+        model = StudentCNN(student_config)
+        model.load_state_dict(state)
+        model.eval()
+        return ModelBundle(
+            model=model,
+            student_config=student_config,
+            pipeline=PipelineConfig.from_dict(meta["pipeline"]),
+            standardizer=Standardizer.from_dict(meta["standardizer"]),
+            class_names=list(meta["class_names"]),
+            channel_names=list(meta["channel_names"]),
+            sfreq=float(meta["sfreq"]),
+            metrics=meta.get("metrics", {}),
+            extra=meta.get("extra", {}),
+        )
+    except KeyError as error:
+        raise ValueError(f"{meta_path} lacks the entry {error}; {damaged}") from None
+    except (RuntimeError, TypeError, ValueError) as error:
+        # E.g. student_config edited by hand: the weights no longer fit the network it describes.
+        raise ValueError(
+            f"{folder}: {META_FILE} does not agree with {WEIGHTS_FILE} ({_first_line(error)}); {damaged}"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    # torch's load_state_dict error: a header line, then one line per mismatched tensor.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Error(s) in loading state_dict"):
+        lines = lines[1:]
+    return " ".join(lines[:2]).rstrip(".")[:300] if lines else type(error).__name__
 
 
 def _json_default(value: Any) -> Any:

@@ -56,7 +56,7 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
     assert report["results"]["oracle (simulator ground truth)"]["top1"] > 0.6
     assert report["results"]["logreg_standardized"]["top1"] > 0.5  # high snr: clearly above chance
     assert report["teacher"]["used"] and "held_out_accuracy" in report["teacher"]
-    assert "| student_kd_stft |" in (tmp_path / "report.md").read_text()
+    assert "| distilled student (STFT) |" in (tmp_path / "report.md").read_text()  # code name: JSON only
     for png in ("confusion.png", "learning_curves.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 

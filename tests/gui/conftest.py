@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
 from rtdecode.streams.simulate import SimulatedSubject, SimulationConfig  # noqa: E402
+from tests.bundles import make_bundle  # noqa: E402, F401  (the GUI tests import it from here)
 
 # 16 channels, 3 classes, short blocks: small enough to decode in real time on a busy CPU.
 SIM = SimulationConfig(
@@ -21,32 +21,6 @@ SIM = SimulationConfig(
 def unique(prefix: str) -> str:
     """A stream name no other test (or test run) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def make_bundle(
-    folder: Path, channel_names: list[str], class_names: list[str], sfreq: float = 1000.0
-) -> Path:
-    """Save a random-weight student for these channels and classes; returns the bundle folder."""
-    import torch
-
-    from rtdecode.config import PipelineConfig
-    from rtdecode.io.bundle import ModelBundle, save_bundle
-    from rtdecode.models.student import StudentCNN, StudentConfig
-    from rtdecode.signal.standardize import Standardizer
-
-    torch.manual_seed(0)
-    n = len(channel_names)
-    config = StudentConfig(n_channels=n, n_classes=len(class_names), widths=(8, 8))
-    bundle = ModelBundle(
-        StudentCNN(config).eval(),
-        config,
-        PipelineConfig(sfreq=sfreq),
-        Standardizer(mean=np.zeros(n), std=np.full(n, 5.0)),
-        list(class_names),
-        list(channel_names),
-        sfreq,
-    )
-    return save_bundle(bundle, folder)
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,7 @@ def test_presents_marks_records_and_trains_a_bundle(qtbot, presenter, tmp_path):
     assert bundle.class_names == SimulatedSubject(SUBJECT).class_names
     assert bundle.channel_names == recording.channel_names
     assert "top-1" in w.result_label.text() and w.open_live_button.isVisible()
+    assert "student" in w.result_label.text() and "_stft" not in w.result_label.text()  # words, not code
     assert "calibration finished" in w.log_view.toPlainText()
 
 

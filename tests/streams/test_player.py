@@ -229,7 +229,7 @@ def test_cli_replay_serves_a_file(
     write_xdf(path, rec)
     name = unique_name()
     with caplog.at_level(logging.INFO):
-        assert main(["replay", str(path), "--speed", "0", "--name", name]) == 0
+        assert main(["replay", str(path), "--speed", "0", "--wait-for-consumer", "0.2", "--name", name]) == 0
     text = caplog.text
     assert f"serving EEG stream {name!r} (3 channels, 500 Hz" in text
     assert f"{name}-markers" in text and "replay finished: 250 samples" in text
