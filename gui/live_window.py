@@ -402,8 +402,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         health = reader.health
         if health.connected:
             text = (
-                f"{reader.name}: {health.measured_rate_hz:.0f}/{reader.sfreq:g} Hz · {reader.n_channels} ch · "
-                f"gaps {health.gaps} · lost {health.lost}"
+                f"{reader.name}: {health.effective_rate_hz:.2f} Hz (nominal {reader.sfreq:g}) · "
+                f"{reader.n_channels} ch · jitter {health.jitter_ms:.1f} ms · "
+                f"gaps {health.gaps} ({health.missing_samples} samples) · lost {health.lost}"
             )
             problems = health.flat_channels + health.saturated_channels
             if problems:

@@ -57,6 +57,11 @@ def _timing_lines(r: Recording) -> list[str]:
         f"timing: effective rate {time.effective_rate:.4f} Hz ({ppm:+.0f} ppm vs nominal), "
         f"timestamp jitter {time.jitter_s * 1000:.2f} ms SD"
     ]
+    if abs(ppm) > 1000:
+        lines.append(
+            f"  warning: the samples arrive {abs(ppm) / 1e4:.1f} % {'faster' if ppm > 0 else 'slower'} than the "
+            "nominal rate; check the device's sampling-rate setting"
+        )
     late = sum(e.kind == "late" for e in time.events)
     resets = sum(e.kind == "reset" for e in time.events)
     if late or resets:
