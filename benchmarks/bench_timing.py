@@ -8,6 +8,8 @@ so liblsl stamps at push time) streams a counter channel in real time. In the sa
 - ``liblsl proc_dejitter``: a second inlet with liblsl's own post-processing
   (clocksync + dejitter + monotonize), the reference the issue names;
 - ``raw``: the stamps liblsl delivered (clock-corrected only);
+- ``mne-lsl``: the field's acquisition peer, ``StreamLSL`` connected with
+  ``processing_flags="all"`` (when mne-lsl is installed: ``pip install -e '.[bench]'``);
 - and a file recorded with ``rtdecode record`` during the run, read offline by ``read_xdf``
   (the same time base over the whole array) and by ``pyxdf`` with its default dejittering.
 
@@ -100,6 +102,18 @@ class LiblslDejitter(threading.Thread):
         return np.concatenate(self.counter), np.concatenate(self.stamps)
 
 
+def mne_lsl_stream(name: str, seconds: float):
+    """An mne-lsl ``StreamLSL`` on the stream with all of liblsl's processing, or None without mne-lsl."""
+    try:
+        from mne_lsl.stream import StreamLSL
+    except ImportError:
+        print("mne-lsl is not installed (pip install -e '.[bench]'): its column is left out", flush=True)
+        return None
+    stream = StreamLSL(bufsize=seconds + 30, source_id=name)
+    stream.connect(processing_flags="all", timeout=10)
+    return stream
+
+
 def run(seconds: float, ppm: float, seed: int, workdir: Path) -> dict:
     name = f"bench-timing-{uuid.uuid4().hex[:6]}"
     recording = counter_recording(seconds)
@@ -110,6 +124,7 @@ def run(seconds: float, ppm: float, seed: int, workdir: Path) -> dict:
     reader = StreamReader(info, PipelineConfig(sfreq=SFREQ), buffer_s=seconds + 30).start()
     reference = LiblslDejitter(info)
     reference.start()
+    peer = mne_lsl_stream(name, seconds)
     path = workdir / "timing.xdf"
     recorder = Recorder(path, [f"source_id={name}"], resolve_timeout=10.0)
     recorder.start()
@@ -121,6 +136,9 @@ def run(seconds: float, ppm: float, seed: int, workdir: Path) -> dict:
     player.start()
     player.join()
     time.sleep(1.5)
+    if peer is not None:
+        peer_data, peer_stamps = peer.get_data()  # (n_channels, n_times), (n_times,)
+        peer.disconnect()
     reader.stop()
     reference.stop.set()
     reference.join()
@@ -135,6 +153,11 @@ def run(seconds: float, ppm: float, seed: int, workdir: Path) -> dict:
         "rtdecode live (StreamReader)": error_stats(live.raw[:, 0], live.timestamps, truth_of),
         "liblsl proc_dejitter (same stream)": error_stats(*reference.result(), truth_of),
     }
+    if peer is not None:
+        filled = peer_stamps > 0  # mne-lsl's ring buffer starts as zeros
+        results["mne-lsl StreamLSL, processing_flags='all'"] = error_stats(
+            peer_data[0, filled], peer_stamps[filled], truth_of
+        )
     offline = read_xdf(path)
     results["rtdecode offline (read_xdf + time base)"] = error_stats(
         offline.data[:, 0], offline.smoothed_timestamps, truth_of
