@@ -117,8 +117,11 @@ def replay_into_decoder(
     push_to_buffer: list[float] = []
     seen = 0
     next_print = started + 10
+    first_data_ms = None
     while not player.join(timeout=1.0):
         seen = _push_to_buffer(reader, seen, push_to_buffer)
+        if first_data_ms is None and time.monotonic() - started > 5:
+            first_data_ms = _time_to_first_data(name, bundle.pipeline)
         if time.monotonic() >= next_print:
             print(f"  {time.monotonic() - started:6.0f} s: {len(latencies)} predictions", flush=True)
             next_print += 10
@@ -150,10 +153,23 @@ def replay_into_decoder(
         "effective_rate_hz": reader.health.effective_rate_hz,
         "jitter_ms": reader.health.jitter_ms,
         "reader_cpu_percent_of_core": 100 * reader_cpu / wall,
+        "first_data_after_connect_ms": first_data_ms,
         "push_to_buffer_ms": percentiles(push_to_buffer),
         "latency_ms": percentiles(lat),
         "arrival_to_prediction_ms": percentiles(arrival_latencies),
     }
+
+
+def _time_to_first_data(name: str, pipeline: PipelineConfig) -> float:
+    """Milliseconds from connecting a second reader to a running stream to its first sample."""
+    info = resolve_stream(name, timeout=10)
+    started = time.perf_counter()
+    second = StreamReader(info, pipeline, buffer_s=5).start()
+    while second.buffer.total == 0 and time.perf_counter() - started < 10:
+        time.sleep(0.001)
+    elapsed = (time.perf_counter() - started) * 1000
+    second.stop()
+    return elapsed
 
 
 def _push_to_buffer(reader, seen: int, out: list[float]) -> int:
