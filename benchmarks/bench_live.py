@@ -31,12 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_common import random_bundle, write_result  # noqa: E402 (a sibling script)
 
 from rtdecode.config import PipelineConfig
 from rtdecode.decoder import OnlineDecoder, Prediction
-from rtdecode.io.bundle import ModelBundle
-from rtdecode.models.student import StudentCNN, StudentConfig, count_parameters
-from rtdecode.signal.standardize import Standardizer
+from rtdecode.models.student import count_parameters
 from rtdecode.streams.lsl_utils import resolve_stream
 from rtdecode.streams.player import DriverEmulation, Player, marker_stream_name
 from rtdecode.streams.reader import MarkerReader, StreamReader
@@ -81,18 +80,7 @@ def replay_into_decoder(
         Session facts, dropped samples, gaps, reader CPU and the latency percentiles in ms.
     """
     recording = simulate_session(SimulationConfig(minutes=minutes), progress=False)
-    n_classes = 40
-    torch.manual_seed(0)
-    student_config = StudentConfig(n_channels=recording.n_channels, n_classes=n_classes)
-    bundle = ModelBundle(
-        StudentCNN(student_config).eval(),
-        student_config,
-        PipelineConfig(sfreq=recording.sfreq),
-        Standardizer(np.zeros(recording.n_channels), np.full(recording.n_channels, 5.0)),
-        [f"class {i}" for i in range(n_classes)],
-        recording.channel_names,
-        recording.sfreq,
-    )
+    bundle = random_bundle(recording, 40)
     latencies: list[float] = []
     arrival_latencies: list[float] = []
 
@@ -213,10 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         and result["dropped_samples"] == 0
     )
     print(json.dumps(result, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_result(result, args.out)
     return result
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from bench_common import write_result  # noqa: E402 (a sibling script)
 
 from rtdecode.reconstruct import Generator, ImageService, sampling_defaults
 from rtdecode.reconstruct.random_pipeline import build_random_pipeline
@@ -235,10 +236,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             with_images = live_run(args.live_minutes, device, generator)
             result["live"] = {"decoder_device": device, "without_images": without, "with_images": with_images}
     print(json.dumps(result, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_result(result, args.out)
     return result
 
 

@@ -17,12 +17,11 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_common import write_result  # noqa: E402 (a sibling script)
 
 from rtdecode.config import PipelineConfig  # noqa: E402
 from rtdecode.signal.filters import CausalFilterBank  # noqa: E402
@@ -103,10 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     for key, value in results.items():
         print(f"{key:50s} {value:.1f}" if isinstance(value, float) else f"{key:50s} {value}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    write_result(results, args.out)
     return results
 
 

@@ -26,7 +26,6 @@ when the issue was filed), and under 2 ms after the first second.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pylsl
 import pyxdf
+from bench_common import write_result  # noqa: E402 (a sibling script)
 
 from rtdecode.config import PipelineConfig
 from rtdecode.io.recording import Recording
@@ -217,10 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"live {result['gaps_reported_live']}, offline {result['gaps_reported_offline']}; effective rate "
         f"{result['effective_rate_hz_live']:.4f} Hz (true {result['true_rate_hz']:.4f})"
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"wrote {out}; meets target: {result['meets_target']}")
+    write_result(result, args.out)
+    print(f"meets target: {result['meets_target']}")
     return result
 
 

@@ -23,13 +23,10 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import torch
+from bench_common import random_bundle, write_result  # noqa: E402 (a sibling script)
 
-from rtdecode.config import PipelineConfig
-from rtdecode.io.bundle import ModelBundle, save_bundle
+from rtdecode.io.bundle import save_bundle
 from rtdecode.io.xdf import write_xdf
-from rtdecode.models.student import StudentCNN, StudentConfig
-from rtdecode.signal.standardize import Standardizer
 from rtdecode.streams.simulate import SimulationConfig, simulate_session
 
 
@@ -46,18 +43,7 @@ def prepare(folder: Path) -> tuple[Path, Path, float]:
     recording = simulate_session(SimulationConfig(n_classes=10, images_per_class=10), progress=False)
     source = folder / "session.xdf"
     write_xdf(source, recording)
-    torch.manual_seed(0)
-    config = StudentConfig(n_channels=recording.n_channels, n_classes=10)
-    bundle = ModelBundle(
-        StudentCNN(config).eval(),
-        config,
-        PipelineConfig(sfreq=recording.sfreq),
-        Standardizer(np.zeros(recording.n_channels), np.full(recording.n_channels, 5.0)),
-        [f"class {i}" for i in range(10)],
-        recording.channel_names,
-        recording.sfreq,
-    )
-    model = save_bundle(bundle, folder / "model")
+    model = save_bundle(random_bundle(recording, 10), folder / "model")
     return source, model, recording.duration_s
 
 
@@ -137,10 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
         "meets_target": growth < 20.0,
     }
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_result(result, args.out)
     return result
 
 
