@@ -10,10 +10,11 @@ from rtdecode.signal.timing import Gap, TimeBase, smooth_timestamps
 SFREQ = 1000.0
 
 
-def pushed_stamps(seconds, ppm=50.0, seed=0, losses=(), late=(), sfreq=SFREQ):
+def pushed_stamps(seconds, ppm=50.0, seed=0, losses=(), late=(), sfreq=SFREQ, ppm_per_hour=0.0):
     """Raw stamps of an amplifier connector, as liblsl assigns them.
 
-    The device samples at ``sfreq * (1 + ppm)``; a driver wakes every 10-30 ms, takes what was
+    The device samples at ``sfreq * (1 + ppm)`` (``ppm`` drifting by ``ppm_per_hour``, as a
+    warming crystal does); a driver wakes every 10-30 ms, takes what was
     delivered 1-8 ms before and pushes it without stamps: liblsl stamps the last sample at push
     time and back-dates the others at the nominal rate.
 
@@ -26,7 +27,9 @@ def pushed_stamps(seconds, ppm=50.0, seed=0, losses=(), late=(), sfreq=SFREQ):
     rng = np.random.default_rng(seed)
     rate = sfreq * (1 + ppm * 1e-6)
     n = int(seconds * rate)
-    truth = 100.0 + np.arange(n) / rate
+    hours = np.arange(n) / rate / 3600
+    periods = 1.0 / (sfreq * (1 + (ppm + ppm_per_hour * hours) * 1e-6))
+    truth = 100.0 + np.concatenate([[0.0], np.cumsum(periods[:-1])])
     delivered = np.ones(n, dtype=bool)
     for at, count in losses:
         delivered[int(at * rate) : int(at * rate) + count] = False
@@ -69,6 +72,19 @@ def test_push_time_jitter_becomes_well_under_a_millisecond(ppm, seed):
     assert base.take_events() == [] and base.gaps == []
     # no step that looks like a gap (where the filter would restart), not even in the first second
     assert 0 < np.diff(smoothed).min() and np.diff(smoothed).max() < 1.5 / SFREQ
+
+
+def test_an_hour_of_drifting_clock_is_followed():
+    truth, raw, chunks = pushed_stamps(3600, ppm=50.0, seed=6, ppm_per_hour=-40.0)
+    sizes = [sum(chunks[i : i + 50]) for i in range(0, len(chunks), 50)]  # about a second per call
+    base = TimeBase(SFREQ)
+    smoothed = chunked(base, raw, sizes)
+    error = smoothed - truth
+    error -= np.median(error)
+    elapsed = truth - truth[0]
+    assert np.percentile(np.abs(error[elapsed > 60]), 99) < 0.5e-3
+    assert abs(base.effective_rate / SFREQ - 1 - 10e-6) < 3e-6  # 50 - 40 ppm at the end
+    assert base.gaps == []
 
 
 def test_withheld_samples_and_an_outage_are_the_only_gaps_with_their_sizes():
