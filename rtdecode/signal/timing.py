@@ -51,7 +51,7 @@ INITIAL_SD_S = 0.005
 INITIAL_SD_WEIGHT_S = 0.5
 # A raw stamp this many jitter SDs (and at least GAP_MIN_PERIODS periods) after the
 # prediction means the device did not deliver samples.
-GAP_SD_FACTOR = 6.0
+GAP_SD_FACTOR = 10.0
 GAP_MIN_PERIODS = 3.0
 # Seconds of samples after a suspected gap whose median offset fixes its size.
 REFINE_S = 0.5
@@ -162,6 +162,7 @@ class TimeBase:
         self._events: list[TimeEvent] = []
         self._offset = 0.0  # sample-clock position minus delivered index (missing samples so far)
         self._last_out = -math.inf
+        self._catching_up = False  # taking back a jump made for a chunk that only came late
         self._refine: _Refinement | None = None
         self._jitter_w = INITIAL_SD_WEIGHT_S * self.sfreq
         self._jitter_ss = INITIAL_SD_S**2 * self._jitter_w
@@ -271,6 +272,7 @@ class TimeBase:
             value = max(value, self._last_out + MIN_STEP_PERIODS * self.period)
             self._last_out = value
             return value
+        fast_back = fast_back or self._catching_up
         period = np.array([self.period + self._solve()[1]])
         return float(self._follow(np.array([value]), period, fast_back)[0])
 
@@ -288,6 +290,7 @@ class TimeBase:
                 last += period + min(max(target - last - period, low), limit)
                 out[j] = last
         self._last_out = float(out[-1])
+        self._catching_up = self._catching_up and abs(out[-1] - targets[-1]) > limit
         return out
 
     # -- sample by sample: start of a segment, suspected gaps, resets -------------------------
@@ -332,7 +335,17 @@ class TimeBase:
         assert r is not None
         x_old = self._x(k, r.offset_before)
         period = self.period + self._solve()[1]
-        r.offsets.append((t - self._predict(x_old)) / period)
+        offset = (t - self._predict(x_old)) / period
+        if len(r.offsets) and offset < self._threshold(period) / period / 2:
+            # Back on the old line: the suspect chunk only came late. Say so now, so that the
+            # stamps return at once instead of after the whole measuring window.
+            self._refine = None
+            self._offset = r.offset_before
+            self._events.append(TimeEvent("late", r.index, r.start_time, r.start_time + self.period))
+            self._pending = True
+            self._catching_up = True
+            return self._emit_out(self._predict(x_old))
+        r.offsets.append(offset)
         r.samples.append((k, t))
         self._offset = r.offset_before + float(np.median(r.offsets))
         value = self._emit_out(self._predict(self._x(k, self._offset)), jump=jump, fast_back=True)
@@ -369,6 +382,7 @@ class TimeBase:
             self.gaps.append(event.as_gap())
         else:
             self._offset = r.offset_before
+            self._catching_up = True
             event = TimeEvent("late", r.index, r.start_time, r.start_time + self.period)
         self._events.append(event)
         self._pending = True  # the next sample is checked on its own before quiet runs resume
@@ -411,7 +425,7 @@ class TimeBase:
         self._s = sums[:, last] * self.lam + values[:, last]
         self._jitter_w = jw[last] * self.lam + 1.0
         self._jitter_ss = jss[last] * self.lam + r2[last]
-        out[:m] = self._follow(predicted[:m], self.period + beta[:m])
+        out[:m] = self._follow(predicted[:m], self.period + beta[:m], self._catching_up)
         self.delivered += m
         if m < n:
             self._pending = True
