@@ -19,7 +19,7 @@ import numpy as np
 
 from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
 from calibration.epochs import EpochSet, epochs_from_recording
-from calibration.metrics import evaluate_predictions
+from calibration.metrics import class_weights, evaluate_predictions, model_warnings
 from calibration.report import plot_confusion, plot_learning_curves, write_report
 from calibration.splits import Split, block_split
 from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
@@ -154,37 +154,79 @@ def calibrate(
         histories[name] = history.to_dict()
         models[name] = model
 
+    failures: dict[str, str] = {}
+
+    def attempt(name: str, run: Any) -> None:
+        """Run one comparison model; a failure is reported, never the end of the run."""
+        try:
+            run()
+        except Exception as error:  # noqa: BLE001 - any failure of one baseline must not lose the run
+            log.exception("%s failed; continuing without it", name)
+            failures[name] = f"{type(error).__name__}: {error}"
+            probas.pop(name, None)
+            histories.pop(name, None)
+
     distill = teacher_probs is not None and config.train.alpha < 1.0
     main_name = "student_kd_stft" if distill else "student_stft"
     run_student(main_name, features, config.train.alpha if distill else 1.0, teacher_probs)
     n_params = count_parameters(models[main_name])
     log.info("student: %d parameters", n_params)
     if distill and "cnn2d_stft" in config.baselines:
-        run_student("cnn2d_stft", features, 1.0, None)
+        attempt("cnn2d_stft", lambda: run_student("cnn2d_stft", features, 1.0, None))
     if "cnn2d_wavelet" in config.baselines:
         wavelet = PipelineConfig.from_dict(
             {**pipeline.to_dict(), "tfd": {**pipeline.to_dict()["tfd"], "method": "wavelet"}}
         )
-        run_student("cnn2d_wavelet", epoch_features(epochs.epochs, standardizer, wavelet), 1.0, None)
+        attempt(
+            "cnn2d_wavelet",
+            lambda: run_student(
+                "cnn2d_wavelet", epoch_features(epochs.epochs, standardizer, wavelet), 1.0, None
+            ),
+        )
     for name in config.baselines:
         if name in LOGREG_FEATURES:
-            probas[name] = fit_logreg(name, standardized[split.train], y[split.train], config.split_seed)(
-                standardized[split.test]
-            )
+
+            def run_logreg(name: str = name) -> None:
+                proba = fit_logreg(
+                    name,
+                    standardized[split.train],
+                    y[split.train],
+                    pipeline.sfreq,
+                    config.split_seed,
+                    n_classes,
+                )
+                probas[name] = proba(standardized[split.test])
+
+            attempt(name, run_logreg)
         elif name in RAW_NETWORKS:
-            proba, history, _ = fit_raw_network(
-                name,
-                standardized[split.train],
-                y[split.train],
-                standardized[split.val],
-                y[split.val],
-                n_classes,
-                config.train,
-            )
-            probas[name] = proba(standardized[split.test])
-            histories[name] = history.to_dict()
+
+            def run_raw(name: str = name) -> None:
+                proba, history, _ = fit_raw_network(
+                    name,
+                    standardized[split.train],
+                    y[split.train],
+                    standardized[split.val],
+                    y[split.val],
+                    n_classes,
+                    config.train,
+                    pipeline.sfreq,
+                )
+                probas[name] = proba(standardized[split.test])
+                histories[name] = history.to_dict()
+
+            attempt(name, run_raw)
     for name, proba in probas.items():
         results[name] = evaluate_predictions(y[split.test], proba, n_classes)
+    for name in probas:
+        notes.extend(model_warnings(name, results[name], histories.get(name)))
+    if class_weights(y[split.train], n_classes) is not None:
+        notes.append(
+            "the training classes are imbalanced: every model is fitted with balanced class weights; "
+            "compare balanced accuracy (chance 1 / n_classes) rather than top-1"
+        )
+    for name, message in failures.items():
+        results[name] = {"failed": message}
+        notes.append(f"{name} FAILED and is left out of the comparison: {message}")
 
     oracle = _oracle_accuracy(recording, epochs, split, pipeline)
     if oracle is not None:
@@ -218,6 +260,7 @@ def calibrate(
         "results": results,
         "chance_top1": chance,
         "chance_top5": min(5, n_classes) / n_classes,
+        "majority_rate": float(np.bincount(y[split.test], minlength=n_classes).max() / len(split.test)),
         "histories": histories,
         "seconds": time.perf_counter() - started,
         "notes": notes,

@@ -77,8 +77,6 @@ def _simulate_live(config, args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    import numpy as np
-
     from rtdecode.decoder import predict_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.streams.player import replay_source
@@ -88,11 +86,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictions = predict_recording(bundle, recording, device=args.device)
     for p in predictions:
         print(json.dumps(p.to_json()) if args.jsonl else f"{p.onset:.3f}  {p.label:24s} {p.topk[0][1]:.3f}")
-    labelled = [p for p in predictions if isinstance(p.marker, dict) and p.marker.get("label", -1) >= 0]
-    if labelled:
-        top1 = np.mean([p.index == p.marker["label"] for p in labelled])
+    from rtdecode.scoring import accuracy_by_split
+
+    chance = 1 / len(bundle.class_names)
+    names = {"held_out": "held-out (test) blocks", "training": "training blocks (seen in calibration)"}
+    for part, score in accuracy_by_split(predictions, bundle.extra.get("test_blocks")).items():
         log.info(
-            "%d epochs decoded; top-1 %.3f (chance %.3f)", len(predictions), top1, 1 / len(bundle.class_names)
+            "%s: %d epochs, top-1 %.3f, balanced accuracy %.3f (chance %.3f)",
+            names.get(part, "all epochs"),
+            score["n"],
+            score["top1"],
+            score["balanced_accuracy"],
+            chance,
         )
     return 0
 
