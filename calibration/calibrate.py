@@ -20,6 +20,7 @@ import numpy as np
 from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
 from calibration.epochs import EpochSet, epochs_from_recording
 from calibration.metrics import class_weights, evaluate_predictions, model_warnings
+from calibration.notch import choose_notch
 from calibration.report import plot_confusion, plot_learning_curves, write_report
 from calibration.splits import Split, block_split
 from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
@@ -55,6 +56,9 @@ class CalibrationConfig:
     split_seed : int
     baselines : tuple of str
         Which of :data:`ALL_BASELINES` to run (empty: none).
+    mains : {"auto", "config", "50", "60"}
+        How the notch is chosen (:func:`calibration.notch.choose_notch`): ``"auto"`` follows
+        the mains frequency found in the recording's spectrum.
     """
 
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -66,6 +70,7 @@ class CalibrationConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     baselines: tuple[str, ...] = ALL_BASELINES
+    mains: str = "auto"
 
 
 @dataclass
@@ -108,6 +113,7 @@ def calibrate(
     if abs(pipeline.sfreq - recording.sfreq) > 1e-6:
         pipeline = PipelineConfig.from_dict({**pipeline.to_dict(), "sfreq": recording.sfreq})
     notes: list[str] = []
+    pipeline, mains_report = choose_notch(recording, pipeline, config.mains, notes)
 
     epochs = epochs_from_recording(recording, pipeline)
     n_classes = len(epochs.class_names)
@@ -251,6 +257,7 @@ def calibrate(
         "n_epochs": len(epochs),
         "dropped": epochs.dropped,
         "n_classes": n_classes,
+        "mains": mains_report,
         "split": {k: getattr(split, k) for k in ("train_blocks", "val_blocks", "test_blocks")},
         "n_train": len(split.train),
         "n_val": len(split.val),

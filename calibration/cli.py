@@ -67,6 +67,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         + ", ".join(_baseline_names()),
     )
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
+    p.add_argument(
+        "--mains",
+        choices=("auto", "config", "50", "60"),
+        default=None,
+        help="notch: 'auto' follows the 50/60 Hz line noise found in the recording (default without "
+        "--config), 'config' keeps the config's notch (default with --config; a mismatch is a warning), "
+        "or 50 / 60",
+    )
     p.set_defaults(handler=run)
 
 
@@ -125,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         teacher_model=args.teacher_model,
         teacher_pretrained=args.teacher_weights,
         baselines=baselines,
+        mains=getattr(args, "mains", None) or ("config" if args.config else "auto"),
     )
     result = calibrate(recording, None if args.no_distillation else images, args.out, config)
     print((result.out_dir / "report.md").read_text(encoding="utf-8"))
@@ -176,6 +185,7 @@ def run_demo(args: argparse.Namespace) -> int:
             device="auto",
             baselines=args.baselines,
             config=None,
+            mains=None,
         )
     )
 
