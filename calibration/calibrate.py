@@ -17,35 +17,45 @@ from typing import Any
 
 import numpy as np
 
-from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
+from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS
 from calibration.epochs import EpochSet, epochs_from_recording
+from calibration.fitting import (
+    CANDIDATES,
+    ERP,
+    PAPER,
+    PRESETS,
+    Fitted,
+    SplitOutcome,
+    View,
+    erp_pipeline,
+    fit_split,
+)
 from calibration.metrics import class_weights, evaluate_predictions, model_warnings
 from calibration.notch import choose_notch
 from calibration.report import plot_confusion, plot_learning_curves, write_report
 from calibration.splits import Split, block_split
-from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
+from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
 from rtdecode.io.bundle import ModelBundle, save_bundle
 from rtdecode.io.recording import Recording
-from rtdecode.models.student import StudentCNN, StudentConfig, count_parameters
-from rtdecode.signal.preprocess import epoch_features
-from rtdecode.signal.standardize import Standardizer
+from rtdecode.models.student import StudentConfig, count_parameters
 
 log = logging.getLogger(__name__)
 
 ALL_BASELINES = (*LOGREG_FEATURES, *RAW_NETWORKS, "cnn2d_stft", "cnn2d_wavelet")
+SELECTION_METRIC = "balanced_accuracy"
 
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    """Settings of a calibration run (defaults: the paper's).
+    """Settings of a calibration run (defaults: the paper's, plus the candidate pipelines).
 
     Attributes
     ----------
     pipeline : PipelineConfig
-        Preprocessing, stored in the bundle and reused live.
+        The paper's preprocessing (the student's), stored in the bundle when it wins.
     train : TrainConfig
-        Optimization of the student (``alpha``, ``temperature``...) and the neural baselines.
+        Optimization of the student (``alpha``, ``temperature``...) and the neural models.
     student : StudentConfig
         Architecture; ``n_channels`` and ``n_classes`` are set from the data.
     teacher_model, teacher_pretrained : str
@@ -59,6 +69,14 @@ class CalibrationConfig:
     mains : {"auto", "config", "50", "60"}
         How the notch is chosen (:func:`calibration.notch.choose_notch`): ``"auto"`` follows
         the mains frequency found in the recording's spectrum.
+    candidates : tuple of str
+        Pipelines compared with the paper's student on the validation blocks (keys of
+        :data:`calibration.fitting.CANDIDATES`: ``eegnet``, ``erp_xdawn``, ``erp_lda``).
+    preset : str
+        ``"auto"`` keeps the candidate with the best validation balanced accuracy (the paper's
+        student on ties); ``"paper"`` or a candidate's key keeps that one whatever the scores.
+    erp_band_hz, erp_window_s : tuple of float
+        The ERP view's causal band-pass and epoch window (seconds around onset).
     """
 
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -71,6 +89,19 @@ class CalibrationConfig:
     split_seed: int = 0
     baselines: tuple[str, ...] = ALL_BASELINES
     mains: str = "auto"
+    candidates: tuple[str, ...] = tuple(CANDIDATES)
+    preset: str = "auto"
+    erp_band_hz: tuple[float, float] = (0.5, 30.0)
+    erp_window_s: tuple[float, float] = (-0.1, 0.8)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
+        unknown = set(self.candidates) - set(CANDIDATES)
+        if unknown:
+            raise ValueError(f"unknown candidates {sorted(unknown)}; choose from {sorted(CANDIDATES)}")
+        if self.preset not in ("auto", "paper") and self.preset not in self.candidates:
+            raise ValueError(f"preset {self.preset!r} must also be among the candidates {self.candidates}")
 
 
 @dataclass
@@ -117,6 +148,7 @@ def calibrate(
 
     epochs = epochs_from_recording(recording, pipeline)
     n_classes = len(epochs.class_names)
+    erp = _erp_epochs(recording, pipeline, epochs, config, notes)
     split = block_split(epochs.blocks, config.test_fraction, config.val_fraction, config.split_seed)
     log.info(
         "%d epochs (%d dropped), %d classes; blocks train %d / val %d / test %d",
@@ -128,111 +160,42 @@ def calibrate(
         len(split.test_blocks),
     )
     _check_split_labels(epochs, split, notes)
-    standardizer = Standardizer.fit(epochs.epochs[split.train])
-    standardized = standardizer.apply(epochs.epochs).astype(np.float32)
-    features = epoch_features(epochs.epochs, standardizer, pipeline)
     y = epochs.labels
-
     teacher_report, teacher_probs = _teacher_targets(epochs, image_folder, n_classes, config, notes)
     student_config = StudentConfig(
         **{**config.student.to_dict(), "n_channels": recording.n_channels, "n_classes": n_classes}
     )
-    results: dict[str, dict[str, float]] = {}
-    probas: dict[str, np.ndarray] = {}
-    histories: dict[str, dict[str, Any]] = {}
-    models: dict[str, Any] = {}
-
-    def run_student(name: str, x: np.ndarray, alpha: float, soft: np.ndarray | None) -> None:
-        seed_everything(config.train.seed)  # same initial weights for every variant
-        model = StudentCNN(student_config)
-        train_config = TrainConfig(**{**config.train.to_dict(), "alpha": alpha})
-        history = train_classifier(
-            model,
-            x[split.train],
-            y[split.train],
-            x[split.val],
-            y[split.val],
-            train_config,
-            None if soft is None else soft[split.train],
-            description=name,
-        )
-        probas[name] = predict_proba(model, x[split.test])
-        histories[name] = history.to_dict()
-        models[name] = model
-
-    failures: dict[str, str] = {}
-
-    def attempt(name: str, run: Any) -> None:
-        """Run one comparison model; a failure is reported, never the end of the run."""
-        try:
-            run()
-        except Exception as error:  # noqa: BLE001 - any failure of one baseline must not lose the run
-            log.exception("%s failed; continuing without it", name)
-            failures[name] = f"{type(error).__name__}: {error}"
-            probas.pop(name, None)
-            histories.pop(name, None)
-
-    distill = teacher_probs is not None and config.train.alpha < 1.0
-    main_name = "student_kd_stft" if distill else "student_stft"
-    run_student(main_name, features, config.train.alpha if distill else 1.0, teacher_probs)
-    n_params = count_parameters(models[main_name])
+    views = _views(pipeline, epochs, erp, split.train_blocks, split.val_blocks, split.test_blocks)
+    outcome = fit_split(
+        views,
+        n_classes,
+        config.train,
+        student_config,
+        teacher_probs,
+        config.baselines,
+        config.candidates,
+        config.split_seed,
+    )
+    main_name = outcome.main
+    n_params = count_parameters(outcome.fitted[main_name].model)
     log.info("student: %d parameters", n_params)
-    if distill and "cnn2d_stft" in config.baselines:
-        attempt("cnn2d_stft", lambda: run_student("cnn2d_stft", features, 1.0, None))
-    if "cnn2d_wavelet" in config.baselines:
-        wavelet = PipelineConfig.from_dict(
-            {**pipeline.to_dict(), "tfd": {**pipeline.to_dict()["tfd"], "method": "wavelet"}}
-        )
-        attempt(
-            "cnn2d_wavelet",
-            lambda: run_student(
-                "cnn2d_wavelet", epoch_features(epochs.epochs, standardizer, wavelet), 1.0, None
-            ),
-        )
-    for name in config.baselines:
-        if name in LOGREG_FEATURES:
 
-            def run_logreg(name: str = name) -> None:
-                proba = fit_logreg(
-                    name,
-                    standardized[split.train],
-                    y[split.train],
-                    pipeline.sfreq,
-                    config.split_seed,
-                    n_classes,
-                )
-                probas[name] = proba(standardized[split.test])
-
-            attempt(name, run_logreg)
-        elif name in RAW_NETWORKS:
-
-            def run_raw(name: str = name) -> None:
-                proba, history, _ = fit_raw_network(
-                    name,
-                    standardized[split.train],
-                    y[split.train],
-                    standardized[split.val],
-                    y[split.val],
-                    n_classes,
-                    config.train,
-                    pipeline.sfreq,
-                )
-                probas[name] = proba(standardized[split.test])
-                histories[name] = history.to_dict()
-
-            attempt(name, run_raw)
-    for name, proba in probas.items():
-        results[name] = evaluate_predictions(y[split.test], proba, n_classes)
-    for name in probas:
-        notes.extend(model_warnings(name, results[name], histories.get(name)))
+    results: dict[str, dict[str, Any]] = {}
+    for name, fit in outcome.fitted.items():
+        view = views[fit.view]
+        results[name] = evaluate_predictions(view.y[view.test], fit.test_proba, n_classes)
+        notes.extend(model_warnings(name, results[name], fit.history))
     if class_weights(y[split.train], n_classes) is not None:
         notes.append(
             "the training classes are imbalanced: every model is fitted with balanced class weights; "
             "compare balanced accuracy (chance 1 / n_classes) rather than top-1"
         )
-    for name, message in failures.items():
+    for name, message in outcome.failures.items():
         results[name] = {"failed": message}
         notes.append(f"{name} FAILED and is left out of the comparison: {message}")
+    selection = _select(outcome, views, config.preset, n_classes, notes)
+    chosen = outcome.fitted[selection["chosen"]]
+    chosen_view = views[chosen.view]
 
     oracle = _oracle_accuracy(recording, epochs, split, pipeline)
     if oracle is not None:
@@ -242,14 +205,18 @@ def calibrate(
             "covariance (the simulator's own rule); it ignores the induced (random-phase) gamma power, so it is "
             "a reference, not a bound"
         )
+    interval = _interval_note(results[chosen.name])
+    if interval:
+        notes.append(interval)
 
     plot_confusion(
-        y[split.test],
-        probas[main_name].argmax(1),
+        chosen_view.y[chosen_view.test],
+        chosen.test_proba.argmax(1),
         epochs.class_names,
         out_dir / "confusion.png",
-        f"{main_name}: test blocks",
+        f"{chosen.name}: test blocks",
     )
+    histories = {name: fit.history for name, fit in outcome.fitted.items() if fit.history is not None}
     plot_learning_curves(histories, out_dir / "learning_curves.png")
     chance = 1.0 / n_classes
     report: dict[str, Any] = {
@@ -264,10 +231,13 @@ def calibrate(
         "n_test": len(split.test),
         "student_parameters": n_params,
         "teacher": teacher_report,
+        "selection": selection,
         "results": results,
         "chance_top1": chance,
         "chance_top5": min(5, n_classes) / n_classes,
-        "majority_rate": float(np.bincount(y[split.test], minlength=n_classes).max() / len(split.test)),
+        "majority_rate": float(
+            np.bincount(y[split.test], minlength=n_classes).max() / max(len(split.test), 1)
+        ),
         "histories": histories,
         "seconds": time.perf_counter() - started,
         "notes": notes,
@@ -277,31 +247,135 @@ def calibrate(
         f"{len(epochs)} epochs ({sum(epochs.dropped.values())} dropped: {epochs.dropped or 'none'}), "
         f"{n_classes} classes; test on {len(split.test_blocks)} held-out blocks ({len(split.test)} epochs). "
         f"Student: {n_params:,} parameters. Teacher held-out accuracy: "
-        f"{teacher_report.get('held_out_accuracy', float('nan')):.3f}."
+        f"{teacher_report.get('held_out_accuracy', float('nan')):.3f}.\n\n"
+        f"Chosen model: **{chosen.name}** ({selection['reason']})."
     )
     write_report(out_dir, report, header)
-    bundle = ModelBundle(
-        model=models[main_name].cpu().eval(),
-        student_config=student_config,
-        pipeline=pipeline,
-        standardizer=standardizer,
-        class_names=epochs.class_names,
-        channel_names=list(recording.channel_names),
-        sfreq=recording.sfreq,
-        metrics=results[main_name],
-        extra={
-            "subject": recording.metadata.get("subject"),
-            "model": main_name,
+    bundle = _bundle(
+        chosen, chosen_view, recording, epochs.class_names, results, selection, split.test_blocks
+    )
+    bundle.extra.update(
+        {
             "teacher": teacher_report,
-            # Where the stimulus exemplars live (shown when no diffusion weights are given) and
-            # which blocks were held out (so figures use unseen trials only).
+            # Where the stimulus exemplars live (shown when no diffusion weights are given).
             "image_dir": str(Path(image_folder).resolve()) if image_folder is not None else None,
-            "test_blocks": split.test_blocks,
-        },
+        }
     )
     save_bundle(bundle, out_dir / "model")
     log.info("calibration finished in %.1f s; bundle in %s", report["seconds"], out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)
+
+
+def _erp_epochs(
+    recording: Recording,
+    pipeline: PipelineConfig,
+    epochs: EpochSet,
+    config: CalibrationConfig,
+    notes: list[str],
+) -> tuple[PipelineConfig, EpochSet] | None:
+    """The ERP view's pipeline and epochs, when an ERP candidate is asked for (None, with a note, if it fails)."""
+    if not any(c.startswith("erp_") for c in config.candidates):
+        return None
+    try:
+        erp = erp_pipeline(pipeline, config.erp_band_hz, config.erp_window_s)
+        return erp, epochs_from_recording(recording, erp, class_names=epochs.class_names)
+    except ValueError as error:
+        notes.append(f"the ERP pipeline could not be prepared ({error}); its candidates are left out")
+        return None
+
+
+def _views(
+    pipeline: PipelineConfig,
+    epochs: EpochSet,
+    erp: tuple[PipelineConfig, EpochSet] | None,
+    train_blocks,
+    val_blocks,
+    test_blocks,
+) -> dict[str, View]:
+    views = {PAPER: View.of(pipeline, epochs, train_blocks, val_blocks, test_blocks)}
+    if erp is not None:
+        try:
+            views[ERP] = View.of(*erp, train_blocks, val_blocks, test_blocks)
+        except ValueError as error:  # e.g. no ERP epoch left in the training blocks
+            log.warning("no ERP view on this split: %s", error)
+    return views
+
+
+def _select(
+    outcome: SplitOutcome, views: dict[str, View], preset: str, n_classes: int, notes: list[str]
+) -> dict[str, Any]:
+    """Pick the bundle's model: the preset, or the best validation score among the servable models."""
+    servable = [name for name, fit in outcome.fitted.items() if fit.model is not None]
+    scores = {}
+    for name in servable:
+        fit = outcome.fitted[name]
+        view = views[fit.view]
+        scores[name] = evaluate_predictions(view.y[view.val], fit.val_proba, n_classes)[SELECTION_METRIC]
+    if preset == "auto":
+        # max() keeps the first of equal scores, and the paper's student comes first.
+        chosen = max(servable, key=lambda name: scores[name])
+        reason = f"best validation {SELECTION_METRIC.replace('_', ' ')} {scores[chosen]:.3f}"
+    else:
+        chosen = outcome.main if preset == "paper" else CANDIDATES[preset]
+        if chosen not in outcome.fitted:
+            raise ValueError(f"the preset's model {chosen} failed: {outcome.failures.get(chosen)}")
+        reason = f"preset {preset!r}"
+    notes.append(
+        "model selection on the validation blocks ("
+        + SELECTION_METRIC.replace("_", " ")
+        + "): "
+        + ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
+        + f"; kept {chosen} ({reason}). The networks also early-stop on these blocks, which flatters them slightly."
+    )
+    return {
+        "metric": SELECTION_METRIC,
+        "validation": scores,
+        "chosen": chosen,
+        "reason": reason,
+        "preset": preset,
+    }
+
+
+def _interval_note(metrics: dict[str, Any]) -> str | None:
+    """How wide the single split's uncertainty is (normal approximation of a binomial proportion)."""
+    n = metrics.get("n", 0)
+    if not n or "top1" not in metrics:
+        return None
+    half = 1.96 * np.sqrt(max(metrics["top1"] * (1 - metrics["top1"]), 1e-12) / n)
+    return (
+        f"one held-out split of {int(n)} epochs: top-1 is known to about +-{half:.3f} (95 %); "
+        "use leave-one-block-out for intervals per model"
+    )
+
+
+def _bundle(
+    chosen: Fitted,
+    view: View,
+    recording: Recording,
+    class_names: list[str],
+    results: dict[str, Any],
+    selection: dict[str, Any],
+    test_blocks: list[int],
+) -> ModelBundle:
+    model = chosen.model.cpu().eval() if hasattr(chosen.model, "parameters") else chosen.model
+    return ModelBundle(
+        model=model,
+        student_config=chosen.model_config,
+        pipeline=view.pipeline,
+        standardizer=view.standardizer,
+        class_names=class_names,
+        channel_names=list(recording.channel_names),
+        sfreq=recording.sfreq,
+        metrics=results[chosen.name],
+        extra={
+            "subject": recording.metadata.get("subject"),
+            "model": chosen.name,
+            "pipeline_name": chosen.view,
+            "selection": selection,
+            # Which blocks were held out (figures and predict score unseen trials apart).
+            "test_blocks": list(test_blocks),
+        },
+    )
 
 
 def _check_split_labels(epochs: EpochSet, split: Split, notes: list[str]) -> None:

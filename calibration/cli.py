@@ -11,10 +11,13 @@ Train a subject-specific decoder from a calibration recording and save it as a m
 Cuts epochs at the stimulus markers (after the same causal filters the live decoder runs),
 splits by block (no block in both training and test), fits the teacher (open_clip image
 encoder + linear classifier) on the stimulus images, trains the student CNN with knowledge
-distillation and every baseline on the same split, and writes to OUT:
+distillation, every baseline and the candidate pipelines (EEGNet, xDAWN + tangent space and
+shrinkage LDA on 0.5-30 Hz ERP epochs) on the same split, keeps the best on the validation
+blocks (--preset paper keeps the paper's student), and writes to OUT:
   model/               the bundle for `rtdecode live` / `rtdecode predict`
-  report.md/.json      top-1/3/5, macro F1, kappa per model, chance level, oracle (simulated data)
-  confusion.png        the student's confusion matrix on the test blocks
+  report.md/.json      top-1/3/5, macro F1, kappa, balanced accuracy, ROC AUC (2 classes) per model,
+                       chance and majority-class levels, the model chosen and why, oracle (simulated data)
+  confusion.png        the chosen model's confusion matrix on the test blocks
   learning_curves.png  loss and accuracy per epoch of every network
 
 Examples:
@@ -67,6 +70,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         + ", ".join(_baseline_names()),
     )
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
+    p.add_argument(
+        "--preset",
+        choices=("auto", "paper", "eegnet", "erp_xdawn", "erp_lda"),
+        default="auto",
+        help="which pipeline the bundle holds: 'auto' (default) keeps the best on the validation blocks among "
+        "the paper's student (14-70 Hz STFT CNN), EEGNet and the ERP decoders (0.5-30 Hz: xDAWN covariances + "
+        "tangent space + logistic regression, shrinkage LDA); 'paper' keeps the paper's student",
+    )
+    p.add_argument(
+        "--candidates",
+        default="eegnet,erp_xdawn,erp_lda",
+        help="comma-separated pipelines compared with the paper's student, or 'none' (default: %(default)s)",
+    )
     p.add_argument(
         "--mains",
         choices=("auto", "config", "50", "60"),
@@ -134,11 +150,19 @@ def run(args: argparse.Namespace) -> int:
         teacher_pretrained=args.teacher_weights,
         baselines=baselines,
         mains=getattr(args, "mains", None) or ("config" if args.config else "auto"),
+        preset=getattr(args, "preset", "auto"),
+        candidates=_candidates(getattr(args, "candidates", "eegnet,erp_xdawn,erp_lda")),
     )
     result = calibrate(recording, None if args.no_distillation else images, args.out, config)
     print((result.out_dir / "report.md").read_text(encoding="utf-8"))
     print(f"model bundle: {result.out_dir / 'model'}")
     return 0
+
+
+def _candidates(text: str) -> tuple[str, ...]:
+    if text == "none":
+        return ()
+    return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
 def run_demo(args: argparse.Namespace) -> int:
