@@ -30,10 +30,10 @@ from calibration.fitting import (
     erp_pipeline,
     fit_split,
 )
-from calibration.metrics import class_weights, evaluate_predictions, model_warnings
+from calibration.metrics import class_weights, evaluate_predictions, model_warnings, summarize_folds
 from calibration.notch import choose_notch
 from calibration.report import plot_confusion, plot_learning_curves, write_report
-from calibration.splits import Split, block_split
+from calibration.splits import Split, block_split, leave_one_block_out
 from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
 from rtdecode.io.bundle import ModelBundle, save_bundle
@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 ALL_BASELINES = (*LOGREG_FEATURES, *RAW_NETWORKS, "cnn2d_stft", "cnn2d_wavelet")
 SELECTION_METRIC = "balanced_accuracy"
+ORACLE = "oracle (simulator ground truth)"
+EVALUATIONS = ("auto", "split", "lobo")
+# Recordings with at most this many blocks are cross-validated by default: one held-out block of
+# a six-block session is ~200 trials, +-0.07 on top-1, too few to tell models apart.
+LOBO_MAX_BLOCKS = 8
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,11 @@ class CalibrationConfig:
         student on ties); ``"paper"`` or a candidate's key keeps that one whatever the scores.
     erp_band_hz, erp_window_s : tuple of float
         The ERP view's causal band-pass and epoch window (seconds around onset).
+    evaluation : {"auto", "split", "lobo"}
+        ``"split"``: one block split (``test_fraction`` / ``val_fraction``). ``"lobo"``:
+        leave-one-block-out cross-validation (mean and 95 % interval per model), then the chosen
+        model is refitted on all blocks for the bundle. ``"auto"``: ``"lobo"`` for recordings of
+        at most :data:`LOBO_MAX_BLOCKS` blocks.
     """
 
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -93,6 +103,7 @@ class CalibrationConfig:
     preset: str = "auto"
     erp_band_hz: tuple[float, float] = (0.5, 30.0)
     erp_window_s: tuple[float, float] = (-0.1, 0.8)
+    evaluation: str = "auto"
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -149,111 +160,184 @@ def calibrate(
     epochs = epochs_from_recording(recording, pipeline)
     n_classes = len(epochs.class_names)
     erp = _erp_epochs(recording, pipeline, epochs, config, notes)
-    split = block_split(epochs.blocks, config.test_fraction, config.val_fraction, config.split_seed)
-    log.info(
-        "%d epochs (%d dropped), %d classes; blocks train %d / val %d / test %d",
-        len(epochs),
-        sum(epochs.dropped.values()),
-        n_classes,
-        len(split.train_blocks),
-        len(split.val_blocks),
-        len(split.test_blocks),
-    )
-    _check_split_labels(epochs, split, notes)
     y = epochs.labels
     teacher_report, teacher_probs = _teacher_targets(epochs, image_folder, n_classes, config, notes)
     student_config = StudentConfig(
         **{**config.student.to_dict(), "n_channels": recording.n_channels, "n_classes": n_classes}
     )
-    views = _views(pipeline, epochs, erp, split.train_blocks, split.val_blocks, split.test_blocks)
-    outcome = fit_split(
-        views,
+
+    def fit_on(split: Split, **changes: Any) -> tuple[dict[str, View], SplitOutcome]:
+        views = _views(pipeline, epochs, erp, split.train_blocks, split.val_blocks, split.test_blocks)
+        kwargs: dict[str, Any] = {"baselines": config.baselines, "candidates": config.candidates, **changes}
+        outcome = fit_split(
+            views,
+            n_classes,
+            config.train,
+            student_config,
+            teacher_probs,
+            seed=config.split_seed,
+            **kwargs,
+        )
+        return views, outcome
+
+    evaluation = _evaluation_mode(config.evaluation, epochs.blocks)
+    if evaluation == "split":
+        split = block_split(epochs.blocks, config.test_fraction, config.val_fraction, config.split_seed)
+        folds = [split]
+    else:
+        folds = leave_one_block_out(epochs.blocks)
+        notes.append(
+            f"leave-one-block-out cross-validation over {len(folds)} blocks: each block is the test set once "
+            "(the next block validates); results are the mean over folds with a 95 % t-interval; the bundle's "
+            "model is refitted on all blocks"
+        )
+    log.info(
+        "%d epochs (%d dropped), %d classes, %d blocks; evaluation: %s",
+        len(epochs),
+        sum(epochs.dropped.values()),
         n_classes,
-        config.train,
-        student_config,
-        teacher_probs,
-        config.baselines,
-        config.candidates,
-        config.split_seed,
+        len(np.unique(epochs.blocks)),
+        evaluation,
     )
+    _check_split_labels(epochs, folds[0], notes)
+    per_fold: list[dict[str, dict[str, float]]] = []
+    val_scores: dict[str, list[float]] = {}
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    failures: dict[str, str] = {}
+    histories: dict[str, dict[str, Any]] = {}
+    fold_reports = []
+    for k, split in enumerate(folds):
+        if len(folds) > 1:
+            log.info("fold %d/%d: test block %s", k + 1, len(folds), split.test_blocks)
+        views, outcome = fit_on(split)
+        fold: dict[str, dict[str, float]] = {}
+        for name, fit in outcome.fitted.items():
+            view = views[fit.view]
+            if len(view.test) == 0 or len(view.val) == 0:
+                outcome.failures[name] = (
+                    f"no {'test' if len(view.test) == 0 else 'validation'} epochs in its view"
+                )
+                continue
+            fold[name] = evaluate_predictions(view.y[view.test], fit.test_proba, n_classes)
+            pooled.setdefault(name, []).append((view.y[view.test], fit.test_proba))
+            if name in _selectable(outcome):
+                val = evaluate_predictions(view.y[view.val], fit.val_proba, n_classes)[SELECTION_METRIC]
+                val_scores.setdefault(name, []).append(val)
+            if k == 0 and fit.history is not None:
+                histories[name] = fit.history
+        oracle = _oracle_accuracy(recording, epochs, split, pipeline)
+        if oracle is not None:
+            fold[ORACLE] = oracle
+        for name, message in outcome.failures.items():
+            failures.setdefault(name, f"fold {k + 1}: {message}" if len(folds) > 1 else message)
+        per_fold.append(fold)
+        fold_reports.append(
+            {
+                "train_blocks": split.train_blocks,
+                "val_blocks": split.val_blocks,
+                "test_blocks": split.test_blocks,
+                "top1": {name: m["top1"] for name, m in fold.items()},
+            }
+        )
     main_name = outcome.main
     n_params = count_parameters(outcome.fitted[main_name].model)
     log.info("student: %d parameters", n_params)
 
     results: dict[str, dict[str, Any]] = {}
-    for name, fit in outcome.fitted.items():
-        view = views[fit.view]
-        results[name] = evaluate_predictions(view.y[view.test], fit.test_proba, n_classes)
-        notes.extend(model_warnings(name, results[name], fit.history))
-    if class_weights(y[split.train], n_classes) is not None:
+    names = [name for name in per_fold[0] if all(name in fold for fold in per_fold)]
+    for name in names:
+        if len(folds) == 1:
+            results[name] = per_fold[0][name]
+        else:
+            results[name] = summarize_folds([fold[name] for fold in per_fold])
+        if name != ORACLE:
+            y_all = np.concatenate([p[0] for p in pooled[name]])
+            proba_all = np.concatenate([p[1] for p in pooled[name]])
+            notes.extend(
+                model_warnings(name, evaluate_predictions(y_all, proba_all, n_classes), histories.get(name))
+            )
+    if class_weights(y, n_classes) is not None:
         notes.append(
             "the training classes are imbalanced: every model is fitted with balanced class weights; "
             "compare balanced accuracy (chance 1 / n_classes) rather than top-1"
         )
-    for name, message in outcome.failures.items():
+    for name, message in failures.items():
         results[name] = {"failed": message}
         notes.append(f"{name} FAILED and is left out of the comparison: {message}")
-    selection = _select(outcome, views, config.preset, n_classes, notes)
-    chosen = outcome.fitted[selection["chosen"]]
-    chosen_view = views[chosen.view]
-
-    oracle = _oracle_accuracy(recording, epochs, split, pipeline)
-    if oracle is not None:
-        results["oracle (simulator ground truth)"] = oracle
+    if ORACLE in results:
+        oracle_metrics = results.pop(ORACLE)
+        results[ORACLE] = oracle_metrics  # last row
         notes.append(
             "oracle: nearest true phase-locked class template after whitening with the true background "
             "covariance (the simulator's own rule); it ignores the induced (random-phase) gamma power, so it is "
             "a reference, not a bound"
         )
-    interval = _interval_note(results[chosen.name])
-    if interval:
-        notes.append(interval)
+    scores = {name: float(np.mean(v)) for name, v in val_scores.items() if len(v) == len(folds)}
+    selection = _select(scores, main_name, config.preset, outcome, notes)
+    if len(folds) == 1:
+        chosen = outcome.fitted[selection["chosen"]]
+        chosen_view = views[chosen.view]
+        test_blocks = folds[0].test_blocks
+        interval = _interval_note(results[chosen.name])
+        if interval:
+            notes.append(interval)
+    else:
+        chosen, chosen_view = _refit(selection["chosen"], main_name, epochs.blocks, fit_on)
+        test_blocks = []
+    y_test = np.concatenate([p[0] for p in pooled[chosen.name]])
+    test_pred = np.concatenate([p[1] for p in pooled[chosen.name]]).argmax(1)
+    split = folds[0]
 
     plot_confusion(
-        chosen_view.y[chosen_view.test],
-        chosen.test_proba.argmax(1),
+        y_test,
+        test_pred,
         epochs.class_names,
         out_dir / "confusion.png",
-        f"{chosen.name}: test blocks",
+        f"{chosen.name}: test blocks" + (" (pooled over folds)" if len(folds) > 1 else ""),
     )
-    histories = {name: fit.history for name, fit in outcome.fitted.items() if fit.history is not None}
     plot_learning_curves(histories, out_dir / "learning_curves.png")
     chance = 1.0 / n_classes
+    n_test = sum(len(f.test) for f in folds)
     report: dict[str, Any] = {
         "subject": recording.metadata.get("subject"),
         "n_epochs": len(epochs),
         "dropped": epochs.dropped,
         "n_classes": n_classes,
         "mains": mains_report,
-        "split": {k: getattr(split, k) for k in ("train_blocks", "val_blocks", "test_blocks")},
+        "evaluation": evaluation,
+        "split": {k: getattr(split, k) for k in ("train_blocks", "val_blocks", "test_blocks")}
+        if len(folds) == 1
+        else {"folds": fold_reports},
         "n_train": len(split.train),
         "n_val": len(split.val),
-        "n_test": len(split.test),
+        "n_test": n_test,
         "student_parameters": n_params,
         "teacher": teacher_report,
         "selection": selection,
         "results": results,
         "chance_top1": chance,
         "chance_top5": min(5, n_classes) / n_classes,
-        "majority_rate": float(
-            np.bincount(y[split.test], minlength=n_classes).max() / max(len(split.test), 1)
-        ),
+        "majority_rate": float(np.bincount(y_test, minlength=n_classes).max() / max(len(y_test), 1)),
         "histories": histories,
         "seconds": time.perf_counter() - started,
         "notes": notes,
     }
+    where = (
+        f"test on {len(split.test_blocks)} held-out blocks ({len(split.test)} epochs)"
+        if len(folds) == 1
+        else f"leave-one-block-out over {len(folds)} blocks ({n_test} test epochs in all); mean [95 % interval]"
+    )
     header = (
         f"# Calibration report (subject {report['subject']})\n\n"
         f"{len(epochs)} epochs ({sum(epochs.dropped.values())} dropped: {epochs.dropped or 'none'}), "
-        f"{n_classes} classes; test on {len(split.test_blocks)} held-out blocks ({len(split.test)} epochs). "
+        f"{n_classes} classes; {where}. "
         f"Student: {n_params:,} parameters. Teacher held-out accuracy: "
         f"{teacher_report.get('held_out_accuracy', float('nan')):.3f}.\n\n"
         f"Chosen model: **{chosen.name}** ({selection['reason']})."
     )
     write_report(out_dir, report, header)
-    bundle = _bundle(
-        chosen, chosen_view, recording, epochs.class_names, results, selection, split.test_blocks
-    )
+    bundle = _bundle(chosen, chosen_view, recording, epochs.class_names, results, selection, test_blocks)
+    bundle.extra["evaluation"] = evaluation
     bundle.extra.update(
         {
             "teacher": teacher_report,
@@ -301,23 +385,24 @@ def _views(
     return views
 
 
+def _selectable(outcome: SplitOutcome) -> list[str]:
+    """The models a bundle may hold: the paper's student and the candidate pipelines."""
+    return [name for name in (outcome.main, *CANDIDATES.values()) if name in outcome.fitted]
+
+
 def _select(
-    outcome: SplitOutcome, views: dict[str, View], preset: str, n_classes: int, notes: list[str]
+    scores: dict[str, float], main: str, preset: str, outcome: SplitOutcome, notes: list[str]
 ) -> dict[str, Any]:
-    """Pick the bundle's model: the preset, or the best validation score among the servable models."""
-    servable = [name for name, fit in outcome.fitted.items() if fit.model is not None]
-    scores = {}
-    for name in servable:
-        fit = outcome.fitted[name]
-        view = views[fit.view]
-        scores[name] = evaluate_predictions(view.y[view.val], fit.val_proba, n_classes)[SELECTION_METRIC]
+    """Pick the bundle's model: the preset, or the best validation score (mean over folds)."""
     if preset == "auto":
+        if not scores:
+            raise ValueError("no model could be evaluated on the validation blocks")
         # max() keeps the first of equal scores, and the paper's student comes first.
-        chosen = max(servable, key=lambda name: scores[name])
+        chosen = max(scores, key=lambda name: scores[name])
         reason = f"best validation {SELECTION_METRIC.replace('_', ' ')} {scores[chosen]:.3f}"
     else:
-        chosen = outcome.main if preset == "paper" else CANDIDATES[preset]
-        if chosen not in outcome.fitted:
+        chosen = main if preset == "paper" else CANDIDATES[preset]
+        if chosen not in scores:
             raise ValueError(f"the preset's model {chosen} failed: {outcome.failures.get(chosen)}")
         reason = f"preset {preset!r}"
     notes.append(
@@ -334,6 +419,40 @@ def _select(
         "reason": reason,
         "preset": preset,
     }
+
+
+def _evaluation_mode(mode: str, blocks: np.ndarray) -> str:
+    """``"split"`` or ``"lobo"``: ``"auto"`` cross-validates recordings of few blocks."""
+    if mode not in EVALUATIONS:
+        raise ValueError(f"evaluation must be one of {EVALUATIONS}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "lobo" if len(np.unique(blocks)) <= LOBO_MAX_BLOCKS else "split"
+
+
+def _refit(chosen: str, main: str, blocks: np.ndarray, fit_on: Any) -> tuple[Fitted, View]:
+    """The chosen model refitted on all blocks for the bundle.
+
+    A network still needs blocks to early-stop on: the last block validates and the others
+    train it. A classical model has no early stopping and is fitted on every block.
+    """
+    unique = [int(b) for b in np.unique(blocks)]
+    candidates = tuple(key for key, name in CANDIDATES.items() if name == chosen)
+    classical = bool(candidates) and candidates[0].startswith("erp_")
+    train_blocks = unique if classical else unique[:-1]
+    split = Split(
+        train=np.flatnonzero(np.isin(blocks, train_blocks)),
+        val=np.flatnonzero(blocks == unique[-1]),
+        test=np.array([], dtype=int),
+        train_blocks=train_blocks,
+        val_blocks=unique[-1:],
+        test_blocks=[],
+    )
+    views, outcome = fit_on(split, baselines=(), candidates=candidates, include_student=chosen == main)
+    if chosen not in outcome.fitted:
+        raise RuntimeError(f"refitting {chosen} on all blocks failed: {outcome.failures.get(chosen)}")
+    fit = outcome.fitted[chosen]
+    return fit, views[fit.view]
 
 
 def _interval_note(metrics: dict[str, Any]) -> str | None:

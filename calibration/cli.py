@@ -79,6 +79,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "tangent space + logistic regression, shrinkage LDA); 'paper' keeps the paper's student",
     )
     p.add_argument(
+        "--evaluation",
+        choices=("auto", "split", "lobo"),
+        default="auto",
+        help="'split': one block split; 'lobo': leave-one-block-out cross-validation (mean and 95 %% interval "
+        "per model, bundle refitted on all blocks); 'auto' (default): lobo for recordings of at most 8 blocks",
+    )
+    p.add_argument(
         "--candidates",
         default="eegnet,erp_xdawn,erp_lda",
         help="comma-separated pipelines compared with the paper's student, or 'none' (default: %(default)s)",
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         baselines=baselines,
         mains=getattr(args, "mains", None) or ("config" if args.config else "auto"),
         preset=getattr(args, "preset", "auto"),
+        evaluation=getattr(args, "evaluation", "auto"),
         candidates=_candidates(getattr(args, "candidates", "eegnet,erp_xdawn,erp_lda")),
     )
     result = calibrate(recording, None if args.no_distillation else images, args.out, config)

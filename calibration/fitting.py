@@ -143,6 +143,7 @@ def fit_split(
     baselines: tuple[str, ...],
     candidates: tuple[str, ...],
     seed: int = 0,
+    include_student: bool = True,
 ) -> SplitOutcome:
     """Fit the paper's student, the baselines and the candidate pipelines on one split.
 
@@ -162,6 +163,8 @@ def fit_split(
         Keys of :data:`CANDIDATES`.
     seed : int
         Seed of the classical baselines.
+    include_student : bool
+        Train the paper's student (False only for a final refit of another chosen model).
 
     Returns
     -------
@@ -211,7 +214,8 @@ def fit_split(
 
     distill = teacher_probs is not None and train.alpha < 1.0
     main = "student_kd_stft" if distill else "student_stft"
-    student_run(main, features, train.alpha if distill else 1.0, teacher_probs)
+    if include_student:
+        student_run(main, features, train.alpha if distill else 1.0, teacher_probs)
     if distill and "cnn2d_stft" in baselines:
         attempt("cnn2d_stft", lambda: student_run("cnn2d_stft", features, 1.0, None))
     if "cnn2d_wavelet" in baselines:
@@ -268,10 +272,10 @@ def fit_split(
                 if ERP not in views:
                     raise ValueError("the ERP view could not be prepared (see the notes)")
                 erp = views[ERP]
-                if not (len(erp.train) and len(erp.val) and len(erp.test)):
+                if not (len(erp.train) and len(erp.val)):
                     raise ValueError(
                         f"the ERP epochs ({erp.pipeline.epoch.tmin_s:g}..{erp.pipeline.epoch.tmax_s:g} s) leave "
-                        f"{len(erp.train)} training, {len(erp.val)} validation and {len(erp.test)} test epochs"
+                        f"{len(erp.train)} training and {len(erp.val)} validation epochs"
                     )
                 xe = erp.standardized
                 model = fit_classical(

@@ -125,6 +125,52 @@ def model_warnings(name: str, metrics: dict[str, float], history: dict[str, Any]
     return notes
 
 
+def point(value: Any) -> float:
+    """The headline number of a metric: itself, or its mean when it is a fold/subject summary."""
+    if isinstance(value, dict):
+        return float(value.get("mean", float("nan")))
+    return float("nan") if value is None else float(value)
+
+
+def summarize_folds(per_fold: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation and 95 % interval of every metric across cross-validation folds.
+
+    Parameters
+    ----------
+    per_fold : list of dict
+        One :func:`evaluate_predictions` result per fold (NaN values, e.g. an undefined ROC AUC,
+        are left out of that metric).
+
+    Returns
+    -------
+    dict
+        ``{metric: {"mean", "sd", "ci_low", "ci_high", "n_folds"}}``; the interval is the
+        Student-t interval of the mean over folds (``mean +- t(0.975, k - 1) sd / sqrt(k)``),
+        degenerate (equal to the mean) for a single fold.
+    """
+    from scipy import stats
+
+    summary: dict[str, dict[str, float]] = {}
+    for key in per_fold[0] if per_fold else []:
+        values = np.array([fold[key] for fold in per_fold if key in fold], dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values) == 0:
+            continue
+        mean = float(values.mean())
+        sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        half = (
+            float(stats.t.ppf(0.975, len(values) - 1) * sd / np.sqrt(len(values))) if len(values) > 1 else 0.0
+        )
+        summary[key] = {
+            "mean": mean,
+            "sd": sd,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "n_folds": float(len(values)),
+        }
+    return summary
+
+
 def summarize_across_subjects(per_subject: dict[Any, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Mean and sample standard deviation of every metric across subjects.
 

@@ -31,7 +31,9 @@ def metrics_table_markdown(
     ----------
     results : dict
         ``{model name: metrics dict from evaluate_predictions}``, or
-        ``{model name: {metric: {"mean": m, "sd": s}}}`` for a multi-subject summary, or
+        ``{model name: {metric: {"mean": m, "sd": s}}}`` for a multi-subject summary (shown as
+        "mean (sd)"), ``{model name: {metric: {"mean", "ci_low", "ci_high", ...}}}`` for
+        cross-validation (shown as "mean [95 % interval]"), or
         ``{model name: {"failed": message}}`` for a model that failed. A column appears when
         some model has it (ROC AUC: two classes only).
     majority_rate : float, optional
@@ -49,9 +51,12 @@ def metrics_table_markdown(
         cells = []
         for key in present:
             value = metrics.get(key, float("nan"))
-            cells.append(
-                f"{value['mean']:.3f} ({value['sd']:.3f})" if isinstance(value, dict) else f"{value:.3f}"
-            )
+            if isinstance(value, dict) and "ci_low" in value:
+                cells.append(f"{value['mean']:.3f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}]")
+            elif isinstance(value, dict):
+                cells.append(f"{value['mean']:.3f} ({value['sd']:.3f})")
+            else:
+                cells.append(f"{value:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     majority = "" if majority_rate is None else f" Majority class: top-1 {majority_rate:.3f}."

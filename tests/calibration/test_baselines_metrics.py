@@ -99,6 +99,7 @@ def test_a_failing_baseline_is_reported_and_the_run_still_writes_everything(
         train=TrainConfig(max_epochs=2, patience=2, batch_size=32, progress=False),
         student=StudentConfig(widths=(8, 8)),
         baselines=("logreg_pca", "logreg_sliding", "cnn1d"),
+        evaluation="split",
     )
     result = calibrate(small_session, None, tmp_path, config)
     report = json.loads((tmp_path / "report.json").read_text())

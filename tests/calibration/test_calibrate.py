@@ -31,6 +31,7 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
         student=StudentConfig(widths=(16, 16, 32)),
         teacher_model=tiny_model_name,
         baselines=("logreg_standardized", "cnn2d_stft"),
+        evaluation="split",
     )
     with pytest.warns(UserWarning, match="random"):
         result = calibrate(recording, images, tmp_path, config)
@@ -48,7 +49,6 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
     selection = report["selection"]
     assert set(selection["validation"]) == {
         "student_kd_stft",
-        "cnn2d_stft",
         "eegnet",
         "erp_xdawn_ts_lr",
         "erp_lda_windowed",
@@ -90,6 +90,7 @@ def test_without_images_trains_without_distillation(session, tmp_path):
         student=StudentConfig(widths=(8, 8)),
         baselines=(),
         candidates=(),
+        evaluation="split",
     )
     result = calibrate(recording, None, tmp_path, config)
     assert set(result.report["results"]) == {"student_stft", "oracle (simulator ground truth)"}

@@ -17,6 +17,7 @@ FAST = CalibrationConfig(
     train=TrainConfig(max_epochs=12, patience=5, batch_size=32, progress=False),
     student=StudentConfig(widths=(16, 16, 32)),
     baselines=(),
+    evaluation="split",
 )
 
 
