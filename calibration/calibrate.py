@@ -82,6 +82,9 @@ class CalibrationConfig:
         student on ties); ``"paper"`` or a candidate's key keeps that one whatever the scores.
     erp_band_hz, erp_window_s : tuple of float
         The ERP view's causal band-pass and epoch window (seconds around onset).
+    erp_reject_ptp_uv : float
+        The ERP decoders train without epochs whose peak-to-peak exceeds this many microvolts
+        (at most 20 % of them; 0 keeps all); they are still tested on every epoch.
     evaluation : {"auto", "split", "lobo"}
         ``"split"``: one block split (``test_fraction`` / ``val_fraction``). ``"lobo"``:
         leave-one-block-out cross-validation (mean and 95 % interval per model), then the chosen
@@ -103,6 +106,7 @@ class CalibrationConfig:
     preset: str = "auto"
     erp_band_hz: tuple[float, float] = (0.5, 30.0)
     erp_window_s: tuple[float, float] = (-0.1, 0.8)
+    erp_reject_ptp_uv: float = 100.0
     evaluation: str = "auto"
 
     def __post_init__(self) -> None:
@@ -167,7 +171,15 @@ def calibrate(
     )
 
     def fit_on(split: Split, **changes: Any) -> tuple[dict[str, View], SplitOutcome]:
-        views = _views(pipeline, epochs, erp, split.train_blocks, split.val_blocks, split.test_blocks)
+        views = _views(
+            pipeline,
+            epochs,
+            erp,
+            split.train_blocks,
+            split.val_blocks,
+            split.test_blocks,
+            config.erp_reject_ptp_uv,
+        )
         kwargs: dict[str, Any] = {"baselines": config.baselines, "candidates": config.candidates, **changes}
         outcome = fit_split(
             views,
@@ -237,6 +249,7 @@ def calibrate(
                 "val_blocks": split.val_blocks,
                 "test_blocks": split.test_blocks,
                 "top1": {name: m["top1"] for name, m in fold.items()},
+                "erp_training_epochs_rejected": views[ERP].rejected if ERP in views else None,
             }
         )
     main_name = outcome.main
@@ -375,11 +388,12 @@ def _views(
     train_blocks,
     val_blocks,
     test_blocks,
+    erp_reject_ptp_uv: float = 0.0,
 ) -> dict[str, View]:
     views = {PAPER: View.of(pipeline, epochs, train_blocks, val_blocks, test_blocks)}
     if erp is not None:
         try:
-            views[ERP] = View.of(*erp, train_blocks, val_blocks, test_blocks)
+            views[ERP] = View.of(*erp, train_blocks, val_blocks, test_blocks, erp_reject_ptp_uv)
         except ValueError as error:  # e.g. no ERP epoch left in the training blocks
             log.warning("no ERP view on this split: %s", error)
     return views

@@ -36,6 +36,8 @@ PAPER, ERP = "paper", "erp"
 CANDIDATES = {"eegnet": "eegnet", "erp_xdawn": "erp_xdawn_ts_lr", "erp_lda": "erp_lda_windowed"}
 PRESETS = ("auto", "paper", *CANDIDATES)
 _CLASSICAL_KIND = {"erp_xdawn": "xdawn_ts_lr", "erp_lda": "lda_windowed"}
+# The ERP view's training-epoch rejection never leaves out more than this share of them.
+MAX_TRAIN_REJECT = 0.2
 # EEGNet learns with a larger step than the student (braindecode's usual 1e-3).
 EEGNET_LR = 1e-3
 
@@ -63,9 +65,16 @@ class View:
     epochs : EpochSet
     train, val, test : np.ndarray, int
         Indices into ``epochs`` of the split's blocks.
+    train_reject_ptp_uv : float
+        Training epochs whose largest channel peak-to-peak exceeds this (microvolts, after
+        filtering) are left out of training (blinks, movement: the field's ERP practice); at
+        most :data:`MAX_TRAIN_REJECT` of them, the largest first. 0 keeps all. Validation and
+        test epochs are never rejected: the scores cover every trial a live session would see.
     standardizer : Standardizer
         Fitted on the training epochs.
     standardized : np.ndarray, shape (n_epochs, n_samples, n_channels), float32
+    rejected : int
+        Training epochs left out.
     """
 
     pipeline: PipelineConfig
@@ -73,21 +82,39 @@ class View:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    train_reject_ptp_uv: float = 0.0
     standardizer: Standardizer = field(init=False)
     standardized: np.ndarray = field(init=False)
+    rejected: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
+        if self.train_reject_ptp_uv > 0 and len(self.train):
+            ptp = np.ptp(self.epochs.epochs[self.train], axis=1).max(axis=1)
+            threshold = max(self.train_reject_ptp_uv, float(np.quantile(ptp, 1.0 - MAX_TRAIN_REJECT)))
+            keep = ptp <= threshold
+            self.rejected = int(np.sum(~keep))
+            self.train = self.train[keep]
         self.standardizer = Standardizer.fit(self.epochs.epochs[self.train])
         self.standardized = self.standardizer.apply(self.epochs.epochs).astype(np.float32)
 
     @classmethod
-    def of(cls, pipeline: PipelineConfig, epochs: EpochSet, train_blocks, val_blocks, test_blocks) -> View:
+    def of(
+        cls,
+        pipeline: PipelineConfig,
+        epochs: EpochSet,
+        train_blocks,
+        val_blocks,
+        test_blocks,
+        train_reject_ptp_uv: float = 0.0,
+    ) -> View:
         """The view whose parts are the epochs of the given blocks."""
 
         def part(blocks) -> np.ndarray:
             return np.flatnonzero(np.isin(epochs.blocks, list(blocks)))
 
-        return cls(pipeline, epochs, part(train_blocks), part(val_blocks), part(test_blocks))
+        return cls(
+            pipeline, epochs, part(train_blocks), part(val_blocks), part(test_blocks), train_reject_ptp_uv
+        )
 
     @property
     def y(self) -> np.ndarray:

@@ -47,3 +47,22 @@ def test_few_blocks_are_cross_validated_and_the_bundle_is_refitted_on_all(tmp_pa
     # Refitted on all blocks: nothing is held out any more, and the bundle says so.
     assert bundle.extra["test_blocks"] == [] and bundle.extra["evaluation"] == "lobo"
     assert bundle.architecture == "lda_windowed" and result.bundle.extra["model"] == "erp_lda_windowed"
+
+
+def test_erp_view_trains_without_artifact_epochs_but_tests_on_all():
+    from calibration.epochs import EpochSet
+    from calibration.fitting import View
+    from rtdecode.config import PipelineConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 50, 3)).astype(np.float32) * 5
+    x[[1, 2, 30], 10, 0] += 300.0  # two blinks in training, one in the test block
+    blocks = np.repeat([0, 1, 2, 3], 10)
+    epochs = EpochSet(
+        x, np.tile([0, 1], 20), [str(i) for i in range(40)], blocks, np.arange(40.0), ["a", "b"], ["c"] * 3
+    )
+    view = View.of(PipelineConfig(), epochs, [0, 1], [2], [3], train_reject_ptp_uv=100.0)
+    assert view.rejected == 2 and 1 not in view.train and 2 not in view.train and len(view.train) == 18
+    assert 30 in view.test and len(view.val) == 10
+    x[:, 10, 0] += 300.0  # every epoch "bad": at most 20 % of the training epochs go
+    assert View.of(PipelineConfig(), epochs, [0, 1], [2], [3], train_reject_ptp_uv=100.0).rejected <= 4
