@@ -34,7 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("recording", help="calibration session (.xdf)")
+    p.add_argument(
+        "recording",
+        help="calibration session: .xdf, or BrainVision (.vhdr), EDF/BDF, FIF, EEGLAB (.set) or a file in a "
+        "BIDS dataset (read with MNE; say which events are which class with --events)",
+    )
+    p.add_argument(
+        "--events",
+        default=None,
+        help="for files read with MNE: stimulus event codes and their classes, e.g. 'S1=house,S2=face' or "
+        "'1=house,2=face' (annotation descriptions, or stimulus-channel codes)",
+    )
     p.add_argument("--out", required=True, help="output folder for the bundle and the report")
     p.add_argument(
         "--images",
@@ -124,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
     from calibration.calibrate import CalibrationConfig, calibrate
     from calibration.train import TrainConfig
     from rtdecode.config import PipelineConfig
-    from rtdecode.io.xdf import read_xdf
+    from rtdecode.streams.player import replay_source
 
     recording_path = Path(args.recording)
-    recording = read_xdf(recording_path)
+    recording = replay_source(recording_path, events=getattr(args, "events", None))
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]

@@ -82,7 +82,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rtdecode.streams.player import replay_source
 
     bundle = load_bundle(args.model)
-    recording = replay_source(args.recording, subject=args.subject)
+    recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
     predictions = predict_recording(bundle, recording, device=args.device)
     for p in predictions:
         print(json.dumps(p.to_json()) if args.jsonl else f"{p.onset:.3f}  {p.label:24s} {p.topk[0][1]:.3f}")
@@ -183,7 +183,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     from rtdecode.streams.player import Player, replay_source
 
-    recording = replay_source(args.recording, subject=args.subject)
+    recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
     player = Player(
         recording,
         args.name,
@@ -296,7 +296,17 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         "epochs cut by timestamp are the recorded ones. Takes an .xdf file, or an ImageNet-EEG\n"
         ".pth file with --subject.",
     )
-    p.add_argument("recording", help="an .xdf recording, or an ImageNet-EEG .pth file (with --subject)")
+    p.add_argument(
+        "recording",
+        help="an .xdf recording, a BrainVision/EDF/BDF/FIF/EEGLAB/BIDS file, or an ImageNet-EEG .pth file "
+        "(with --subject)",
+    )
+    p.add_argument(
+        "--events",
+        default=None,
+        help="for BrainVision/EDF/BDF/FIF/EEGLAB/BIDS files (read with MNE): stimulus codes and classes, "
+        "e.g. 'S1=house,S2=face'",
+    )
     p.add_argument(
         "--speed", type=float, default=1.0, help="1 real time, 4 four times faster, 0 as fast as possible"
     )
@@ -578,7 +588,16 @@ def build_parser() -> argparse.ArgumentParser:
         "object with marker, label, topk ([class, probability]...), t_last_sample and latency_ms\n"
         "(compute time per epoch here). The accuracy against the markers' labels goes to stderr.",
     )
-    p.add_argument("recording", help=".xdf file, or an ImageNet-EEG .pth file with --subject")
+    p.add_argument(
+        "recording",
+        help=".xdf file, a BrainVision/EDF/BDF/FIF/EEGLAB/BIDS file, or an ImageNet-EEG .pth file",
+    )
+    p.add_argument(
+        "--events",
+        default=None,
+        help="for BrainVision/EDF/BDF/FIF/EEGLAB/BIDS files (read with MNE): stimulus codes and classes, "
+        "e.g. 'S1=house,S2=face'",
+    )
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
     p.add_argument("--jsonl", action="store_true", help="print JSON lines")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")
