@@ -1,10 +1,14 @@
 """A whole calibration run: recording + stimulus images -> evaluated, saved model bundle.
 
-Steps: epochs through the live filter bank; a block-respecting split; standardization fitted
-on the training split; TFD features; the teacher (image encoder + linear classifier) on the
-stimulus images gives soft targets; the student is trained with distillation and, for the
-comparison, without; the baselines run on the same split; every model is scored on the held-out
-blocks (with the simulator's oracle when the data is simulated); a report and the bundle are written.
+Steps: the notch is set from the recording's mains frequency; epochs through the live filter
+bank, once with the paper's preprocessing and once with the ERP one; one block-respecting split,
+or leave-one-block-out folds for recordings of few blocks; on each, the teacher's soft targets
+(when stimulus images are given), the student with and without distillation, the baselines and
+the candidate pipelines (:mod:`calibration.fitting`); every model is scored on the held-out
+blocks (with the simulator's oracle when the data is simulated); the model with the best
+validation score (or the preset's) goes into the bundle, refitted on all blocks after
+cross-validation; a report and the bundle are written. A failing comparison model is reported
+as failed and never loses the run.
 """
 
 from __future__ import annotations
