@@ -89,11 +89,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rtdecode.scoring import accuracy_by_split
 
     chance = 1 / len(bundle.class_names)
-    names = {"held_out": "held-out (test) blocks", "training": "training blocks (seen in calibration)"}
+    names = {
+        "held_out": "held-out (test) blocks",
+        "training": "training blocks (seen in calibration)",
+        "all": "all epochs"
+        + (
+            " (the bundle was refitted on every block: none is held out)"
+            if bundle.extra.get("evaluation") == "lobo"
+            else ""
+        ),
+    }
     for part, score in accuracy_by_split(predictions, bundle.extra.get("test_blocks")).items():
         log.info(
             "%s: %d epochs, top-1 %.3f, balanced accuracy %.3f (chance %.3f)",
-            names.get(part, "all epochs"),
+            names[part],
             score["n"],
             score["top1"],
             score["balanced_accuracy"],
