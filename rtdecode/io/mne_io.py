@@ -116,14 +116,20 @@ def read_mne(
     if isinstance(events, str):
         events = EventMapping.parse(events)
     bids_root = _bids_root(path)
-    if bids_root is not None:
-        import mne_bids
+    try:
+        if bids_root is not None:
+            import mne_bids
 
-        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(path), verbose="error")
-        source = "bids"
-    else:
-        raw = mne.io.read_raw(path, preload=False, verbose="error")
-        source = path.suffix.lower().lstrip(".")
+            raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(path), verbose="error")
+            source = "bids"
+        else:
+            raw = mne.io.read_raw(path, preload=False, verbose="error")
+            source = path.suffix.lower().lstrip(".")
+    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as error:
+        raise ValueError(
+            f"cannot read {path} with MNE ({type(error).__name__}: {error}); check that the file is complete "
+            "and, for BrainVision, that its .eeg and .vmrk files lie beside it"
+        ) from error
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     if len(picks) == 0:
         picks = mne.pick_types(raw.info, eeg=True, seeg=True, ecog=True, misc=True, exclude=[])
