@@ -232,6 +232,7 @@ def fit_split(
         network(name, StudentCNN(student), student, x, alpha, soft)
 
     def attempt(name: str, run: Callable[[], None]) -> None:
+        log.info("fitting %s", name)
         try:
             run()
         except Exception as error:  # noqa: BLE001 - one failing model must not lose the run
