@@ -61,7 +61,9 @@ def evaluate(snr: float, folds: int, seed: int, subject: int) -> dict[str, Any]:
         test = fold_of_block[epochs.blocks] == k
         standardizer = Standardizer.fit(epochs.epochs[~test])
         x = standardizer.apply(epochs.epochs).astype(np.float32)
-        proba = fit_logreg("logreg_standardized", x[~test], epochs.labels[~test])(x[test])
+        proba = fit_logreg(
+            "logreg_standardized", x[~test], epochs.labels[~test], pipeline.sfreq, n_classes=config.n_classes
+        )(x[test])
         metrics = evaluate_predictions(epochs.labels[test], proba, config.n_classes)
         top1.append(metrics["top1"])
         top5.append(metrics["top5"])

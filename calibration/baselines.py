@@ -21,14 +21,22 @@ from torch import nn
 
 from calibration.train import TrainConfig, TrainHistory, predict_proba, seed_everything, train_classifier
 
+# Every duration is in seconds and converted at the recording's rate, so the features mean the
+# same at 256 Hz as at 1 kHz.
 # Time decimation for the flattened logistic-regression features: 10 ms bins keep the evoked
-# waveform while making 128-channel epochs tractable (440 x 128 -> 44 x 128 features).
-_LOGREG_BIN = 10
-# Raw-series networks see the epoch averaged in 4 ms bins: 110 steps instead of 440 keeps the
-# LSTM trainable on a CPU and the 14-70 Hz content below the new Nyquist (125 Hz).
-_RAW_BIN = 4
+# waveform while making 128-channel epochs tractable (440 x 128 -> 44 x 128 features at 1 kHz).
+_LOGREG_BIN_S = 0.010
+# Raw-series networks see the epoch averaged in 4 ms bins: 110 steps instead of 440 at 1 kHz keeps
+# the LSTM trainable on a CPU and the 14-70 Hz content below the new Nyquist (125 Hz). At rates
+# where 4 ms is under two samples nothing is averaged, so nothing aliases.
+_RAW_BIN_S = 0.004
 _PCA_COMPONENTS = 64
-_SLIDING_WINDOW, _SLIDING_HOP = 50, 25
+_SLIDING_WINDOW_S, _SLIDING_HOP_S = 0.050, 0.025
+
+
+def samples_for(seconds: float, sfreq: float) -> int:
+    """A duration in whole samples at ``sfreq`` (at least one)."""
+    return max(1, int(round(seconds * sfreq)))
 
 
 def _bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
@@ -38,25 +46,25 @@ def _bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
     return epochs[:, :t].reshape(n, t // width, width, c).mean(axis=2)
 
 
-def feature_standardized(epochs: np.ndarray) -> np.ndarray:
-    """Whole standardized epoch, 10 ms bins, flattened: (n, n_bins * n_channels)."""
-    return _bin_time(epochs, _LOGREG_BIN).reshape(len(epochs), -1)
+def feature_standardized(epochs: np.ndarray, sfreq: float) -> np.ndarray:
+    """Whole standardized epoch in 10 ms bins, flattened: (n, n_bins * n_channels)."""
+    return _bin_time(epochs, samples_for(_LOGREG_BIN_S, sfreq)).reshape(len(epochs), -1)
 
 
-def feature_averaged(epochs: np.ndarray) -> np.ndarray:
+def feature_averaged(epochs: np.ndarray, sfreq: float) -> np.ndarray:
     """Time-averaged signal per channel: (n, n_channels)."""
     return epochs.mean(axis=1)
 
 
-def feature_sliding(epochs: np.ndarray) -> np.ndarray:
-    """Means over 50-sample windows every 25 samples, flattened: (n, n_windows * n_channels)."""
-    starts = range(0, epochs.shape[1] - _SLIDING_WINDOW + 1, _SLIDING_HOP)
-    return np.stack([epochs[:, s : s + _SLIDING_WINDOW].mean(axis=1) for s in starts], axis=1).reshape(
-        len(epochs), -1
-    )
+def feature_sliding(epochs: np.ndarray, sfreq: float) -> np.ndarray:
+    """Means over 50 ms windows every 25 ms, flattened: (n, n_windows * n_channels)."""
+    window = min(samples_for(_SLIDING_WINDOW_S, sfreq), epochs.shape[1])
+    hop = samples_for(_SLIDING_HOP_S, sfreq)
+    starts = range(0, epochs.shape[1] - window + 1, hop)
+    return np.stack([epochs[:, s : s + window].mean(axis=1) for s in starts], axis=1).reshape(len(epochs), -1)
 
 
-LOGREG_FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+LOGREG_FEATURES: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "logreg_standardized": feature_standardized,
     "logreg_averaged": feature_averaged,
     "logreg_pca": feature_standardized,
@@ -64,7 +72,14 @@ LOGREG_FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def fit_logreg(name: str, x_train: np.ndarray, y_train: np.ndarray, seed: int = 0) -> Callable:
+def fit_logreg(
+    name: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    sfreq: float,
+    seed: int = 0,
+    n_classes: int | None = None,
+) -> Callable:
     """Fit one logistic-regression baseline on standardized epochs.
 
     Parameters
@@ -73,22 +88,35 @@ def fit_logreg(name: str, x_train: np.ndarray, y_train: np.ndarray, seed: int = 
         A key of :data:`LOGREG_FEATURES`.
     x_train : np.ndarray, shape (n, n_samples, n_channels)
         Filtered, standardized epochs.
+    y_train : np.ndarray, shape (n,), int
+    sfreq : float
+        Sampling rate of the epochs (feature windows are durations).
+    seed : int
+    n_classes : int, optional
+        Width of the probability output (default: the largest training label + 1).
 
     Returns
     -------
     callable
         Maps epochs of the same shape to class probabilities ``(n, n_classes)``.
     """
-    features = LOGREG_FEATURES[name]
+
+    def features(x: np.ndarray) -> np.ndarray:
+        return LOGREG_FEATURES[name](x, sfreq)
+
+    train_features = features(x_train)
     steps: list = [StandardScaler()]
     if name == "logreg_pca":
-        steps.append(PCA(n_components=min(_PCA_COMPONENTS, len(x_train) - 1), random_state=seed))
-    steps.append(LogisticRegression(C=0.05, max_iter=300, random_state=seed))
-    model = make_pipeline(*steps).fit(features(x_train), y_train)
-    n_classes = int(np.max(y_train)) + 1
+        # PCA cannot have more components than samples or features (4 channels x 11 bins = 44).
+        n_components = min(_PCA_COMPONENTS, len(x_train) - 1, train_features.shape[1])
+        steps.append(PCA(n_components=n_components, random_state=seed))
+    # Balanced class weights: on an imbalanced recording the unweighted fit predicts the majority.
+    steps.append(LogisticRegression(C=0.05, max_iter=300, random_state=seed, class_weight="balanced"))
+    model = make_pipeline(*steps).fit(train_features, y_train)
+    width = int(n_classes or np.max(y_train) + 1)
 
     def proba(x: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(x), n_classes))
+        out = np.zeros((len(x), width))
         out[:, model.classes_] = model.predict_proba(features(x))
         return out
 
@@ -146,12 +174,15 @@ def fit_raw_network(
     y_val: np.ndarray,
     n_classes: int,
     config: TrainConfig,
+    sfreq: float,
 ) -> tuple[Callable, TrainHistory, nn.Module]:
     """Train the LSTM or 1D CNN baseline on standardized epochs (no distillation).
 
     Parameters
     ----------
     x_train, x_val : np.ndarray, shape (n, n_samples, n_channels)
+    sfreq : float
+        Sampling rate of the epochs: the 4 ms averaging bins are converted at it.
 
     Returns
     -------
@@ -161,15 +192,16 @@ def fit_raw_network(
     model : nn.Module
     """
     seed_everything(config.seed)
+    width = samples_for(_RAW_BIN_S, sfreq)
     model = RAW_NETWORKS[name](x_train.shape[2], n_classes)
     no_kd = TrainConfig(**{**config.to_dict(), "alpha": 1.0})
     history = train_classifier(
         model,
-        _bin_time(x_train, _RAW_BIN),
+        _bin_time(x_train, width),
         y_train,
-        _bin_time(x_val, _RAW_BIN),
+        _bin_time(x_val, width),
         y_val,
         no_kd,
         description=name,
     )
-    return (lambda x: predict_proba(model, _bin_time(x, _RAW_BIN))), history, model
+    return (lambda x: predict_proba(model, _bin_time(x, width))), history, model

@@ -1,10 +1,14 @@
 """A whole calibration run: recording + stimulus images -> evaluated, saved model bundle.
 
-Steps: epochs through the live filter bank; a block-respecting split; standardization fitted
-on the training split; TFD features; the teacher (image encoder + linear classifier) on the
-stimulus images gives soft targets; the student is trained with distillation and, for the
-comparison, without; the baselines run on the same split; every model is scored on the held-out
-blocks (with the simulator's oracle when the data is simulated); a report and the bundle are written.
+Steps: the notch is set from the recording's mains frequency; epochs through the live filter
+bank, once with the paper's preprocessing and once with the ERP one; one block-respecting split,
+or leave-one-block-out folds for recordings of few blocks; on each, the teacher's soft targets
+(when stimulus images are given), the student with and without distillation, the baselines and
+the candidate pipelines (:mod:`calibration.fitting`); every model is scored on the held-out
+blocks (with the simulator's oracle when the data is simulated); the model with the best
+validation score (or the preset's) goes into the bundle, refitted on all blocks after
+cross-validation; a report and the bundle are written. A failing comparison model is reported
+as failed and never loses the run.
 """
 
 from __future__ import annotations
@@ -17,35 +21,51 @@ from typing import Any
 
 import numpy as np
 
-from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
+from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS
 from calibration.epochs import EpochSet, epochs_from_recording
-from calibration.metrics import evaluate_predictions
+from calibration.fitting import (
+    CANDIDATES,
+    ERP,
+    PAPER,
+    PRESETS,
+    Fitted,
+    SplitOutcome,
+    View,
+    erp_pipeline,
+    fit_split,
+)
+from calibration.metrics import class_weights, evaluate_predictions, model_warnings, summarize_folds
 from calibration.model_names import display_name
+from calibration.notch import choose_notch
 from calibration.report import plot_confusion, plot_learning_curves, write_report
-from calibration.splits import Split, block_split
-from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
+from calibration.splits import Split, block_split, leave_one_block_out
+from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
 from rtdecode.io.bundle import ModelBundle, save_bundle
 from rtdecode.io.recording import Recording
-from rtdecode.models.student import StudentCNN, StudentConfig, count_parameters
-from rtdecode.signal.preprocess import epoch_features
-from rtdecode.signal.standardize import Standardizer
+from rtdecode.models.student import StudentConfig, count_parameters
 
 log = logging.getLogger(__name__)
 
 ALL_BASELINES = (*LOGREG_FEATURES, *RAW_NETWORKS, "cnn2d_stft", "cnn2d_wavelet")
+SELECTION_METRIC = "balanced_accuracy"
+ORACLE = "oracle (simulator ground truth)"
+EVALUATIONS = ("auto", "split", "lobo")
+# Recordings with at most this many blocks are cross-validated by default: one held-out block of
+# a six-block session is ~200 trials, +-0.07 on top-1, too few to tell models apart.
+LOBO_MAX_BLOCKS = 8
 
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    """Settings of a calibration run (defaults: the paper's).
+    """Settings of a calibration run (defaults: the paper's, plus the candidate pipelines).
 
     Attributes
     ----------
     pipeline : PipelineConfig
-        Preprocessing, stored in the bundle and reused live.
+        The paper's preprocessing (the student's), stored in the bundle when it wins.
     train : TrainConfig
-        Optimization of the student (``alpha``, ``temperature``...) and the neural baselines.
+        Optimization of the student (``alpha``, ``temperature``...) and the neural models.
     student : StudentConfig
         Architecture; ``n_channels`` and ``n_classes`` are set from the data.
     teacher_model, teacher_pretrained : str
@@ -56,6 +76,25 @@ class CalibrationConfig:
     split_seed : int
     baselines : tuple of str
         Which of :data:`ALL_BASELINES` to run (empty: none).
+    mains : {"auto", "config", "50", "60"}
+        How the notch is chosen (:func:`calibration.notch.choose_notch`): ``"auto"`` follows
+        the mains frequency found in the recording's spectrum.
+    candidates : tuple of str
+        Pipelines compared with the paper's student on the validation blocks (keys of
+        :data:`calibration.fitting.CANDIDATES`: ``eegnet``, ``erp_xdawn``, ``erp_lda``).
+    preset : str
+        ``"auto"`` keeps the candidate with the best validation balanced accuracy (the paper's
+        student on ties); ``"paper"`` or a candidate's key keeps that one whatever the scores.
+    erp_band_hz, erp_window_s : tuple of float
+        The ERP view's causal band-pass and epoch window (seconds around onset).
+    erp_reject_ptp_uv : float
+        The ERP decoders train without epochs whose peak-to-peak exceeds this many microvolts
+        (at most 20 % of them; 0 keeps all); they are still tested on every epoch.
+    evaluation : {"auto", "split", "lobo"}
+        ``"split"``: one block split (``test_fraction`` / ``val_fraction``). ``"lobo"``:
+        leave-one-block-out cross-validation (mean and 95 % interval per model), then the chosen
+        model is refitted on all blocks for the bundle. ``"auto"``: ``"lobo"`` for recordings of
+        at most :data:`LOBO_MAX_BLOCKS` blocks.
     """
 
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -67,6 +106,22 @@ class CalibrationConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     baselines: tuple[str, ...] = ALL_BASELINES
+    mains: str = "auto"
+    candidates: tuple[str, ...] = tuple(CANDIDATES)
+    preset: str = "auto"
+    erp_band_hz: tuple[float, float] = (0.5, 30.0)
+    erp_window_s: tuple[float, float] = (-0.1, 0.8)
+    erp_reject_ptp_uv: float = 100.0
+    evaluation: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
+        unknown = set(self.candidates) - set(CANDIDATES)
+        if unknown:
+            raise ValueError(f"unknown candidates {sorted(unknown)}; choose from {sorted(CANDIDATES)}")
+        if self.preset not in ("auto", "paper") and self.preset not in self.candidates:
+            raise ValueError(f"preset {self.preset!r} must also be among the candidates {self.candidates}")
 
 
 @dataclass
@@ -109,150 +164,356 @@ def calibrate(
     if abs(pipeline.sfreq - recording.sfreq) > 1e-6:
         pipeline = PipelineConfig.from_dict({**pipeline.to_dict(), "sfreq": recording.sfreq})
     notes: list[str] = []
+    pipeline, mains_report = choose_notch(recording, pipeline, config.mains, notes)
 
     epochs = epochs_from_recording(recording, pipeline)
     n_classes = len(epochs.class_names)
-    split = block_split(epochs.blocks, config.test_fraction, config.val_fraction, config.split_seed)
-    log.info(
-        "%d epochs (%d dropped), %d classes; blocks train %d / val %d / test %d",
-        len(epochs),
-        sum(epochs.dropped.values()),
-        n_classes,
-        len(split.train_blocks),
-        len(split.val_blocks),
-        len(split.test_blocks),
-    )
-    _check_split_labels(epochs, split, notes)
-    standardizer = Standardizer.fit(epochs.epochs[split.train])
-    standardized = standardizer.apply(epochs.epochs).astype(np.float32)
-    features = epoch_features(epochs.epochs, standardizer, pipeline)
+    erp = _erp_epochs(recording, pipeline, epochs, config, notes)
     y = epochs.labels
-
     teacher_report, teacher_probs = _teacher_targets(epochs, image_folder, n_classes, config, notes)
     student_config = StudentConfig(
         **{**config.student.to_dict(), "n_channels": recording.n_channels, "n_classes": n_classes}
     )
-    results: dict[str, dict[str, float]] = {}
-    probas: dict[str, np.ndarray] = {}
+
+    def fit_on(split: Split, **changes: Any) -> tuple[dict[str, View], SplitOutcome]:
+        views = _views(
+            pipeline,
+            epochs,
+            erp,
+            split.train_blocks,
+            split.val_blocks,
+            split.test_blocks,
+            config.erp_reject_ptp_uv,
+        )
+        kwargs: dict[str, Any] = {"baselines": config.baselines, "candidates": config.candidates, **changes}
+        outcome = fit_split(
+            views,
+            n_classes,
+            config.train,
+            student_config,
+            teacher_probs,
+            seed=config.split_seed,
+            **kwargs,
+        )
+        return views, outcome
+
+    evaluation = _evaluation_mode(config.evaluation, epochs.blocks)
+    if evaluation == "split":
+        split = block_split(epochs.blocks, config.test_fraction, config.val_fraction, config.split_seed)
+        folds = [split]
+    else:
+        folds = leave_one_block_out(epochs.blocks)
+        notes.append(
+            f"leave-one-block-out cross-validation over {len(folds)} blocks: each block is the test set once "
+            "(the next block validates); results are the mean over folds with a 95 % t-interval; the bundle's "
+            "model is refitted on all blocks"
+        )
+    log.info(
+        "%d epochs (%d dropped), %d classes, %d blocks; evaluation: %s",
+        len(epochs),
+        sum(epochs.dropped.values()),
+        n_classes,
+        len(np.unique(epochs.blocks)),
+        evaluation,
+    )
+    _check_split_labels(epochs, folds[0], notes)
+    per_fold: list[dict[str, dict[str, float]]] = []
+    val_scores: dict[str, list[float]] = {}
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    failures: dict[str, str] = {}
     histories: dict[str, dict[str, Any]] = {}
-    models: dict[str, Any] = {}
-
-    def run_student(name: str, x: np.ndarray, alpha: float, soft: np.ndarray | None) -> None:
-        seed_everything(config.train.seed)  # same initial weights for every variant
-        model = StudentCNN(student_config)
-        train_config = TrainConfig(**{**config.train.to_dict(), "alpha": alpha})
-        history = train_classifier(
-            model,
-            x[split.train],
-            y[split.train],
-            x[split.val],
-            y[split.val],
-            train_config,
-            None if soft is None else soft[split.train],
-            description=name,
+    fold_reports = []
+    for k, split in enumerate(folds):
+        if len(folds) > 1:
+            log.info("fold %d/%d: test block %s", k + 1, len(folds), split.test_blocks)
+        views, outcome = fit_on(split)
+        fold: dict[str, dict[str, float]] = {}
+        for name, fit in outcome.fitted.items():
+            view = views[fit.view]
+            if len(view.test) == 0 or len(view.val) == 0:
+                outcome.failures[name] = (
+                    f"no {'test' if len(view.test) == 0 else 'validation'} epochs in its view"
+                )
+                continue
+            fold[name] = evaluate_predictions(view.y[view.test], fit.test_proba, n_classes)
+            pooled.setdefault(name, []).append((view.y[view.test], fit.test_proba))
+            if name in _selectable(outcome):
+                val = evaluate_predictions(view.y[view.val], fit.val_proba, n_classes)[SELECTION_METRIC]
+                val_scores.setdefault(name, []).append(val)
+            if k == 0 and fit.history is not None:
+                histories[name] = fit.history
+        oracle = _oracle_accuracy(recording, epochs, split, pipeline)
+        if oracle is not None:
+            fold[ORACLE] = oracle
+        for name, message in outcome.failures.items():
+            failures.setdefault(name, f"fold {k + 1}: {message}" if len(folds) > 1 else message)
+        per_fold.append(fold)
+        fold_reports.append(
+            {
+                "train_blocks": split.train_blocks,
+                "val_blocks": split.val_blocks,
+                "test_blocks": split.test_blocks,
+                "top1": {name: m["top1"] for name, m in fold.items()},
+                "erp_training_epochs_rejected": views[ERP].rejected if ERP in views else None,
+            }
         )
-        probas[name] = predict_proba(model, x[split.test])
-        histories[name] = history.to_dict()
-        models[name] = model
-
-    distill = teacher_probs is not None and config.train.alpha < 1.0
-    main_name = "student_kd_stft" if distill else "student_stft"
-    run_student(main_name, features, config.train.alpha if distill else 1.0, teacher_probs)
-    n_params = count_parameters(models[main_name])
+    main_name = outcome.main
+    n_params = count_parameters(outcome.fitted[main_name].model)
     log.info("student: %d parameters", n_params)
-    if distill and "cnn2d_stft" in config.baselines:
-        run_student("cnn2d_stft", features, 1.0, None)
-    if "cnn2d_wavelet" in config.baselines:
-        wavelet = PipelineConfig.from_dict(
-            {**pipeline.to_dict(), "tfd": {**pipeline.to_dict()["tfd"], "method": "wavelet"}}
-        )
-        run_student("cnn2d_wavelet", epoch_features(epochs.epochs, standardizer, wavelet), 1.0, None)
-    for name in config.baselines:
-        if name in LOGREG_FEATURES:
-            probas[name] = fit_logreg(name, standardized[split.train], y[split.train], config.split_seed)(
-                standardized[split.test]
-            )
-        elif name in RAW_NETWORKS:
-            proba, history, _ = fit_raw_network(
-                name,
-                standardized[split.train],
-                y[split.train],
-                standardized[split.val],
-                y[split.val],
-                n_classes,
-                config.train,
-            )
-            probas[name] = proba(standardized[split.test])
-            histories[name] = history.to_dict()
-    for name, proba in probas.items():
-        results[name] = evaluate_predictions(y[split.test], proba, n_classes)
 
-    oracle = _oracle_accuracy(recording, epochs, split, pipeline)
-    if oracle is not None:
-        results["oracle (simulator ground truth)"] = oracle
+    results: dict[str, dict[str, Any]] = {}
+    names = [name for name in per_fold[0] if all(name in fold for fold in per_fold)]
+    for name in names:
+        if len(folds) == 1:
+            results[name] = per_fold[0][name]
+        else:
+            results[name] = summarize_folds([fold[name] for fold in per_fold])
+        if name != ORACLE:
+            y_all = np.concatenate([p[0] for p in pooled[name]])
+            proba_all = np.concatenate([p[1] for p in pooled[name]])
+            notes.extend(
+                model_warnings(name, evaluate_predictions(y_all, proba_all, n_classes), histories.get(name))
+            )
+    if class_weights(y, n_classes) is not None:
+        notes.append(
+            "the training classes are imbalanced: every model is fitted with balanced class weights; "
+            "compare balanced accuracy (chance 1 / n_classes) rather than top-1"
+        )
+    for name, message in failures.items():
+        results[name] = {"failed": message}
+        notes.append(f"{name} FAILED and is left out of the comparison: {message}")
+    if ORACLE in results:
+        oracle_metrics = results.pop(ORACLE)
+        results[ORACLE] = oracle_metrics  # last row
         notes.append(
             "oracle: nearest true phase-locked class template after whitening with the true background "
             "covariance (the simulator's own rule); it ignores the induced (random-phase) gamma power, so it is "
             "a reference, not a bound"
         )
+    scores = {name: float(np.mean(v)) for name, v in val_scores.items() if len(v) == len(folds)}
+    selection = _select(scores, main_name, config.preset, outcome, notes)
+    if len(folds) == 1:
+        chosen = outcome.fitted[selection["chosen"]]
+        chosen_view = views[chosen.view]
+        test_blocks = folds[0].test_blocks
+        interval = _interval_note(results[chosen.name])
+        if interval:
+            notes.append(interval)
+    else:
+        chosen, chosen_view = _refit(selection["chosen"], main_name, epochs.blocks, fit_on)
+        test_blocks = []
+    y_test = np.concatenate([p[0] for p in pooled[chosen.name]])
+    test_pred = np.concatenate([p[1] for p in pooled[chosen.name]]).argmax(1)
+    split = folds[0]
 
     plot_confusion(
-        y[split.test],
-        probas[main_name].argmax(1),
+        y_test,
+        test_pred,
         epochs.class_names,
         out_dir / "confusion.png",
-        f"{display_name(main_name)}: confusion on the test blocks",
+        f"{display_name(chosen.name)}: test blocks" + (" (pooled over folds)" if len(folds) > 1 else ""),
     )
     plot_learning_curves(histories, out_dir / "learning_curves.png")
     chance = 1.0 / n_classes
+    n_test = sum(len(f.test) for f in folds)
     report: dict[str, Any] = {
         "subject": recording.metadata.get("subject"),
         "n_epochs": len(epochs),
         "dropped": epochs.dropped,
         "n_classes": n_classes,
-        "split": {k: getattr(split, k) for k in ("train_blocks", "val_blocks", "test_blocks")},
+        "mains": mains_report,
+        "evaluation": evaluation,
+        "split": {k: getattr(split, k) for k in ("train_blocks", "val_blocks", "test_blocks")}
+        if len(folds) == 1
+        else {"folds": fold_reports},
         "n_train": len(split.train),
         "n_val": len(split.val),
-        "n_test": len(split.test),
+        "n_test": n_test,
         "student_parameters": n_params,
         "teacher": teacher_report,
+        "selection": selection,
         "results": results,
         "chance_top1": chance,
         "chance_top5": min(5, n_classes) / n_classes,
+        "majority_rate": float(np.bincount(y_test, minlength=n_classes).max() / max(len(y_test), 1)),
         "histories": histories,
         "seconds": time.perf_counter() - started,
         "notes": notes,
     }
+    where = (
+        f"test on {len(split.test_blocks)} held-out blocks ({len(split.test)} epochs)"
+        if len(folds) == 1
+        else f"leave-one-block-out over {len(folds)} blocks ({n_test} test epochs in all); mean [95 % interval]"
+    )
     header = (
         f"# Calibration report (subject {report['subject']})\n\n"
         f"{len(epochs)} epochs ({sum(epochs.dropped.values())} dropped: {epochs.dropped or 'none'}), "
-        f"{n_classes} classes; test on {len(split.test_blocks)} held-out blocks ({len(split.test)} epochs). "
+        f"{n_classes} classes; {where}. "
         f"Student: {n_params:,} parameters. Teacher held-out accuracy: "
-        f"{teacher_report.get('held_out_accuracy', float('nan')):.3f}."
+        f"{teacher_report.get('held_out_accuracy', float('nan')):.3f}.\n\n"
+        f"Chosen model: **{chosen.name}** ({selection['reason']})."
     )
     write_report(out_dir, report, header)
-    bundle = ModelBundle(
-        model=models[main_name].cpu().eval(),
-        student_config=student_config,
-        pipeline=pipeline,
-        standardizer=standardizer,
-        class_names=epochs.class_names,
-        channel_names=list(recording.channel_names),
-        sfreq=recording.sfreq,
-        metrics=results[main_name],
-        extra={
-            "subject": recording.metadata.get("subject"),
-            "model": main_name,
+    bundle = _bundle(chosen, chosen_view, recording, epochs.class_names, results, selection, test_blocks)
+    bundle.extra["evaluation"] = evaluation
+    bundle.extra.update(
+        {
             "teacher": teacher_report,
-            # Where the stimulus exemplars live (shown when no diffusion weights are given) and
-            # which blocks were held out (so figures use unseen trials only).
+            # Where the stimulus exemplars live (shown when no diffusion weights are given).
             "image_dir": str(Path(image_folder).resolve()) if image_folder is not None else None,
-            "test_blocks": split.test_blocks,
-        },
+        }
     )
     save_bundle(bundle, out_dir / "model")
     log.info("calibration finished in %.1f s; bundle in %s", report["seconds"], out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)
+
+
+def _erp_epochs(
+    recording: Recording,
+    pipeline: PipelineConfig,
+    epochs: EpochSet,
+    config: CalibrationConfig,
+    notes: list[str],
+) -> tuple[PipelineConfig, EpochSet] | None:
+    """The ERP view's pipeline and epochs, when an ERP candidate is asked for (None, with a note, if it fails)."""
+    if not any(c.startswith("erp_") for c in config.candidates):
+        return None
+    try:
+        erp = erp_pipeline(pipeline, config.erp_band_hz, config.erp_window_s)
+        return erp, epochs_from_recording(recording, erp, class_names=epochs.class_names)
+    except ValueError as error:
+        notes.append(f"the ERP pipeline could not be prepared ({error}); its candidates are left out")
+        return None
+
+
+def _views(
+    pipeline: PipelineConfig,
+    epochs: EpochSet,
+    erp: tuple[PipelineConfig, EpochSet] | None,
+    train_blocks,
+    val_blocks,
+    test_blocks,
+    erp_reject_ptp_uv: float = 0.0,
+) -> dict[str, View]:
+    views = {PAPER: View.of(pipeline, epochs, train_blocks, val_blocks, test_blocks)}
+    if erp is not None:
+        try:
+            views[ERP] = View.of(*erp, train_blocks, val_blocks, test_blocks, erp_reject_ptp_uv)
+        except ValueError as error:  # e.g. no ERP epoch left in the training blocks
+            log.warning("no ERP view on this split: %s", error)
+    return views
+
+
+def _selectable(outcome: SplitOutcome) -> list[str]:
+    """The models a bundle may hold: the paper's student and the candidate pipelines."""
+    return [name for name in (outcome.main, *CANDIDATES.values()) if name in outcome.fitted]
+
+
+def _select(
+    scores: dict[str, float], main: str, preset: str, outcome: SplitOutcome, notes: list[str]
+) -> dict[str, Any]:
+    """Pick the bundle's model: the preset, or the best validation score (mean over folds)."""
+    if preset == "auto":
+        if not scores:
+            raise ValueError("no model could be evaluated on the validation blocks")
+        # max() keeps the first of equal scores, and the paper's student comes first.
+        chosen = max(scores, key=lambda name: scores[name])
+        reason = f"best validation {SELECTION_METRIC.replace('_', ' ')} {scores[chosen]:.3f}"
+    else:
+        chosen = main if preset == "paper" else CANDIDATES[preset]
+        if chosen not in scores:
+            raise ValueError(f"the preset's model {chosen} failed: {outcome.failures.get(chosen)}")
+        reason = f"preset {preset!r}"
+    notes.append(
+        "model selection on the validation blocks ("
+        + SELECTION_METRIC.replace("_", " ")
+        + "): "
+        + ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
+        + f"; kept {chosen} ({reason}). The networks also early-stop on these blocks, which flatters them slightly."
+    )
+    return {
+        "metric": SELECTION_METRIC,
+        "validation": scores,
+        "chosen": chosen,
+        "reason": reason,
+        "preset": preset,
+    }
+
+
+def _evaluation_mode(mode: str, blocks: np.ndarray) -> str:
+    """``"split"`` or ``"lobo"``: ``"auto"`` cross-validates recordings of few blocks."""
+    if mode not in EVALUATIONS:
+        raise ValueError(f"evaluation must be one of {EVALUATIONS}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "lobo" if len(np.unique(blocks)) <= LOBO_MAX_BLOCKS else "split"
+
+
+def _refit(chosen: str, main: str, blocks: np.ndarray, fit_on: Any) -> tuple[Fitted, View]:
+    """The chosen model refitted on all blocks for the bundle.
+
+    A network still needs blocks to early-stop on: the last block validates and the others
+    train it. A classical model has no early stopping and is fitted on every block.
+    """
+    unique = [int(b) for b in np.unique(blocks)]
+    candidates = tuple(key for key, name in CANDIDATES.items() if name == chosen)
+    classical = bool(candidates) and candidates[0].startswith("erp_")
+    train_blocks = unique if classical else unique[:-1]
+    split = Split(
+        train=np.flatnonzero(np.isin(blocks, train_blocks)),
+        val=np.flatnonzero(blocks == unique[-1]),
+        test=np.array([], dtype=int),
+        train_blocks=train_blocks,
+        val_blocks=unique[-1:],
+        test_blocks=[],
+    )
+    views, outcome = fit_on(split, baselines=(), candidates=candidates, include_student=chosen == main)
+    if chosen not in outcome.fitted:
+        raise RuntimeError(f"refitting {chosen} on all blocks failed: {outcome.failures.get(chosen)}")
+    fit = outcome.fitted[chosen]
+    return fit, views[fit.view]
+
+
+def _interval_note(metrics: dict[str, Any]) -> str | None:
+    """How wide the single split's uncertainty is (normal approximation of a binomial proportion)."""
+    n = metrics.get("n", 0)
+    if not n or "top1" not in metrics:
+        return None
+    half = 1.96 * np.sqrt(max(metrics["top1"] * (1 - metrics["top1"]), 1e-12) / n)
+    return (
+        f"one held-out split of {int(n)} epochs: top-1 is known to about +-{half:.3f} (95 %); "
+        "use leave-one-block-out for intervals per model"
+    )
+
+
+def _bundle(
+    chosen: Fitted,
+    view: View,
+    recording: Recording,
+    class_names: list[str],
+    results: dict[str, Any],
+    selection: dict[str, Any],
+    test_blocks: list[int],
+) -> ModelBundle:
+    model = chosen.model.cpu().eval() if hasattr(chosen.model, "parameters") else chosen.model
+    return ModelBundle(
+        model=model,
+        student_config=chosen.model_config,
+        pipeline=view.pipeline,
+        standardizer=view.standardizer,
+        class_names=class_names,
+        channel_names=list(recording.channel_names),
+        sfreq=recording.sfreq,
+        metrics=results[chosen.name],
+        extra={
+            "subject": recording.metadata.get("subject"),
+            "model": chosen.name,
+            "pipeline_name": chosen.view,
+            "selection": selection,
+            # Which blocks were held out (figures and predict score unseen trials apart).
+            "test_blocks": list(test_blocks),
+        },
+    )
 
 
 def _check_split_labels(epochs: EpochSet, split: Split, notes: list[str]) -> None:

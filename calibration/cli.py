@@ -14,10 +14,13 @@ Train a subject-specific decoder from a calibration recording and save it as a m
 Cuts epochs at the stimulus markers (after the same causal filters the live decoder runs),
 splits by block (no block in both training and test), fits the teacher (open_clip image
 encoder + linear classifier) on the stimulus images, trains the student CNN with knowledge
-distillation and every baseline on the same split, and writes to OUT:
+distillation, every baseline and the candidate pipelines (EEGNet, xDAWN + tangent space and
+shrinkage LDA on 0.5-30 Hz ERP epochs) on the same split, keeps the best on the validation
+blocks (--preset paper keeps the paper's student), and writes to OUT:
   model/               the bundle for `rtdecode live` / `rtdecode predict`
-  report.md/.json      top-1/3/5, macro F1, kappa per model, chance level, oracle (simulated data)
-  confusion.png        the student's confusion matrix on the test blocks
+  report.md/.json      top-1/3/5, macro F1, kappa, balanced accuracy, ROC AUC (2 classes) per model,
+                       chance and majority-class levels, the model chosen and why, oracle (simulated data)
+  confusion.png        the chosen model's confusion matrix on the test blocks
   learning_curves.png  loss and accuracy per epoch of every network
 
 Examples:
@@ -34,7 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("recording", help="calibration session (.xdf)")
+    p.add_argument(
+        "recording",
+        help="calibration session: .xdf, or BrainVision (.vhdr), EDF/BDF, FIF, EEGLAB (.set) or a file in a "
+        "BIDS dataset (read with MNE; say which events are which class with --events)",
+    )
+    p.add_argument(
+        "--events",
+        default=None,
+        help="for files read with MNE: stimulus event codes and their classes, e.g. 'S1=house,S2=face' or "
+        "'1=house,2=face' (annotation descriptions, or stimulus-channel codes)",
+    )
     p.add_argument("--out", required=True, help="output folder for the bundle and the report")
     p.add_argument(
         "--images",
@@ -92,6 +105,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
     add_latency_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace the model and report already in --out")
+    p.add_argument(
+        "--preset",
+        choices=("auto", "paper", "eegnet", "erp_xdawn", "erp_lda"),
+        default="auto",
+        help="which pipeline the bundle holds: 'auto' (default) keeps the best on the validation blocks among "
+        "the paper's student (14-70 Hz STFT CNN), EEGNet and the ERP decoders (0.5-30 Hz: xDAWN covariances + "
+        "tangent space + logistic regression, shrinkage LDA); 'paper' keeps the paper's student",
+    )
+    p.add_argument(
+        "--evaluation",
+        choices=("auto", "split", "lobo"),
+        default="auto",
+        help="'split': one block split; 'lobo': leave-one-block-out cross-validation (mean and 95 %% interval "
+        "per model, bundle refitted on all blocks); 'auto' (default): lobo for recordings of at most 8 blocks",
+    )
+    p.add_argument(
+        "--candidates",
+        default="eegnet,erp_xdawn,erp_lda",
+        help="comma-separated pipelines compared with the paper's student, or 'none' (default: %(default)s)",
+    )
+    p.add_argument(
+        "--mains",
+        choices=("auto", "config", "50", "60"),
+        default=None,
+        help="notch: 'auto' follows the 50/60 Hz line noise found in the recording (default without "
+        "--config), 'config' keeps the config's notch (default with --config; a mismatch is a warning), "
+        "or 50 / 60",
+    )
     p.set_defaults(handler=run)
 
 
@@ -118,12 +159,12 @@ def run(args: argparse.Namespace) -> int:
     from calibration.calibrate import CalibrationConfig, calibrate
     from calibration.train import TrainConfig
     from rtdecode.config import PipelineConfig
-    from rtdecode.io.xdf import read_xdf
+    from rtdecode.streams.player import replay_source
 
     recording_path, out = Path(args.recording), Path(args.out)
     for existing in (out / "model", out / "report.md"):
         refuse_to_replace(existing, getattr(args, "overwrite", False), "calibration output")
-    recording = read_xdf(recording_path)
+    recording = replay_source(recording_path, events=getattr(args, "events", None))
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]
@@ -161,6 +202,10 @@ def run(args: argparse.Namespace) -> int:
         teacher_model=args.teacher_model,
         teacher_pretrained=args.teacher_weights,
         baselines=baselines,
+        mains=getattr(args, "mains", None) or ("config" if args.config else "auto"),
+        preset=getattr(args, "preset", "auto"),
+        evaluation=getattr(args, "evaluation", "auto"),
+        candidates=_candidates(getattr(args, "candidates", "eegnet,erp_xdawn,erp_lda")),
     )
     created = not out.exists()
     try:
@@ -172,6 +217,12 @@ def run(args: argparse.Namespace) -> int:
     print((result.out_dir / "report.md").read_text(encoding="utf-8"))
     print(f"model bundle: {result.out_dir / 'model'}")
     return 0
+
+
+def _candidates(text: str) -> tuple[str, ...]:
+    if text == "none":
+        return ()
+    return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -222,6 +273,7 @@ def run_demo(args: argparse.Namespace) -> int:
             baselines=args.baselines,
             config=None,
             overwrite=overwrite,
+            mains=None,
         )
     )
 

@@ -10,31 +10,59 @@ import numpy as np
 
 from calibration.model_names import display_name
 
-_COLUMNS = ("top1", "top3", "top5", "f1_macro", "kappa")
+_COLUMNS = {
+    "top1": "top-1",
+    "top3": "top-3",
+    "top5": "top-5",
+    "f1_macro": "macro F1",
+    "kappa": "kappa",
+    "balanced_accuracy": "balanced acc.",
+    "roc_auc": "ROC AUC",
+}
 
 
 def metrics_table_markdown(
-    results: dict[str, dict[str, float]], chance_top1: float, chance_top5: float
+    results: dict[str, dict[str, float]],
+    chance_top1: float,
+    chance_top5: float,
+    majority_rate: float | None = None,
 ) -> str:
-    """One row per model, the paper's metric columns, chance levels underneath.
+    """One row per model, the metric columns, chance and majority-class levels underneath.
 
     Parameters
     ----------
     results : dict
         ``{model name: metrics dict from evaluate_predictions}``, or
-        ``{model name: {metric: {"mean": m, "sd": s}}}`` for a multi-subject summary.
+        ``{model name: {metric: {"mean": m, "sd": s}}}`` for a multi-subject summary (shown as
+        "mean (sd)"), ``{model name: {metric: {"mean", "ci_low", "ci_high", ...}}}`` for
+        cross-validation (shown as "mean [95 % interval]"), or
+        ``{model name: {"failed": message}}`` for a model that failed. A column appears when
+        some model has it (ROC AUC: two classes only).
+    majority_rate : float, optional
+        Top-1 of always answering the most common test class.
     """
-    lines = ["| model | top-1 | top-3 | top-5 | macro F1 | kappa |", "|---|---|---|---|---|---|"]
+    present = [k for k in _COLUMNS if any(k in m for m in results.values())]
+    lines = [
+        "| model | " + " | ".join(_COLUMNS[k] for k in present) + " |",
+        "|---|" + "---|" * len(present),
+    ]
     for name, metrics in results.items():
+        if "failed" in metrics:
+            lines.append(f"| {name} | failed: {metrics['failed'][:80]} |" + " |" * (len(present) - 1))
+            continue
         cells = []
-        for key in _COLUMNS:
-            value = metrics[key]
-            cells.append(
-                f"{value['mean']:.3f} ({value['sd']:.3f})" if isinstance(value, dict) else f"{value:.3f}"
-            )
+        for key in present:
+            value = metrics.get(key, float("nan"))
+            if isinstance(value, dict) and "ci_low" in value:
+                cells.append(f"{value['mean']:.3f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}]")
+            elif isinstance(value, dict):
+                cells.append(f"{value['mean']:.3f} ({value['sd']:.3f})")
+            else:
+                cells.append(f"{value:.3f}")
         lines.append(f"| {display_name(name)} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Chance: top-1 {chance_top1:.3f}, top-5 {chance_top5:.3f}.")
+    majority = "" if majority_rate is None else f" Majority class: top-1 {majority_rate:.3f}."
+    lines.append(f"Chance: top-1 {chance_top1:.3f}, top-5 {chance_top5:.3f}.{majority}")
     return "\n".join(lines)
 
 
@@ -120,7 +148,9 @@ def write_report(folder: Path, report: dict[str, Any], markdown_header: str) -> 
     """``report.json`` and ``report.md`` (header, the table, then notes) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
-    table = metrics_table_markdown(report["results"], report["chance_top1"], report["chance_top5"])
+    table = metrics_table_markdown(
+        report["results"], report["chance_top1"], report["chance_top5"], report.get("majority_rate")
+    )
     notes = "\n".join(f"- {note}" for note in report.get("notes", []))
     plots = _plots_markdown(folder)
     (folder / "report.md").write_text(f"{markdown_header}\n\n{table}\n\n{notes}\n{plots}", encoding="utf-8")

@@ -62,3 +62,41 @@ def block_split(
         val_blocks=sorted(int(b) for b in val_b),
         test_blocks=sorted(int(b) for b in test_b),
     )
+
+
+def leave_one_block_out(blocks: np.ndarray) -> list[Split]:
+    """One split per block: that block is the test set, the next block (cyclically) validates.
+
+    Parameters
+    ----------
+    blocks : np.ndarray, shape (n_epochs,), int
+        Block number of every epoch.
+
+    Returns
+    -------
+    list of Split
+        ``len(unique(blocks))`` splits; every block is the test block of exactly one, and in each
+        split a block lies wholly in one of train, validation and test.
+    """
+    blocks = np.asarray(blocks)
+    unique = [int(b) for b in np.unique(blocks)]
+    if len(unique) < 3:
+        raise ValueError(
+            f"leave-one-block-out needs at least 3 blocks (train, validation, test), got {len(unique)}; "
+            "record a longer session"
+        )
+    splits = []
+    for k, test_block in enumerate(unique):
+        val_block = unique[(k + 1) % len(unique)]
+        train_b = [b for b in unique if b not in (test_block, val_block)]
+        splits.append(
+            Split(
+                train=np.flatnonzero(np.isin(blocks, train_b)),
+                val=np.flatnonzero(blocks == val_block),
+                test=np.flatnonzero(blocks == test_block),
+                train_blocks=train_b,
+                val_blocks=[val_block],
+                test_blocks=[test_block],
+            )
+        )
+    return splits

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from calibration.metrics import class_weights
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +46,9 @@ class TrainConfig:
         Seeds torch, numpy and Python; with ``deterministic`` on, CPU runs repeat exactly.
     device : str
         ``"auto"`` picks CUDA when present, else CPU.
+    balance_classes : bool
+        Weight the label loss by :func:`calibration.metrics.class_weights` when the training
+        classes are imbalanced, so the majority class is not a free win.
     """
 
     alpha: float = 0.5
@@ -58,6 +63,7 @@ class TrainConfig:
     device: str = "auto"
     deterministic: bool = True
     progress: bool = True
+    balance_classes: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +107,7 @@ def distillation_loss(
     teacher_probs: torch.Tensor | None,
     alpha: float,
     temperature: float,
+    class_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The paper's loss.
 
@@ -112,8 +119,10 @@ def distillation_loss(
     teacher_probs : torch.Tensor, shape (batch, n_classes), or None
         Teacher soft targets at temperature ``temperature`` (rows sum to 1). ``None`` means
         plain cross-entropy.
+    class_weight : torch.Tensor, shape (n_classes,), optional
+        Weights of the label term's classes (imbalanced data).
     """
-    ce = F.cross_entropy(logits, labels)
+    ce = F.cross_entropy(logits, labels, weight=class_weight)
     if teacher_probs is None or alpha >= 1.0:
         return ce
     log_student = F.log_softmax(logits / temperature, dim=1)
@@ -166,6 +175,8 @@ def train_classifier(
     yt = torch.as_tensor(np.asarray(y_train, dtype=np.int64))
     pt = None if teacher_probs is None else torch.as_tensor(np.asarray(teacher_probs, dtype=np.float32))
     generator = torch.Generator().manual_seed(config.seed)
+    weights = class_weights(y_train, int(np.max(y_train)) + 1) if config.balance_classes else None
+    weight_t: torch.Tensor | None = None
 
     history = TrainHistory()
     best_key, best_state, stale = (-1.0, -np.inf), copy.deepcopy(model.state_dict()), 0
@@ -181,8 +192,16 @@ def train_classifier(
                 continue  # batch norm cannot use a batch of one
             xb, yb = xt[idx].to(device), yt[idx].to(device)
             logits = model(xb)
+            if weights is not None and weight_t is None:
+                weight_t = torch.zeros(logits.shape[1], device=device)
+                weight_t[: len(weights)] = torch.as_tensor(weights, dtype=torch.float32)
             loss = distillation_loss(
-                logits, yb, None if pt is None else pt[idx].to(device), config.alpha, config.temperature
+                logits,
+                yb,
+                None if pt is None else pt[idx].to(device),
+                config.alpha,
+                config.temperature,
+                weight_t,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -591,9 +591,12 @@ class PresenterWindow(QtWidgets.QMainWindow):
 
         main = result.bundle.extra.get("model", "student")
         metrics = report["results"].get(main, {})
+        # Cross-validated results are {mean, interval} summaries: show the mean.
+        from calibration.metrics import point
+
         self.result_label.setText(
-            f"<b>{display_name(main)}</b> on {report['n_test']} held-out epochs: top-1 {metrics.get('top1', float('nan')):.2f}"
-            f" (chance {report['chance_top1']:.2f}), top-5 {metrics.get('top5', float('nan')):.2f}; "
+            f"<b>{display_name(main)}</b> on {report['n_test']} held-out epochs: top-1 {point(metrics.get('top1')):.2f}"
+            f" (chance {report['chance_top1']:.2f}), top-5 {point(metrics.get('top5')):.2f}; "
             f"{report['seconds']:.0f} s.<br>Model: {self.bundle_path}<br>Report: {result.out_dir / 'report.md'}"
         )
         self.open_live_button.show()

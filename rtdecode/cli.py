@@ -86,7 +86,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rtdecode.streams.player import replay_source
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
-    recording = replay_source(args.recording, subject=args.subject)
+    recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
     _check_decodable(recording, args.recording)
     predictions = predict_recording(bundle, recording, device=args.device)
     if not predictions:
@@ -101,7 +101,30 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     sys.stdout.flush()  # a closed pipe (`| head`) shows here, not at exit
     if tally.unknown:
         log.warning("%s", tally.mismatch_text())
-    log.info("%d epochs decoded; %s", len(predictions), tally.accuracy_text())
+        log.info("%d epochs decoded; %s", len(predictions), tally.accuracy_text())
+        return 0
+    from rtdecode.scoring import accuracy_by_split
+
+    chance = 1 / len(bundle.class_names)
+    names = {
+        "held_out": "held-out (test) blocks",
+        "training": "training blocks (seen in calibration)",
+        "all": "all epochs"
+        + (
+            " (the bundle was refitted on every block: none is held out)"
+            if bundle.extra.get("evaluation") == "lobo"
+            else ""
+        ),
+    }
+    for part, score in accuracy_by_split(predictions, bundle.extra.get("test_blocks")).items():
+        log.info(
+            "%s: %d epochs, top-1 %.3f, balanced accuracy %.3f (chance %.3f)",
+            names[part],
+            score["n"],
+            score["top1"],
+            score["balanced_accuracy"],
+            chance,
+        )
     return 0
 
 
@@ -222,7 +245,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             "--speed 0 pushes the whole recording at once and exits, before any consumer can connect "
             "to the new streams; add --wait-for-consumer S (e.g. 10), or give a speed such as 10"
         )
-    recording = replay_source(args.recording, subject=args.subject)
+    recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
     driver = None
     if args.emulate_driver:
         driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))
@@ -344,7 +367,17 @@ def _add_stream_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         "delivered 1-8 ms before and pushes it without timestamps (liblsl stamps it at push time),\n"
         "the device clock runs --clock-ppm off the nominal rate, and --drop withholds samples.",
     )
-    p.add_argument("recording", help="an .xdf recording, or an ImageNet-EEG .pth file (with --subject)")
+    p.add_argument(
+        "recording",
+        help="an .xdf recording, a BrainVision/EDF/BDF/FIF/EEGLAB/BIDS file, or an ImageNet-EEG .pth file "
+        "(with --subject)",
+    )
+    p.add_argument(
+        "--events",
+        default=None,
+        help="for BrainVision/EDF/BDF/FIF/EEGLAB/BIDS files (read with MNE): stimulus codes and classes, "
+        "e.g. 'S1=house,S2=face'",
+    )
     p.add_argument(
         "--speed",
         type=at_least(0),
@@ -695,7 +728,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(compute time per epoch here). The accuracy against the markers' classes goes to stderr; markers\n"
         "of classes the model does not know are named in a warning and left out of it.",
     )
-    p.add_argument("recording", help=".xdf file, or an ImageNet-EEG .pth file with --subject")
+    p.add_argument(
+        "recording",
+        help=".xdf file, a BrainVision/EDF/BDF/FIF/EEGLAB/BIDS file, or an ImageNet-EEG .pth file",
+    )
+    p.add_argument(
+        "--events",
+        default=None,
+        help="for BrainVision/EDF/BDF/FIF/EEGLAB/BIDS files (read with MNE): stimulus codes and classes, "
+        "e.g. 'S1=house,S2=face'",
+    )
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
     p.add_argument("--jsonl", action="store_true", help="print JSON lines")
     p.add_argument("--subject", type=int, default=None, help="subject to read from an ImageNet-EEG file")

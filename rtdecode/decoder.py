@@ -24,7 +24,6 @@ from rtdecode.io.markers import STIMULUS, parse_marker
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.preprocess import (
-    epoch_features,
     epoch_is_contiguous,
     epoch_start_index,
     epoch_start_time,
@@ -143,34 +142,31 @@ def validate_stream(bundle: ModelBundle, channel_names: list[str], sfreq: float)
 
 
 class Decoder:
-    """Features and student of one bundle: the part shared by live and offline decoding."""
+    """Features and model of one bundle: the part shared by live and offline decoding.
+
+    The bundle's model, whichever it is (the paper's student, EEGNet, a classical decoder), is
+    served through :func:`rtdecode.models.serving.serve`: this is the one place that knows.
+    """
 
     def __init__(self, bundle: ModelBundle, device: str = "auto", smoothing: int = 0) -> None:
-        import torch
+        from rtdecode.models.serving import serve
 
         self.bundle = bundle
         self.config = bundle.pipeline
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
-        self.model = bundle.model.to(device).eval()
+        self.served = serve(bundle, device)
+        self.device = self.served.device
+        self.model = self.served.model
         self.names = list(bundle.class_names)
         self._recent: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
         self.smoothing = smoothing
 
     def features(self, epochs: np.ndarray) -> np.ndarray:
-        """TFD features of filtered epochs ``(n, n_samples, n_channels)`` -> ``(n, C, T, F)``."""
-        return epoch_features(epochs, self.bundle.standardizer, self.config)
+        """Model input of filtered epochs ``(n, n_samples, n_channels)`` (TFDs for the student)."""
+        return self.served.features(epochs)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """Student probabilities ``(n, n_classes)``."""
-        import torch
-
-        with torch.inference_mode():
-            logits = self.model(torch.as_tensor(features, device=self.device))
-            # A copy: a view would keep torch's output tensor alive, and with it about 45 KB of
-            # the CPU allocator's memory per prediction (measured), for as long as anyone holds it.
-            return torch.softmax(logits.float(), dim=1).cpu().numpy().copy()
+        """Class probabilities ``(n, n_classes)``."""
+        return self.served.probabilities(features)
 
     def prediction(
         self, proba: np.ndarray, t_last: float, latency_ms: float, marker=None, onset=None

@@ -61,6 +61,7 @@ from types import TracebackType
 import numpy as np
 import pylsl
 
+from rtdecode.io.mne_io import MNE_SUFFIXES
 from rtdecode.io.recording import Recording
 from rtdecode.streams.lsl_utils import make_outlet
 
@@ -486,7 +487,7 @@ class Player:
         return not self._stop.is_set()
 
 
-def replay_source(path: str | Path, subject: int | None = None) -> Recording:
+def replay_source(path: str | Path, subject: int | None = None, events: str | None = None) -> Recording:
     """Load something replayable as a :class:`Recording`.
 
     Parameters
@@ -495,8 +496,12 @@ def replay_source(path: str | Path, subject: int | None = None) -> Recording:
         An XDF recording (``.xdf``, ``.xdfz``, ``.xdf.gz``), read with
         :func:`rtdecode.io.xdf.read_xdf`, or an ImageNet-EEG ``.pth`` file, laid out as a
         continuous recording of one subject with :func:`rtdecode.io.imagenet_eeg.to_recording`.
+        A BrainVision, EDF/BDF, FIF or EEGLAB file (or one inside a BIDS dataset) is read
+        through MNE with :func:`rtdecode.io.mne_io.read_mne`.
     subject : int, optional
         The subject of an ImageNet-EEG file (1-6); required there, ignored for XDF.
+    events : str, optional
+        For MNE-read files: which event codes are stimuli of which class, ``"CODE=CLASS,..."``.
 
     Returns
     -------
@@ -520,6 +525,10 @@ def replay_source(path: str | Path, subject: int | None = None) -> Recording:
         if subject is not None:
             log.warning("subject=%s is ignored for XDF recordings", subject)
         return read_xdf(path)
+    if lower.endswith(MNE_SUFFIXES):
+        from rtdecode.io.mne_io import read_mne
+
+        return read_mne(path, events)
     if lower.endswith(".pth"):
         if subject is None:
             raise ValueError(
@@ -536,5 +545,6 @@ def replay_source(path: str | Path, subject: int | None = None) -> Recording:
         return recording
     raise ValueError(
         f"cannot replay {path}: unknown file type {path.suffix!r}; replay takes an XDF recording "
-        f"({', '.join(XDF_SUFFIXES)}) or an ImageNet-EEG .pth file with a subject"
+        f"({', '.join(XDF_SUFFIXES)}), a file MNE reads ({', '.join(MNE_SUFFIXES)}) or an ImageNet-EEG "
+        ".pth file with a subject"
     )

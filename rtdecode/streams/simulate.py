@@ -91,6 +91,9 @@ TRIAL_AMPLITUDE_SD = 0.2
 TRIAL_COMPONENT_SD = 0.15
 TRIAL_LATENCY_SD_S = 0.004
 
+# Where the class-dependent signal lives (SimulationConfig.class_information).
+CLASS_INFORMATION = ("mixed", "evoked_low", "induced_gamma")
+
 # Paul Kellet's economy pink filter: 1/f within about 3 % from 1e-3 to 0.5 of the sampling rate.
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
@@ -136,6 +139,13 @@ class SimulationConfig:
         (:meth:`SimulatedSubject.background_band_rms`), so ``snr`` means the same for all.
     line_freq : float
         Mains frequency (50 or 60 Hz).
+    class_information : {"mixed", "evoked_low", "induced_gamma"}
+        Where the class-dependent signal lives. ``"mixed"`` (default): phase-locked beta/gamma
+        bursts, slow waves and induced gamma together. ``"evoked_low"``: only the phase-locked
+        slow waves (below ~14 Hz, like the P1/N170 of real ERP studies), rescaled to carry the
+        mixed response's total class-dependent energy. ``"induced_gamma"``: only the random-phase
+        gamma bursts (30-68 Hz power, nothing time-locked). ``snr`` sets the scale of the mixed
+        response in every case; the class-independent ERP is always there.
     seed : int
         Seeds the classes, images and the structure of the evoked response.
     subject : int
@@ -156,6 +166,7 @@ class SimulationConfig:
     lead_in_s: float = 2.0
     snr: float = DEFAULT_SNR
     line_freq: float = 50.0
+    class_information: str = "mixed"
     seed: int = 0
     subject: int = 1
     minutes: float | None = None
@@ -181,6 +192,10 @@ class SimulationConfig:
             )
         if self.snr < 0:
             raise ValueError(f"snr must be >= 0, got {self.snr}")
+        if self.class_information not in CLASS_INFORMATION:
+            raise ValueError(
+                f"class_information must be one of {CLASS_INFORMATION}, got {self.class_information!r}"
+            )
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be positive or None, got {self.minutes}")
 
@@ -947,19 +962,37 @@ def _build_evoked_model(cfg: SimulationConfig, montage: Montage, background_rms:
 
     unit = _EvokedModel(waveforms, patterns, mixing, 1.0, erp, induced_mixing)
     gain = cfg.snr * background_rms / _class_band_rms(unit, n_class, cfg, montage)
+    # The knob acts after every random draw and the gain, so "mixed" is the simulator as it was.
+    if cfg.class_information == "evoked_low":
+        low = mixing.copy()
+        low[:N_BURSTS] = 0.0
+        full_rms = _class_band_rms(unit, n_class, cfg, montage, filtered=False)
+        low_rms = _class_band_rms(
+            _EvokedModel(waveforms, patterns, low, 1.0, erp, induced_mixing),
+            n_class,
+            cfg,
+            montage,
+            filtered=False,
+        )
+        mixing, induced_mixing = low * (full_rms / low_rms), np.zeros_like(induced_mixing)
+    elif cfg.class_information == "induced_gamma":
+        mixing = np.zeros_like(mixing)
     return _EvokedModel(waveforms, patterns, mixing, gain, erp, induced_mixing)
 
 
-def _class_band_rms(model: _EvokedModel, n_class: int, cfg: SimulationConfig, montage: Montage) -> float:
-    """Expected in-band RMS of the class-dependent response at unit gain.
+def _class_band_rms(
+    model: _EvokedModel, n_class: int, cfg: SimulationConfig, montage: Montage, filtered: bool = True
+) -> float:
+    """Expected in-band RMS of the class-dependent response at unit gain (unfiltered: ``filtered=False``).
 
     Expectation over the prototype distribution (variance SUPER_SCALE**2 + CLASS_SCALE**2 per
     latent axis), not over the realized classes, so the scale does not depend on n_classes.
     """
-    sos = design_filter_bank(PipelineConfig(sfreq=cfg.sfreq))
-    filtered = signal.sosfilt(sos, model.waveforms[:, :n_class], axis=0)
+    waveforms = model.waveforms[:, :n_class]
+    if filtered:
+        waveforms = signal.sosfilt(design_filter_bank(PipelineConfig(sfreq=cfg.sfreq)), waveforms, axis=0)
     window = slice(_samples(0.05, cfg.sfreq), _samples(0.45, cfg.sfreq))
-    temporal = filtered[window].T @ filtered[window]
+    temporal = waveforms[window].T @ waveforms[window]
     channels = _snr_channels(montage)
     spatial = model.patterns[:n_class, channels] @ model.patterns[:n_class, channels].T
     variance = SUPER_SCALE**2 + CLASS_SCALE**2

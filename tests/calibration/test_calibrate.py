@@ -31,6 +31,7 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
         student=StudentConfig(widths=(16, 16, 32)),
         teacher_model=tiny_model_name,
         baselines=("logreg_standardized", "cnn2d_stft"),
+        evaluation="split",
     )
     with pytest.warns(UserWarning, match="random"):
         result = calibrate(recording, images, tmp_path, config)
@@ -39,8 +40,22 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
         "student_kd_stft",
         "cnn2d_stft",
         "logreg_standardized",
+        "eegnet",
+        "erp_xdawn_ts_lr",
+        "erp_lda_windowed",
         "oracle (simulator ground truth)",
     }
+    # The bundle holds the model chosen on the validation blocks, and the report says why.
+    selection = report["selection"]
+    assert set(selection["validation"]) == {
+        "student_kd_stft",
+        "eegnet",
+        "erp_xdawn_ts_lr",
+        "erp_lda_windowed",
+    }
+    assert selection["chosen"] == max(selection["validation"], key=selection["validation"].get)
+    assert result.bundle.extra["model"] == selection["chosen"]
+    assert report["mains"]["detected_hz"] == 50.0
     assert report["n_classes"] == 3 and report["chance_top1"] == pytest.approx(1 / 3)
     # Blocks never straddle splits: three blocks, one each.
     assert (
@@ -74,6 +89,8 @@ def test_without_images_trains_without_distillation(session, tmp_path):
         train=TrainConfig(max_epochs=2, patience=2, batch_size=32, progress=False),
         student=StudentConfig(widths=(8, 8)),
         baselines=(),
+        candidates=(),
+        evaluation="split",
     )
     result = calibrate(recording, None, tmp_path, config)
     assert set(result.report["results"]) == {"student_stft", "oracle (simulator ground truth)"}

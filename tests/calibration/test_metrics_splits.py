@@ -67,3 +67,34 @@ def test_block_split_keeps_blocks_whole_and_is_seeded():
 def test_block_split_refuses_too_few_blocks():
     with pytest.raises(ValueError, match="at least 3 blocks"):
         block_split(np.zeros(10, dtype=int))
+
+
+def test_leave_one_block_out_never_puts_a_block_on_two_sides():
+    from calibration.splits import leave_one_block_out
+
+    blocks = np.repeat([3, 0, 7, 1, 4], [10, 12, 9, 11, 8])
+    folds = leave_one_block_out(blocks)
+    assert sorted(b for f in folds for b in f.test_blocks) == [0, 1, 3, 4, 7]  # each block tested once
+    for fold in folds:
+        parts = [set(fold.train_blocks), set(fold.val_blocks), set(fold.test_blocks)]
+        assert set.union(*parts) == {0, 1, 3, 4, 7} and sum(map(len, parts)) == 5
+        for index, part in zip((fold.train, fold.val, fold.test), parts, strict=True):
+            assert set(blocks[index].tolist()) == part
+        assert len(fold.train) + len(fold.val) + len(fold.test) == len(blocks)
+        assert not set(fold.train) & set(fold.test) and not set(fold.val) & set(fold.test)
+    with pytest.raises(ValueError, match="at least 3 blocks"):
+        leave_one_block_out(np.array([0, 0, 1]))
+
+
+def test_fold_summary_is_the_mean_with_a_student_t_interval():
+    from scipy import stats
+
+    from calibration.metrics import summarize_folds
+
+    folds = [{"top1": v, "roc_auc": a} for v, a in [(0.6, 0.7), (0.7, float("nan")), (0.65, 0.8)]]
+    summary = summarize_folds(folds)
+    values = np.array([0.6, 0.7, 0.65])
+    low, high = stats.t.interval(0.95, 2, loc=values.mean(), scale=stats.sem(values))
+    assert summary["top1"]["mean"] == pytest.approx(0.65)
+    assert (summary["top1"]["ci_low"], summary["top1"]["ci_high"]) == pytest.approx((low, high))
+    assert summary["roc_auc"]["n_folds"] == 2  # the undefined fold is left out

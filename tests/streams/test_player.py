@@ -205,10 +205,14 @@ def test_replay_source_reads_xdf_and_refuses_unknown_files(tmp_path: Path) -> No
     np.testing.assert_array_equal(loaded.data, rec.data)
     assert [m.text for m in loaded.markers] == [m.text for m in rec.markers]
 
-    other = tmp_path / "session.edf"
+    other = tmp_path / "session.abc"
     other.write_bytes(b"0")
-    with pytest.raises(ValueError, match="unknown file type '.edf'"):
+    with pytest.raises(ValueError, match="unknown file type '.abc'"):
         replay_source(other)
+    broken = tmp_path / "session.edf"  # read through MNE, which refuses it with a clear message
+    broken.write_bytes(b"0")
+    with pytest.raises(ValueError, match="cannot read .*session.edf"):
+        replay_source(broken)
     pth = tmp_path / "eeg_5_95_std.pth"
     pth.write_bytes(b"0")
     with pytest.raises(ValueError, match="subject"):

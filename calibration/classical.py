@@ -1,0 +1,117 @@
+"""Fitting the classical ERP decoders of :mod:`rtdecode.models.classical` (pyriemann, scikit-learn).
+
+Fitting needs pyriemann and scikit-learn's estimators; the fitted parameters are copied into the
+array-only inference models that a bundle stores, so live decoding runs the same arithmetic
+without either library's pickled objects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyriemann.estimation import XdawnCovariances
+from pyriemann.tangentspace import TangentSpace
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from calibration.metrics import class_weights
+from rtdecode.models.classical import ClassicalModel, WindowedMeansLDA, XdawnTangentSpaceLR
+
+XDAWN_FILTERS = 4
+LDA_WINDOW_S = 0.05
+
+
+def xdawn_pipeline(y: np.ndarray, n_filters: int = XDAWN_FILTERS) -> Pipeline:
+    """The field's ERP pipeline (pyriemann): xDAWN covariances (OAS), tangent space, logistic regression.
+
+    Class weights are balanced when ``y`` is imbalanced.
+    """
+    balanced = "balanced" if class_weights(y, int(np.max(y)) + 1) is not None else None
+    return make_pipeline(
+        XdawnCovariances(nfilter=n_filters, estimator="oas"),
+        TangentSpace(metric="riemann"),
+        LogisticRegression(max_iter=1000, class_weight=balanced),
+    )
+
+
+def fit_xdawn_ts_lr(x: np.ndarray, y: np.ndarray, n_classes: int) -> XdawnTangentSpaceLR:
+    """Fit xDAWN + tangent space + logistic regression.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n, n_samples, n_channels)
+        Filtered, standardized training epochs.
+    y : np.ndarray, shape (n,), int
+    n_classes : int
+
+    Returns
+    -------
+    XdawnTangentSpaceLR
+    """
+    pipeline = xdawn_pipeline(y).fit(np.swapaxes(x, 1, 2).astype(np.float64), y)
+    covariances, tangent, logreg = pipeline.steps[0][1], pipeline.steps[1][1], pipeline.steps[2][1]
+    return XdawnTangentSpaceLR(
+        n_classes=n_classes,
+        arrays={
+            "filters": covariances.Xd_.filters_,
+            "prototypes": covariances.P_,
+            "reference": tangent.reference_,
+            "coef": logreg.coef_,
+            "intercept": logreg.intercept_,
+            "classes": logreg.classes_.astype(np.int64),
+        },
+    )
+
+
+def lda_windows(n_samples: int, sfreq: float, window_s: float = LDA_WINDOW_S) -> np.ndarray:
+    """Consecutive ``window_s`` windows covering the epoch: ``(n_windows, 2)`` sample ``[start, stop)``."""
+    width = max(1, int(round(window_s * sfreq)))
+    starts = np.arange(0, n_samples - width + 1, width)
+    return np.column_stack([starts, starts + width]).astype(np.int64)
+
+
+def fit_lda_windowed(x: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float) -> WindowedMeansLDA:
+    """Fit shrinkage LDA (Ledoit-Wolf) on 50 ms window means with equal class priors.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n, n_samples, n_channels)
+        Filtered, standardized training epochs.
+    y : np.ndarray, shape (n,), int
+    n_classes : int
+    sfreq : float
+
+    Returns
+    -------
+    WindowedMeansLDA
+    """
+    windows = lda_windows(x.shape[1], sfreq)
+    features = WindowedMeansLDA.window_means(x, windows)
+    present = np.unique(y)
+    # Equal priors: an imbalanced recording must not make the majority class a free win.
+    lda = LinearDiscriminantAnalysis(
+        solver="lsqr", shrinkage="auto", priors=np.full(len(present), 1 / len(present))
+    )
+    lda.fit(features, y)
+    return WindowedMeansLDA(
+        n_classes=n_classes,
+        arrays={
+            "windows": windows,
+            "coef": lda.coef_,
+            "intercept": lda.intercept_,
+            "classes": lda.classes_.astype(np.int64),
+        },
+    )
+
+
+CLASSICAL_FITTERS = {
+    XdawnTangentSpaceLR.kind: lambda x, y, n_classes, sfreq: fit_xdawn_ts_lr(x, y, n_classes),
+    WindowedMeansLDA.kind: fit_lda_windowed,
+}
+
+
+def fit_classical(kind: str, x: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float) -> ClassicalModel:
+    """Fit the classical model named ``kind`` (a key of :data:`CLASSICAL_FITTERS`)."""
+    if kind not in CLASSICAL_FITTERS:
+        raise ValueError(f"unknown classical model {kind!r}; choose from {sorted(CLASSICAL_FITTERS)}")
+    return CLASSICAL_FITTERS[kind](x, y, n_classes, sfreq)

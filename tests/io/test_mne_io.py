@@ -1,0 +1,106 @@
+"""Files written by MNE's own writers (BrainVision through pybv, EDF through edfio) read back as
+recordings whose annotations are the project's markers; export to MNE objects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+mne = pytest.importorskip("mne")
+
+from calibration.epochs import epochs_from_recording  # noqa: E402
+from rtdecode.config import PipelineConfig  # noqa: E402
+from rtdecode.io.mne_io import EventMapping, epochs_to_mne, read_mne, to_mne_raw  # noqa: E402
+from rtdecode.streams.player import replay_source  # noqa: E402
+
+SFREQ = 250.0
+
+
+def _raw_with_annotations():
+    rng = np.random.default_rng(0)
+    n = int(60 * SFREQ)
+    data = rng.standard_normal((3, n)) * 10e-6  # volts
+    info = mne.create_info(["Oz", "Pz", "Cz"], SFREQ, ch_types="eeg")
+    raw = mne.io.RawArray(data, info, verbose="error")
+    # Two runs of stimuli separated by a 5 s pause, plus a response code that is no stimulus.
+    onsets = np.concatenate(
+        [np.arange(2.0, 20.0, 0.6), np.arange(25.0, 43.0, 0.6), np.arange(48.0, 58.0, 0.6)]
+    )
+    codes = ["1" if i % 2 else "2" for i in range(len(onsets))]
+    onsets = np.append(onsets, 21.0)
+    codes.append("99")
+    raw.set_annotations(mne.Annotations(onsets, np.zeros(len(onsets)), codes))
+    return raw, onsets[:-1], codes[:-1]
+
+
+@pytest.mark.parametrize("suffix", [".vhdr", ".edf", ".set", "_raw.fif"])
+def test_mne_written_files_read_back_with_markers(tmp_path, suffix):
+    raw, onsets, codes = _raw_with_annotations()
+    path = tmp_path / f"session{suffix}"
+    if suffix.endswith(".fif"):
+        raw.save(path, verbose="error")
+    else:
+        mne.export.export_raw(path, raw, verbose="error")
+    recording = read_mne(path, "1=face,2=house")
+    assert recording.sfreq == SFREQ and recording.channel_names == ["Oz", "Pz", "Cz"]
+    # Microvolts, samples as rows; EDF stores 16-bit integers, BrainVision floats or scaled ints.
+    np.testing.assert_allclose(recording.data, raw.get_data().T * 1e6, atol=0.05, rtol=1e-3)
+    stimuli = recording.stimulus_events()
+    assert len(stimuli) == len(onsets)
+    np.testing.assert_allclose([t for t, _ in stimuli], onsets, atol=1.5 / SFREQ)
+    assert [e["class"] for _, e in stimuli] == ["face" if c == "1" else "house" for c in codes]
+    assert [e["label"] for _, e in stimuli] == [0 if c == "1" else 1 for c in codes]
+    assert sorted({e["block"] for _, e in stimuli}) == [0, 1, 2]  # blocks at the two pauses
+    others = [m.text for m in recording.markers if "99" in m.text]
+    assert len(others) == 1  # the response code is kept as a plain marker
+    # The project's own epoching takes it as a calibration session.
+    pipeline = PipelineConfig(sfreq=SFREQ)
+    epochs = epochs_from_recording(recording, pipeline)
+    assert len(epochs) == len(onsets) and epochs.class_names == ["face", "house"]
+    # And replay / predict / calibrate reach it through replay_source.
+    assert len(replay_source(path, events="1=face,2=house").stimulus_events()) == len(onsets)
+
+
+def test_event_mapping_matches_brainvision_style_codes_and_refuses_nonsense(tmp_path):
+    mapping = EventMapping.parse("S1=house, S2=face")
+    assert mapping.label_of("Stimulus/S  1") == (0, "house") and mapping.label_of("Stimulus/S  3") is None
+    with pytest.raises(ValueError, match="CODE=CLASS"):
+        EventMapping.parse("S1:house")
+    raw, _, _ = _raw_with_annotations()
+    path = tmp_path / "s.edf"
+    mne.export.export_raw(path, raw, verbose="error")
+    with pytest.raises(ValueError, match="none of the event codes"):
+        read_mne(path, "7=cat")
+    assert read_mne(path).stimulus_events() == []  # no mapping: every event stays a plain marker
+
+
+def test_export_to_mne_objects(tmp_path):
+    raw, onsets, _ = _raw_with_annotations()
+    path = tmp_path / "s.edf"
+    mne.export.export_raw(path, raw, verbose="error")
+    recording = read_mne(path, "1=face,2=house")
+    back = to_mne_raw(recording)
+    np.testing.assert_allclose(back.get_data(), recording.data.T * 1e-6, rtol=1e-6)
+    stim = [a for a in back.annotations if a["description"].startswith("stimulus/")]
+    assert len(stim) == len(onsets) and stim[0]["description"] in ("stimulus/face", "stimulus/house")
+    epochs = epochs_from_recording(recording, PipelineConfig(sfreq=SFREQ))
+    mne_epochs = epochs_to_mne(
+        epochs.epochs, epochs.labels, epochs.class_names, epochs.channel_names, SFREQ, 0.02
+    )
+    assert mne_epochs.get_data().shape == (len(epochs), 3, epochs.epochs.shape[1])
+    assert set(mne_epochs.event_id) == {"face", "house"} and len(mne_epochs["face"]) == np.sum(
+        epochs.labels == 0
+    )
+
+
+def test_a_file_inside_a_bids_dataset_is_read_with_mne_bids(tmp_path):
+    mne_bids = pytest.importorskip("mne_bids")
+    raw, onsets, _ = _raw_with_annotations()
+    source = tmp_path / "source.edf"
+    mne.export.export_raw(source, raw, verbose="error")
+    bids_path = mne_bids.BIDSPath(subject="01", task="faces", root=tmp_path / "bids", datatype="eeg")
+    written = mne_bids.write_raw_bids(
+        mne.io.read_raw_edf(source, verbose="error"), bids_path, allow_preload=False, verbose="error"
+    )
+    recording = read_mne(written.fpath, "1=face,2=house")
+    assert recording.metadata["source"] == "bids" and len(recording.stimulus_events()) == len(onsets)

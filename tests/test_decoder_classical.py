@@ -1,0 +1,74 @@
+"""A classical ERP bundle decodes a live replay exactly as `predict` decodes the file."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from calibration.classical import fit_xdawn_ts_lr
+from calibration.epochs import epochs_from_recording
+from calibration.fitting import erp_pipeline
+from rtdecode.config import PipelineConfig
+from rtdecode.decoder import OnlineDecoder, predict_recording
+from rtdecode.io.bundle import ModelBundle
+from rtdecode.signal.standardize import Standardizer
+from rtdecode.streams.lsl_utils import resolve_stream
+from rtdecode.streams.player import Player, marker_stream_name
+from rtdecode.streams.reader import MarkerReader, StreamReader
+from rtdecode.streams.simulate import SimulationConfig, simulate_session
+
+
+@pytest.fixture(scope="module")
+def recording():
+    # One 24-image block of an 8-channel subject whose class information is slow and evoked.
+    return simulate_session(
+        SimulationConfig(
+            n_classes=2,
+            images_per_class=12,
+            n_channels=8,
+            sfreq=256.0,
+            seed=7,
+            lead_in_s=1.0,
+            class_information="evoked_low",
+            snr=1.0,
+        )
+    )
+
+
+def test_live_decoding_of_a_replay_with_an_xdawn_bundle_matches_predict(recording):
+    pipeline = erp_pipeline(PipelineConfig(sfreq=recording.sfreq))
+    epochs = epochs_from_recording(recording, pipeline)
+    standardizer = Standardizer.fit(epochs.epochs)
+    model = fit_xdawn_ts_lr(standardizer.apply(epochs.epochs), epochs.labels, 2)
+    bundle = ModelBundle(
+        model, None, pipeline, standardizer, epochs.class_names, recording.channel_names, recording.sfreq
+    )
+    offline = predict_recording(bundle, recording, device="cpu")
+    assert len(offline) == 24
+
+    name = f"test-classical-{uuid.uuid4().hex[:8]}"
+    player = Player(recording, name, speed=1.0, source_id=uuid.uuid4().hex, wait_for_consumers=15.0)
+    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
+    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline).start()
+    decoder = OnlineDecoder(bundle, reader, markers, mode="marker", device="cpu").start()
+    try:
+        player.start()
+        live = []
+        deadline = time.monotonic() + 60
+        while len(live) < len(offline) and time.monotonic() < deadline:
+            try:
+                live.append(decoder.predictions.get(timeout=0.5))
+            except Exception:
+                continue
+    finally:
+        decoder.stop()
+        reader.stop()
+        markers.stop()
+        player.close()
+    assert len(live) == len(offline)
+    for a, b in zip(live, offline, strict=True):
+        assert a.marker == b.marker and a.label == b.label
+        np.testing.assert_allclose(a.proba, b.proba, rtol=1e-3, atol=1e-4)
