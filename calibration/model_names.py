@@ -18,6 +18,9 @@ MODEL_NAMES: dict[str, str] = {
     "cnn1d": "1D CNN (raw EEG)",
     "cnn2d_stft": "2D CNN (STFT, no distillation)",
     "cnn2d_wavelet": "2D CNN (wavelet, no distillation)",
+    "eegnet": "EEGNet (time domain)",
+    "erp_xdawn_ts_lr": "ERP: xDAWN covariances, tangent space, logistic regression",
+    "erp_lda_windowed": "ERP: shrinkage LDA on window means",
 }
 
 

@@ -3,6 +3,8 @@ mark, record, train, and end with a bundle on disk; or record another program's 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from calibration.calibrate import CalibrationConfig
@@ -69,7 +71,8 @@ def test_presents_marks_records_and_trains_a_bundle(qtbot, presenter, tmp_path):
     assert bundle.class_names == SimulatedSubject(SUBJECT).class_names
     assert bundle.channel_names == recording.channel_names
     assert "top-1" in w.result_label.text() and w.open_live_button.isVisible()
-    assert "student" in w.result_label.text() and "_stft" not in w.result_label.text()  # words, not code
+    chosen = re.search(r"<b>(.*?)</b>", w.result_label.text()).group(1)
+    assert chosen and "_" not in chosen  # the chosen model in words, not its code name
     assert "calibration finished" in w.log_view.toPlainText()
 
 
