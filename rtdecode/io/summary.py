@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rtdecode.io.markers import BLOCK_START, STIMULUS
+from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS
 from rtdecode.io.recording import Recording
 
 # Gaps listed one by one before the summary only counts the rest.
 _MAX_LISTED_GAPS = 5
+# A gap with a block_end marker at most this long before it and a block_start at most this long
+# after it is the pause between two runs of a session, not lost data.
+_BLOCK_MARKER_SLACK_S = 10.0
 
 
 def summarize_recording(recording: Recording) -> str:
@@ -21,9 +24,12 @@ def summarize_recording(recording: Recording) -> str:
         Several lines of text, no trailing newline.
     """
     r = recording
-    lines = [
-        f"EEG: {r.n_channels} channels at {r.sfreq:g} Hz, {r.n_samples} samples, {r.duration_s:.1f} s",
-    ]
+    pauses, _ = _pauses_and_gaps(r)
+    paused_s = sum(g.end_time - g.start_time for g in pauses)
+    span = f"{r.duration_s:.1f} s"
+    if pauses:
+        span = f"{r.duration_s - paused_s:.1f} s recorded over {r.duration_s:.1f} s ({len(pauses)} pauses between blocks)"
+    lines = [f"EEG: {r.n_channels} channels at {r.sfreq:g} Hz, {r.n_samples} samples, {span}"]
     if r.n_channels:
         shown = ", ".join(r.channel_names[:8]) + (" ..." if r.n_channels > 8 else "")
         lines.append(f"channels: {shown}")
@@ -47,6 +53,20 @@ def summarize_recording(recording: Recording) -> str:
     return "\n".join(lines)
 
 
+def _pauses_and_gaps(r: Recording) -> tuple[list, list]:
+    """The time base's gaps split into pauses between blocks and data that was not delivered."""
+    if r.n_samples < 2:
+        return [], []
+    ends = [t for t, e in r.events() if e.get("event") == BLOCK_END]
+    starts = [t for t, e in r.events() if e.get("event") == BLOCK_START]
+    pauses, gaps = [], []
+    for g in r.time_base.gaps:
+        ended = any(g.start_time - _BLOCK_MARKER_SLACK_S <= t <= g.end_time for t in ends)
+        started = any(g.start_time <= t <= g.end_time + _BLOCK_MARKER_SLACK_S for t in starts)
+        (pauses if ended and started else gaps).append(g)
+    return pauses, gaps
+
+
 def _timing_lines(r: Recording) -> list[str]:
     """Effective rate, stamp jitter and true gaps, judged on the smoothed time base."""
     if r.n_samples < 2:
@@ -66,7 +86,12 @@ def _timing_lines(r: Recording) -> list[str]:
     resets = sum(e.kind == "reset" for e in time.events)
     if late or resets:
         lines.append(f"  {late} late chunks (no sample missing), {resets} timestamp resets")
-    gaps = time.gaps
+    pauses, gaps = _pauses_and_gaps(r)
+    if pauses:
+        lines.append(
+            f"pauses between blocks: {len(pauses)}, {sum(g.end_time - g.start_time for g in pauses):.1f} s "
+            "(a block_end marker before, a block_start after: not counted as gaps)"
+        )
     if not gaps:
         lines.append("gaps: none")
         return lines
