@@ -52,8 +52,9 @@ class Prediction:
     t_last_sample : float
         Smoothed LSL timestamp (local clock) of the last sample the epoch used.
     latency_ms : float
-        Live: from the moment that last sample was pushed at the source (its raw,
-        clock-corrected LSL stamp) to this prediction. Offline: compute time per epoch.
+        Live: from the moment the chunk carrying that last sample was pushed at the source (the
+        newest raw, clock-corrected LSL stamp of its pull) to this prediction. Offline: compute
+        time per epoch.
     latency_arrival_ms : float or None
         Live: from the arrival of that last sample in the reader's buffer to this prediction.
     marker : dict or None
@@ -369,7 +370,7 @@ class OnlineDecoder(BackgroundWorker):
         proba = self.decoder.probabilities(features)[0]
         now = pylsl.local_clock()
         prediction = self.decoder.prediction(
-            proba, window.timestamps[-1], (now - window.raw_timestamps[-1]) * 1000, event, onset
+            proba, window.timestamps[-1], (now - window.pushed[-1]) * 1000, event, onset
         )
         prediction.latency_arrival_ms = (now - window.arrival[-1]) * 1000
         while True:  # a consumer that does not read must not make the queue grow without end

@@ -85,7 +85,11 @@ class Window(NamedTuple):
     start : int
         Absolute position (samples since the reader started) of the first row.
     raw_timestamps : np.ndarray, shape (n,), float64
-        The stamps as LSL delivered them (clock-corrected): push time for most connectors.
+        The stamps as LSL delivered them (clock-corrected); liblsl back-dates a pushed chunk's
+        samples from its push time.
+    pushed : np.ndarray, shape (n,), float64
+        When the chunk that carried each sample was pushed at the source: the newest raw stamp of
+        its pull (for latency).
     """
 
     raw: np.ndarray
@@ -94,6 +98,7 @@ class Window(NamedTuple):
     arrival: np.ndarray
     start: int
     raw_timestamps: np.ndarray
+    pushed: np.ndarray
 
 
 class RingBuffer:
@@ -108,6 +113,7 @@ class RingBuffer:
         self.filtered = np.zeros((capacity, n_channels), dtype=np.float32)
         self.timestamps = np.zeros(capacity, dtype=np.float64)
         self.raw_timestamps = np.zeros(capacity, dtype=np.float64)
+        self.pushed = np.zeros(capacity, dtype=np.float64)
         self.arrival = np.zeros(capacity, dtype=np.float64)
         self.total = 0  # samples ever written; the newest is at position total - 1
         self.lock = threading.Lock()
@@ -148,6 +154,7 @@ class RingBuffer:
             self.filtered[idx] = filtered
             self.timestamps[idx] = timestamps
             self.raw_timestamps[idx] = raw_timestamps
+            self.pushed[idx] = raw_timestamps.max()
             self.arrival[idx] = arrival
             self.total += n
             self.new_data.notify_all()
@@ -165,6 +172,7 @@ class RingBuffer:
                 self.arrival[idx].copy(),
                 start,
                 self.raw_timestamps[idx].copy(),
+                self.pushed[idx].copy(),
             )
 
     def position_of(self, timestamp: float) -> int:
