@@ -75,7 +75,7 @@ def _timing_lines(r: Recording) -> list[str]:
     ppm = (time.effective_rate / r.sfreq - 1) * 1e6
     lines = [
         f"timing: effective rate {time.effective_rate:.4f} Hz ({ppm:+.0f} ppm vs nominal), "
-        f"timestamp jitter {time.jitter_s * 1000:.2f} ms SD"
+        f"timestamp jitter {time.jitter_s * 1000:.2f} ms SD (largest {time.largest_deviation_s * 1000:.1f} ms)"
     ]
     if abs(ppm) > 1000:
         lines.append(

@@ -15,7 +15,8 @@ chunk and offline reading on the whole array, with the same result for any chunk
 Gaps are samples the device did not deliver: the sample count falls behind elapsed time, i.e.
 a raw stamp lies more than ``max(GAP_SD_FACTOR * jitter SD, GAP_MIN_PERIODS periods)`` after
 the fit's prediction. The provisional size from that one sample is refined over the next
-:data:`REFINE_S` seconds (median of the samples' offsets against the old line), then reported;
+:data:`REFINE_S` seconds and at least :data:`REFINE_CHUNKS` pushes (one huge chunk that came late
+must not pass for a gap), then reported;
 the stream's position on the sample clock moves by that many samples, so the time base stays
 one line across small losses. A late chunk that turns out to hold all its samples is reported
 as ``late``, not as a gap (so is a shift under half the detection threshold: jitter cannot tell
@@ -55,6 +56,10 @@ GAP_SD_FACTOR = 10.0
 GAP_MIN_PERIODS = 3.0
 # Seconds of samples after a suspected gap whose median offset fixes its size.
 REFINE_S = 0.5
+# ... and over at least this many pushed chunks (seen where the raw stamps' step leaves the
+# nominal period, which liblsl back-dates within a chunk), unless the stamps are exact or
+# 3 * REFINE_S show no boundary.
+REFINE_CHUNKS = 5
 # Smoothed stamps increase by at least this fraction of a period.
 MIN_STEP_PERIODS = 0.01
 # Between gaps, the smoothed stamps follow the fit's corrections (large only in the first second)
@@ -129,6 +134,7 @@ class _Refinement:
     index: int  # delivered index of the first sample after it
     start_time: float  # smoothed stamp of the last sample before it
     remaining: int = 0
+    chunks: int = 1
     offsets: list[float] = field(default_factory=list)
     samples: list[tuple[int, float]] = field(default_factory=list)  # (delivered index, raw stamp)
 
@@ -345,12 +351,19 @@ class TimeBase:
             self._pending = True
             self._catching_up = True
             return self._emit_out(self._predict(x_old))
+        if r.samples and abs(t - r.samples[-1][1] - self.period) > 1e-7:
+            r.chunks += 1
         r.offsets.append(offset)
         r.samples.append((k, t))
         self._offset = r.offset_before + float(np.median(r.offsets))
         value = self._emit_out(self._predict(self._x(k, self._offset)), jump=jump, fast_back=True)
         r.remaining -= 1
-        if r.remaining == 0:
+        window = int(REFINE_S * self.sfreq)
+        if r.remaining <= 0 and (
+            r.chunks >= REFINE_CHUNKS
+            or max(r.offsets) - min(r.offsets) < 0.05  # exact stamps (a file, a replay): no jitter to average
+            or r.remaining <= -2 * window
+        ):
             self._finish_refinement()
         return value
 
@@ -444,13 +457,17 @@ class SmoothedTime(NamedTuple):
     effective_rate : float
         Device sampling rate estimated at the end, Hz.
     jitter_s : float
-        SD of the raw stamps around the smoothed ones, seconds (0 for exact stamps).
+        SD of the raw stamps around the smoothed ones, seconds (0 for exact stamps), estimated
+        robustly (1.4826 x median absolute deviation) so that one stalled push does not dominate.
+    largest_deviation_s : float
+        The largest |raw - smoothed|, seconds.
     """
 
     timestamps: np.ndarray
     events: list[TimeEvent]
     effective_rate: float
     jitter_s: float
+    largest_deviation_s: float = 0.0
 
     @property
     def gaps(self) -> list[Gap]:
@@ -474,8 +491,13 @@ def smooth_timestamps(raw: np.ndarray, sfreq: float) -> SmoothedTime:
     """
     base = TimeBase(sfreq)
     smoothed = base.process(raw)
-    jitter = float(np.std(np.asarray(raw, dtype=np.float64) - smoothed)) if len(smoothed) > 1 else 0.0
-    return SmoothedTime(smoothed, base.take_events(), base.effective_rate, jitter)
+    if len(smoothed) < 2:
+        return SmoothedTime(smoothed, base.take_events(), base.effective_rate, 0.0)
+    deviation = np.asarray(raw, dtype=np.float64) - smoothed
+    jitter = 1.4826 * float(np.median(np.abs(deviation - np.median(deviation))))
+    return SmoothedTime(
+        smoothed, base.take_events(), base.effective_rate, jitter, float(np.abs(deviation).max())
+    )
 
 
 def _line(sums: np.ndarray, prior: float) -> tuple:

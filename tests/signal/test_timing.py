@@ -170,3 +170,23 @@ def test_bad_input_is_refused_with_a_reason():
         TimeBase(0.0)
     with pytest.raises(ValueError, match="NaN"):
         TimeBase(100.0).process(np.array([1.0, np.nan]))
+
+
+def test_one_huge_late_chunk_after_a_stall_is_not_a_gap():
+    # A connector stalled 430 ms: one chunk pushed that late, then 480 samples in one chunk pushed
+    # 30 ms late, then normal pushes again (seen in a LabRecorder-style file under heavy load).
+    truth, raw, chunks = pushed_stamps(20, seed=8)
+    stalled = int(np.searchsorted(truth, 108.0))
+    sizes = np.cumsum(chunks)
+    first = int(np.searchsorted(sizes, stalled, side="right"))
+    a_end, b_end = sizes[first], sizes[first] + 480
+    raw = raw.copy()
+    raw[sizes[first - 1] : a_end] += 0.430
+    raw[a_end:b_end] = raw[b_end - 1] + 0.030 - (b_end - 1 - np.arange(a_end, b_end)) / SFREQ
+    sizes_live = chunks[:first] + [a_end - sizes[first - 1], b_end - a_end, len(raw) - b_end]
+    base = TimeBase(SFREQ)
+    smoothed = chunked(base, raw, sizes_live)
+    assert [e.kind for e in base.take_events()] == ["late"] and base.gaps == []
+    error = smoothed - truth
+    error -= np.median(error)
+    assert np.abs(error[truth > 109.0]).max() < 1e-3
