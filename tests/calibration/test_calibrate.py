@@ -30,6 +30,7 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
         train=TrainConfig(max_epochs=4, patience=4, batch_size=32, progress=False),
         student=StudentConfig(widths=(16, 16, 32)),
         teacher_model=tiny_model_name,
+        teacher_pretrained="random",
         baselines=("logreg_standardized", "cnn2d_stft"),
     )
     with pytest.warns(UserWarning, match="random"):
@@ -56,6 +57,10 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
     assert report["results"]["oracle (simulator ground truth)"]["top1"] > 0.6
     assert report["results"]["logreg_standardized"]["top1"] > 0.5  # high snr: clearly above chance
     assert report["teacher"]["used"] and "held_out_accuracy" in report["teacher"]
+    teacher = report["teacher"]
+    assert teacher["folds"] == 5 and teacher["weight_source"].startswith("random weights")
+    assert 1 / 3 <= teacher["targets"]["mean_max_prob"] <= 1.0
+    assert any("out-of-fold soft targets" in note for note in report["notes"])
     assert "| student_kd_stft |" in (tmp_path / "report.md").read_text()
     for png in ("confusion.png", "learning_curves.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
