@@ -91,3 +91,24 @@ def test_teacher_rule_random_and_none_only_when_asked(tmp_path):
     assert resolve_teacher("none") is None
     with pytest.raises(MissingWeightsError, match="--teacher-weights"):
         resolve_teacher("ViT-B-32", None, cache_dir=tmp_path)
+
+
+def test_embeddings_are_cached_by_encoder_and_image_content(tmp_path, tiny_model_name):
+    from PIL import Image
+
+    from calibration.soft_targets import cached_embeddings
+    from calibration.teacher import load_image_encoder
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(paths[-1])
+    with pytest.warns(UserWarning, match="random"):
+        encoder = load_image_encoder(tiny_model_name, None, "cpu")
+    first = cached_embeddings(encoder, paths, cache=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    encoder.embed = None  # a second call must not embed again
+    np.testing.assert_array_equal(cached_embeddings(encoder, paths, cache=tmp_path / "cache"), first)
+    Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(paths[0])  # new content, new key
+    with pytest.raises(TypeError):
+        cached_embeddings(encoder, paths, cache=tmp_path / "cache")
