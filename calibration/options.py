@@ -48,8 +48,11 @@ BASELINE_SETS: dict[str, tuple[str, ...]] = {
 DEFAULT_BASELINES = "quick"
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the shared teacher, distillation and training flags to ``parser``."""
+def add_training_arguments(parser: argparse.ArgumentParser, baselines: bool = True) -> None:
+    """Add the shared teacher, distillation and training flags to ``parser``.
+
+    ``baselines=False`` leaves out ``--baselines`` (commands that train no baselines).
+    """
     g = parser.add_argument_group("teacher and training (same flags and defaults in every command)")
     g.add_argument("--teacher", "--teacher-model", dest="teacher", default=TEACHER_AUTO, help=TEACHER_HELP)
     g.add_argument(
@@ -90,6 +93,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PATIENCE,
         help="epochs without validation improvement before stopping (default: %(default)s)",
     )
+    if not baselines:
+        return
     g.add_argument(
         "--baselines",
         default=DEFAULT_BASELINES,
