@@ -30,6 +30,7 @@ from rtdecode.models.student import StudentConfig
 log = logging.getLogger(__name__)
 
 N_BOOTSTRAP = 2000
+JOURNAL = "runs.partial.jsonl"
 
 
 @dataclass(frozen=True)
@@ -267,10 +268,11 @@ def run_task(task: StudyTask, config: StudyConfig) -> dict[str, Any]:
 def study_tasks(prepared: Sequence[tuple[str, Path]], config: StudyConfig, distill: bool) -> list[StudyTask]:
     """All runs: every subject x seed x network, distilled (when a teacher is used) and not."""
     variants = (True, False) if distill else (False,)
+    # Seed-major: a study stopped early still has every subject, for the seeds it finished.
     return [
         StudyTask(subject, str(folder), seed, name, kd)
-        for subject, folder in prepared
         for seed in config.seeds
+        for subject, folder in prepared
         for name in config.networks
         for kd in variants
     ]
@@ -339,7 +341,7 @@ def run_study(
         len(config.networks),
     )
     if ray_address is None:
-        results = run_sequential(tasks, config)
+        results = run_sequential(tasks, config, journal=out / JOURNAL)
         executor = {"kind": "sequential"}
     else:
         from calibration.study_ray import run_on_ray
@@ -364,14 +366,40 @@ def run_study(
     return report
 
 
+def _config_key(config: StudyConfig) -> str:
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def run_sequential(
-    tasks: Sequence[StudyTask], config: StudyConfig, progress: Callable[[int, int], None] | None = None
+    tasks: Sequence[StudyTask],
+    config: StudyConfig,
+    progress: Callable[[int, int], None] | None = None,
+    journal: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the tasks one after the other in this process."""
+    """Run the tasks one after the other in this process.
+
+    With ``journal``, every finished run is appended to that JSON-lines file at once, and runs
+    already there for the same configuration are not run again: an interrupted study resumes.
+    """
+    key = _config_key(config)
+    done: dict[tuple, dict[str, Any]] = {}
+    if journal is not None and journal.is_file():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            if r.get("config_key") == key:
+                done[(r["prepared"], r["seed"], r["network"], r["distill"])] = r
     results = []
     for i, task in enumerate(tasks):
+        previous = done.get((task.prepared, task.seed, task.network, task.distill))
+        if previous is not None:
+            results.append(previous)
+            continue
         log.info("run %d/%d: subject %s, seed %d, %s", i + 1, len(tasks), task.subject, task.seed, task.model)
-        results.append(run_task(task, config))
+        result = {**run_task(task, config), "config_key": key}
+        results.append(result)
+        if journal is not None:
+            with open(journal, "a", encoding="utf-8") as f:
+                f.write(json.dumps(result) + "\n")
         if progress:
             progress(i + 1, len(tasks))
     return results

@@ -101,7 +101,7 @@ def test_ray_study_equals_the_sequential_study(sessions, sequential, tmp_path, t
         assert on_ray[key] == sequential[key]
     seq_runs = (seq_folder / "runs.jsonl").read_text().splitlines()
     ray_runs = (tmp_path / "runs.jsonl").read_text().splitlines()
-    strip = ("prepared", "seconds", "train_seconds")
+    strip = ("prepared", "seconds", "train_seconds", "config_key")
     assert [{k: v for k, v in json.loads(r).items() if k not in strip} for r in seq_runs] == [
         {k: v for k, v in json.loads(r).items() if k not in strip} for r in ray_runs
     ]
@@ -157,3 +157,18 @@ def test_study_is_a_registered_subcommand():
     args = parser.parse_args(["study", "a.xdf", "b.xdf", "--out", "x", "--ray", "auto", "--seeds", "5"])
     assert args.recordings == ["a.xdf", "b.xdf"] and args.ray == "auto" and args.seeds == 5
     assert args.teacher == "auto" and not hasattr(args, "baselines")
+
+
+def test_an_interrupted_sequential_study_resumes_from_its_journal(sequential, tiny_model_name, monkeypatch):
+    import calibration.study as study
+
+    report, folder = sequential
+    tasks_run = []
+    monkeypatch.setattr(study, "run_task", lambda task, config: tasks_run.append(task) or {})
+    prepared = [(s, p) for s, p in {(r["subject"], r["prepared"]) for r in report["runs"]}]
+    tasks = study.study_tasks(sorted(prepared), _config(tiny_model_name), distill=True)
+    results = study.run_sequential(tasks, _config(tiny_model_name), journal=folder / study.JOURNAL)
+    assert tasks_run == [] and len(results) == len(tasks)  # every run came from the journal
+    other = StudyConfig(**{**_config(tiny_model_name).__dict__, "seeds": (0, 1), "soft_target_folds": 4})
+    study.run_sequential(tasks[:1], other, journal=folder / study.JOURNAL)
+    assert len(tasks_run) == 1  # another configuration is not taken from the journal
