@@ -63,6 +63,74 @@ def _inference_ms(model_dir: Path, epochs: np.ndarray, repeats: int = 200) -> fl
     return 1000.0 * float(np.median(times))
 
 
+def _step_comparison(features: np.ndarray, n_classes: int, rounds: int = 3, steps: int = 4) -> dict:
+    """ms per training example of the student, float32 vs bfloat16 autocast + channels-last.
+
+    The two settings alternate within each round on the same batches, so a shared machine's
+    load changes hit both alike; the minimum over rounds is what the code can do.
+    """
+    from calibration.train import _autocast, _memory_format, autocast_dtype, cpu_has_native_bf16
+    from rtdecode.models.student import StudentCNN, StudentConfig
+
+    device = torch.device("cpu")
+    x = torch.from_numpy(np.ascontiguousarray(features[:64]))
+    y = torch.arange(64) % n_classes
+    setups = {}
+    for name, precision, channels_last in (("fp32", "fp32", False), ("bf16+channels_last", "bf16", True)):
+        torch.manual_seed(0)
+        model = StudentCNN(StudentConfig(n_channels=x.shape[1], n_classes=n_classes))
+        xb = x
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+            xb = _memory_format(x, device)
+        setups[name] = (
+            model,
+            torch.optim.Adam(model.parameters(), 3e-4),
+            xb,
+            autocast_dtype(device, precision),
+        )
+    times: dict[str, list[float]] = {name: [] for name in setups}
+    for _ in range(rounds):
+        for name, (model, opt, xb, dtype) in setups.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                with _autocast(device, dtype):
+                    logits = model(xb)
+                loss = torch.nn.functional.cross_entropy(logits.float(), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            times[name].append(1000.0 * (time.perf_counter() - start) / (steps * len(y)))
+    best = {name: min(t) for name, t in times.items()}
+    return {
+        "ms_per_example_min": best,
+        "ms_per_example_all": times,
+        "speedup": best["fp32"] / best["bf16+channels_last"],
+        "cpu_native_bf16": cpu_has_native_bf16(),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _steps_only(args: argparse.Namespace, work: Path) -> int:
+    from calibration.epochs import epochs_from_recording
+    from rtdecode.io.bundle import load_bundle
+    from rtdecode.io.xdf import read_xdf
+    from rtdecode.signal.preprocess import epoch_features
+
+    bundle = load_bundle(work / f"run_{args.classes}c" / "model")
+    sample = epochs_from_recording(read_xdf(_session(args, work)), bundle.pipeline).epochs[:64]
+    load_before = os.getloadavg()
+    steps = _step_comparison(
+        epoch_features(sample, bundle.standardizer, bundle.pipeline), len(bundle.class_names)
+    )
+    steps.update({"loadavg_before": load_before, "loadavg_after": os.getloadavg()})
+    print(json.dumps(steps, indent=2))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(steps, indent=2), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--session", default=None, help="calibration session (.xdf); default: simulate one")
@@ -74,8 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--extra-args", default="", help="extra `rtdecode calibrate` options, e.g. '--max-epochs 30'"
     )
+    p.add_argument(
+        "--steps-only",
+        action="store_true",
+        help="only the float32 vs bfloat16 training-step comparison, on the bundle of an earlier run",
+    )
     args = p.parse_args(argv)
     work = Path(args.work)
+    if args.steps_only:
+        return _steps_only(args, work)
     work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     session = _session(args, work)
@@ -116,7 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     recording = read_xdf(session)
     from rtdecode.io.bundle import load_bundle
 
-    sample = epochs_from_recording(recording, load_bundle(run_dir / "model").pipeline).epochs[:200]
+    bundle = load_bundle(run_dir / "model")
+    sample = epochs_from_recording(recording, bundle.pipeline).epochs[:200]
+    from rtdecode.signal.preprocess import epoch_features
+
+    steps = _step_comparison(
+        epoch_features(sample[:64], bundle.standardizer, bundle.pipeline), len(bundle.class_names)
+    )
     result = {
         "label": args.label,
         "session": str(session),
@@ -129,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "networks": networks,
         "teacher": {k: report["teacher"].get(k) for k in ("encoder", "weights", "pretrained")},
         "inference_ms_per_trial_batch1": _inference_ms(run_dir / "model", sample),
+        "training_step_fp32_vs_bf16": steps,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "cpu_count": os.cpu_count(),
@@ -147,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  total calibration   {total:7.1f} s")
     print(
         f"  inference at batch 1 {result['inference_ms_per_trial_batch1']:.2f} ms per trial (features + forward)"
+    )
+    print(
+        "  student training step: "
+        + ", ".join(f"{k} {v:.2f} ms/example" for k, v in steps["ms_per_example_min"].items())
+        + f" (x{steps['speedup']:.2f})"
     )
     print(f"  load average before {load_before}, after {result['loadavg_after']} ({os.cpu_count()} CPUs)")
     out = Path(args.out)
