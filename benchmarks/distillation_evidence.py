@@ -18,7 +18,15 @@ measures, on one simulated session:
 4. how much image-level (within-class) signal the EEG carries: the energy of the noise-free
    evoked responses within classes vs between classes, against the background per trial.
 
-Run:  python benchmarks/distillation_evidence.py SESSION.xdf [--out bench-results/distillation_evidence.json]
+With ``--study DIR`` (a finished or running ``rtdecode study`` folder) it also asks the runs:
+
+5. is the teacher's confusion structure the EEG's? Spearman correlation, over class pairs, of the
+   plain student's confusion matrix (pooled over runs) with the teacher's class-similarity matrix
+   and with the prototypes' similarity;
+6. where does distillation change the student? top-1 of distilled and plain runs on test trials
+   whose image the teacher gets right vs wrong (out of fold).
+
+Run:  python benchmarks/distillation_evidence.py SESSION.xdf [--study DIR] [--out bench-results/distillation_evidence.json]
 """
 
 from __future__ import annotations
@@ -38,12 +46,57 @@ def _spearman_offdiag(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a[mask], b[mask]).statistic)
 
 
+def _study_evidence(folder: Path, protos: np.ndarray) -> dict:
+    """Confusion alignment and teacher-right/wrong accuracies from a study's runs."""
+    from calibration.splits import block_split
+    from calibration.study import JOURNAL, StudyConfig
+
+    runs_file = folder / "runs.jsonl" if (folder / "runs.jsonl").is_file() else folder / JOURNAL
+    runs = [json.loads(line) for line in runs_file.read_text(encoding="utf-8").splitlines()]
+    cfg = StudyConfig()
+    n_classes = len(protos)
+    confusion = np.zeros((n_classes, n_classes))
+    teacher_matrix = np.zeros((n_classes, n_classes))
+    groups: dict[str, dict[str, list[float]]] = {}
+    wrong, total = 0, 0
+    for r in runs:
+        prepared = Path(r["prepared"])
+        labels = np.load(prepared / "labels.npy")
+        soft = np.load(prepared / "soft.npy")
+        split = block_split(np.load(prepared / "blocks.npy"), cfg.test_fraction, cfg.val_fraction, r["seed"])
+        y, pred = np.asarray(r["y_test"]), np.asarray(r["pred_test"])
+        assert np.array_equal(labels[split.test], y), "the study used other split fractions"
+        teacher_right = soft[split.test].argmax(1) == y
+        wrong, total = wrong + int((~teacher_right).sum()), total + len(y)
+        for name, mask in (("teacher_right", teacher_right), ("teacher_wrong", ~teacher_right)):
+            if mask.any():
+                groups.setdefault(r["model"], {}).setdefault(name, []).append(
+                    float(np.mean(pred[mask] == y[mask]))
+                )
+        if not r["distill"]:
+            np.add.at(confusion, (y, pred), 1)
+        for c in range(n_classes):
+            teacher_matrix[c] += soft[labels == c].mean(0)
+    confusion /= np.maximum(confusion.sum(1, keepdims=True), 1)
+    proto_sim = -np.sqrt(((protos[:, None] - protos[None]) ** 2).sum(-1))
+    return {
+        "runs": len(runs),
+        "eeg_confusion_vs_teacher_spearman": _spearman_offdiag(confusion, teacher_matrix),
+        "eeg_confusion_vs_prototypes_spearman": _spearman_offdiag(confusion, proto_sim),
+        "top1_by_teacher_correctness": {
+            model: {name: float(np.mean(v)) for name, v in g.items()} for model, g in groups.items()
+        },
+        "teacher_wrong_fraction_of_test_trials": wrong / max(total, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("session", help="a simulated session (.xdf) with its <stem>_images folder")
     p.add_argument("--teacher", default="auto")
     p.add_argument("--teacher-weights", default=None)
     p.add_argument("--temperatures", default="1,2,4")
+    p.add_argument("--study", default=None, help="a study folder (runs.jsonl or runs.partial.jsonl)")
     p.add_argument("--out", default=str(ROOT / "bench-results" / "distillation_evidence.json"))
     args = p.parse_args(argv)
 
@@ -134,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         "note": "noise-free evoked (phase-locked) responses before the pipeline's filters, per trial; "
         "the induced gamma follows the same latent",
     }
+    if args.study:
+        result["study"] = _study_evidence(Path(args.study), protos)
     print(json.dumps(result, indent=2))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
