@@ -528,11 +528,18 @@ def analyse(results: Sequence[dict[str, Any]], config: StudyConfig, seed: int = 
             "n_subjects": len(subjects),
             "n_seeds": len(config.seeds),
         }
-        if len(means) > 1:
-            from scipy import stats
+        from scipy import stats
 
+        if len(means) > 1:
             half = stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means))
             overall["ci95_subjects_t"] = [float(means.mean() - half), float(means.mean() + half)]
+        # Every (subject, seed) pair as one paired replicate: the spread of retraining (split and
+        # initialization), which the bootstrap over test trials does not see.
+        per_run = np.concatenate([entry["per_subject"][s]["per_seed"] for s in subjects])
+        if len(per_run) > 1:
+            half = stats.t.ppf(0.975, len(per_run) - 1) * per_run.std(ddof=1) / np.sqrt(len(per_run))
+            overall["ci95_runs_t"] = [float(per_run.mean() - half), float(per_run.mean() + half)]
+            overall["sd_runs"] = float(per_run.std(ddof=1))
         entry["overall"] = overall
         distillation[net] = entry
     runs = [{k: v for k, v in r.items() if k not in ("y_test", "pred_test")} for r in results]
@@ -593,6 +600,8 @@ def study_markdown(report: dict[str, Any]) -> str:
         text = f"**{net}**: {o['mean']:+.3f}, 95 % interval over test trials {_fmt_ci(o['ci95_trials'])}"
         if "ci95_subjects_t" in o:
             text += f"; across subjects (t, {o['n_subjects'] - 1} df) {_fmt_ci(o['ci95_subjects_t'])}"
+        if "ci95_runs_t" in o:
+            text += f"; across subject x seed runs (t) {_fmt_ci(o['ci95_runs_t'])}, run-to-run sd {o['sd_runs']:.3f}"
         lines += [
             text,
             "",

@@ -82,6 +82,11 @@ def test_sequential_study_reports_subjects_table_and_paired_differences(sequenti
         low, high = d["per_subject"][s]["ci95"]
         assert low <= d["per_subject"][s]["mean"] <= high
     assert "ci95_subjects_t" in d["overall"] and len(d["overall"]["ci95_trials"]) == 2
+    per_run = [v for s in ("1", "2") for v in d["per_subject"][s]["per_seed"]]
+    low, high = d["overall"]["ci95_runs_t"]
+    assert low <= np.mean(per_run) <= high and d["overall"]["sd_runs"] == pytest.approx(
+        np.std(per_run, ddof=1)
+    )
     text = (tmp_path / "study.md").read_text()
     assert "Table 1" in text and "| stft_cnn+kd |" in text and "Distilled minus not distilled" in text
     assert (tmp_path / "study.png").read_bytes()[:4] == b"\x89PNG"
