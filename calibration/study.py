@@ -367,7 +367,10 @@ def run_study(
 
 
 def _config_key(config: StudyConfig) -> str:
-    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    # Seeds and networks choose which runs exist, not how one runs: a study grown by a seed
+    # or a network reuses the runs it already has.
+    how = {k: v for k, v in config.to_dict().items() if k not in ("seeds", "networks")}
+    return hashlib.sha256(json.dumps(how, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run_sequential(

@@ -174,6 +174,9 @@ def test_an_interrupted_sequential_study_resumes_from_its_journal(sequential, ti
     tasks = study.study_tasks(sorted(prepared), _config(tiny_model_name), distill=True)
     results = study.run_sequential(tasks, _config(tiny_model_name), journal=folder / study.JOURNAL)
     assert tasks_run == [] and len(results) == len(tasks)  # every run came from the journal
-    other = StudyConfig(**{**_config(tiny_model_name).__dict__, "seeds": (0, 1), "soft_target_folds": 4})
+    grown = StudyConfig(**{**_config(tiny_model_name).__dict__, "seeds": (0, 1, 2)})
+    study.run_sequential(tasks, grown, journal=folder / study.JOURNAL)
+    assert tasks_run == []  # a study grown by a seed keeps the runs it has
+    other = StudyConfig(**{**_config(tiny_model_name).__dict__, "seeds": (0, 1, 2), "soft_target_folds": 4})
     study.run_sequential(tasks[:1], other, journal=folder / study.JOURNAL)
     assert len(tasks_run) == 1  # another configuration is not taken from the journal
