@@ -69,8 +69,10 @@ class CalibrationConfig:
     student : StudentConfig
         Architecture; ``n_channels`` and ``n_classes`` are set from the data.
     teacher_model, teacher_pretrained : str
-        open_clip model name and weights (a local file, ``local-dir:...`` or a cached tag);
-        ``None`` weights give a random-weight teacher (with a warning).
+        ``--teacher`` and ``--teacher-weights`` (see :mod:`calibration.teacher_choice`): ``"auto"``
+        picks the best pretrained encoder on this machine; random weights only when asked for.
+    soft_target_folds : int
+        k of the k-fold over images that makes the teacher's targets out-of-fold.
     test_fraction, val_fraction : float
         Share of blocks held out for test and validation.
     split_seed : int
@@ -100,8 +102,9 @@ class CalibrationConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
-    teacher_model: str = "ViT-B-32"
+    teacher_model: str = "auto"
     teacher_pretrained: str | None = None
+    soft_target_folds: int = 5
     test_fraction: float = 0.2
     val_fraction: float = 0.1
     split_seed: int = 0
@@ -529,40 +532,37 @@ def _teacher_targets(
     config: CalibrationConfig,
     notes: list[str],
 ) -> tuple[dict[str, Any], np.ndarray | None]:
-    """Teacher soft targets for every epoch (by its image), or None without images."""
+    """Out-of-fold teacher soft targets for every epoch (by its image), or None without images."""
     if image_folder is None:
         notes.append("no stimulus images given: trained without distillation (alpha = 1)")
         return {"used": False}, None
-    from calibration.teacher import build_teacher
+    from calibration.soft_targets import teacher_soft_targets
 
-    paths = _image_paths(Path(image_folder))
-    ids = sorted(set(epochs.image_ids) & set(paths))
-    missing = set(epochs.image_ids) - set(paths)
-    if missing:
-        raise ValueError(
-            f"{len(missing)} stimulus images are missing from {image_folder} (e.g. {sorted(missing)[:3]}); "
-            "give the folder the session's images were presented from"
-        )
-    label_of = dict(zip(epochs.image_ids, epochs.labels.tolist(), strict=True))
-    teacher, embeddings, report = build_teacher(
-        [paths[i] for i in ids],
-        np.array([label_of[i] for i in ids]),
+    report, soft = teacher_soft_targets(
+        epochs.image_ids,
+        epochs.labels,
+        image_folder,
         n_classes,
-        model_name=config.teacher_model,
-        pretrained=config.teacher_pretrained,
+        teacher=config.teacher_model,
+        weights=config.teacher_pretrained,
+        temperature=config.train.temperature,
+        folds=config.soft_target_folds,
+        seed=config.split_seed,
+        device=config.train.device,
     )
-    soft = teacher.soft_targets(embeddings, temperature=config.train.temperature)
-    row = {image: k for k, image in enumerate(ids)}
-    report["used"] = True
-    if not report.get("pretrained", False):
-        notes.append("the teacher's image encoder has random weights (no pretrained weights given)")
-    return report, soft[[row[i] for i in epochs.image_ids]]
-
-
-def _image_paths(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise ValueError(f"image folder {folder} does not exist")
-    return {p.stem: p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")}
+    if not report.get("used"):
+        notes.append(f"trained without distillation: {report.get('reason', 'no teacher')}")
+    elif not report.get("pretrained", False):
+        notes.append("the teacher's image encoder has random weights (asked for explicitly)")
+    if report.get("used"):
+        t = report["targets"]
+        notes.append(
+            f"teacher {report['encoder']} ({report['weight_source']}); out-of-fold soft targets "
+            f"({report['folds']}-fold over images) at T = {report['temperature']:g}: accuracy "
+            f"{t['accuracy']:.3f}, mean max probability {t['mean_max_prob']:.3f}, entropy "
+            f"{t['mean_entropy_nats']:.2f} nats ({t['mean_entropy_fraction']:.2f} of uniform)"
+        )
+    return report, soft
 
 
 def _oracle_accuracy(

@@ -6,7 +6,13 @@ import argparse
 import shutil
 from pathlib import Path
 
-from rtdecode.cli_args import add_latency_option, device, fraction, positive, refuse_to_replace
+from calibration.options import (
+    BASELINES,
+    TEACHER_NONE,
+    add_training_arguments,
+    parse_baselines,
+)
+from rtdecode.cli_args import add_latency_option, device, positive, refuse_to_replace
 
 DESCRIPTION = """\
 Train a subject-specific decoder from a calibration recording and save it as a model bundle.
@@ -56,30 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "e.g. <stem>_images next to a simulated session)",
     )
     p.add_argument(
-        "--no-distillation", action="store_true", help="train the student on labels only (alpha = 1)"
+        "--no-distillation",
+        action="store_true",
+        help="train the student on labels only (same as --teacher none)",
     )
-    p.add_argument("--teacher-model", default="ViT-B-32", help="open_clip model name (default: %(default)s)")
-    p.add_argument(
-        "--teacher-weights",
-        default=None,
-        help="open_clip weights: a local .safetensors/.pt/.bin file, 'local-dir:/path', or a tag already in "
-        "the Hugging Face cache; without it the teacher has random weights (with a warning)",
-    )
-    p.add_argument(
-        "--alpha", type=fraction, default=0.5, help="weight of the label loss (default: %(default)s)"
-    )
-    p.add_argument(
-        "--temperature",
-        type=positive(),
-        default=1.0,
-        help="distillation temperature T (default: %(default)s)",
-    )
-    p.add_argument(
-        "--max-epochs", type=positive(int), default=100, help="maximum training epochs (default: %(default)s)"
-    )
-    p.add_argument(
-        "--patience", type=positive(int), default=10, help="early-stopping patience (default: %(default)s)"
-    )
+    add_training_arguments(p)
     p.add_argument(
         "--batch-size",
         type=positive(int),
@@ -95,12 +82,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ..."
-    )
-    p.add_argument(
-        "--baselines",
-        default="all",
-        help="comma-separated baselines to run, 'all' or 'none' (default: all); names: "
-        + ", ".join(_baseline_names()),
     )
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
     add_latency_option(p)
@@ -137,21 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _baseline_names() -> tuple[str, ...]:
-    # Spelled out rather than imported: importing the baselines pulls in torch, and this runs
-    # for every `rtdecode` invocation, `--help` included. A test keeps it equal to ALL_BASELINES.
+    # Spelled out in calibration.options rather than imported from the baselines: those pull in
+    # torch, and this runs for every `rtdecode` invocation. A test keeps it equal to ALL_BASELINES.
     return BASELINES
-
-
-BASELINES = (
-    "logreg_standardized",
-    "logreg_averaged",
-    "logreg_pca",
-    "logreg_sliding",
-    "lstm",
-    "cnn1d",
-    "cnn2d_stft",
-    "cnn2d_wavelet",
-)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,30 +137,20 @@ def run(args: argparse.Namespace) -> int:
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]
-    if images is not None and not args.no_distillation and not Path(images).is_dir():
+    distill = not args.no_distillation and args.teacher != TEACHER_NONE
+    if images is not None and distill and not Path(images).is_dir():
         source = "--images" if args.images else f"the image folder named in {recording_path}"
         raise ValueError(
             f"{source} {images} is not a folder: give the stimulus images with --images DIR, "
-            "or train without the teacher with --no-distillation"
+            "or train without the teacher with --teacher none"
         )
-    if args.baselines == "all":
-        baselines = _baseline_names()
-    elif args.baselines == "none":
-        baselines = ()
-    else:
-        baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
-        unknown = set(baselines) - set(_baseline_names())
-        if unknown:
-            raise ValueError(
-                f"unknown baselines {sorted(unknown)}; choose from {', '.join(_baseline_names())}"
-            )
     pipeline = PipelineConfig.load(args.config) if args.config else PipelineConfig(sfreq=recording.sfreq)
     if args.latency_ms is not None:
         pipeline = pipeline.replace(acquisition_latency_ms=args.latency_ms)
     config = CalibrationConfig(
         pipeline=pipeline,
         train=TrainConfig(
-            alpha=1.0 if args.no_distillation else args.alpha,
+            alpha=args.alpha if distill else 1.0,
             temperature=args.temperature,
             max_epochs=args.max_epochs,
             patience=args.patience,
@@ -199,9 +158,10 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
         ),
-        teacher_model=args.teacher_model,
+        teacher_model=args.teacher,
         teacher_pretrained=args.teacher_weights,
-        baselines=baselines,
+        soft_target_folds=args.soft_target_folds,
+        baselines=parse_baselines(args.baselines),
         mains=getattr(args, "mains", None) or ("config" if args.config else "auto"),
         preset=getattr(args, "preset", "auto"),
         evaluation=getattr(args, "evaluation", "auto"),
@@ -209,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     )
     created = not out.exists()
     try:
-        result = calibrate(recording, None if args.no_distillation else images, out, config)
+        result = calibrate(recording, images if distill else None, out, config)
     except BaseException:
         if created and out.is_dir():
             shutil.rmtree(out)  # made by this run and holding only this run's partial outputs
@@ -228,8 +188,8 @@ def _candidates(text: str) -> tuple[str, ...]:
 def run_demo(args: argparse.Namespace) -> int:
     """The headless part of ``rtdecode demo`` (registered by gui.cli): simulate, calibrate, decode.
 
-    ``args`` needs ``out``, ``classes``, ``images_per_class``, ``subject``, ``max_epochs`` and
-    ``baselines``. Writes ``OUT/subject<N>.xdf`` and ``OUT/calibration/``.
+    ``args`` needs ``out``, ``classes``, ``images_per_class``, ``subject`` and the shared training
+    options of :func:`calibration.options.add_training_arguments`. Writes ``OUT/subject<N>.xdf`` and ``OUT/calibration/``.
     """
     import numpy as np
 
@@ -257,23 +217,20 @@ def run_demo(args: argparse.Namespace) -> int:
     print("\n[2/4] calibrating (teacher, distilled student, baselines)...")
     run(
         argparse.Namespace(
-            recording=str(session),
-            out=str(out / "calibration"),
-            images=None,
-            no_distillation=False,
-            teacher_model="efficientnet-lite0",
-            teacher_weights="imagenet",
-            alpha=0.5,
-            temperature=1.0,
-            max_epochs=args.max_epochs,
-            patience=10,
-            batch_size=64,
-            seed=0,
-            device="auto",
-            baselines=args.baselines,
-            config=None,
-            overwrite=overwrite,
-            mains=None,
+            **{
+                **vars(args),
+                "recording": str(session),
+                "out": str(out / "calibration"),
+                "images": None,
+                "no_distillation": False,
+                "batch_size": 64,
+                "seed": 0,
+                "device": "auto",
+                "config": None,
+                "overwrite": overwrite,
+                "mains": None,
+                "latency_ms": None,
+            }
         )
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from calibration.options import add_training_arguments
 from rtdecode.cli_args import add_latency_option, at_least, device, positive
 
 GUI_DESCRIPTION = """\
@@ -103,22 +104,7 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
         "--blocks", type=positive(int), default=None, help="stop after this many blocks (default: all images)"
     )
     p.add_argument("--seed", type=int, default=0, help="presentation order seed (default: %(default)s)")
-    p.add_argument(
-        "--teacher",
-        default="efficientnet-lite0",
-        choices=["efficientnet-lite0", "ViT-B-32", "none"],
-        help="teacher image encoder; none trains without distillation (default: %(default)s)",
-    )
-    p.add_argument("--teacher-weights", default=None, help="CLIP weights for --teacher ViT-B-32")
-    p.add_argument(
-        "--max-epochs", type=positive(int), default=40, help="training epochs at most (default: %(default)s)"
-    )
-    p.add_argument(
-        "--patience", type=positive(int), default=10, help="early-stopping patience (default: %(default)s)"
-    )
-    p.add_argument(
-        "--baselines", default="quick", choices=["none", "quick", "all"], help="default: %(default)s"
-    )
+    add_training_arguments(p)
     p.add_argument("--start", action="store_true", help="start the session at once")
     p.add_argument("--fullscreen", action="store_true", help="open the stimulus screen full screen")
     p.set_defaults(handler=run_presenter)
@@ -129,8 +115,9 @@ The main job on the embedded simulated subject, no hardware needed:
 
   1. simulate a calibration session (EEG + JSON markers to XDF, stimulus images to a folder)
      and print its summary;
-  2. calibrate: teacher (efficientnet-lite0 ImageNet features, shipped with the install) on the
-     stimulus images, the student CNN distilled from it, baselines on the same block split;
+  2. calibrate: teacher (--teacher auto: CLIP weights from the local Hugging Face cache, else
+     efficientnet-lite0 ImageNet features shipped with the install) on the stimulus images, the
+     student CNN distilled from its out-of-fold soft targets, baselines on the same block split;
      print the report (top-1/3/5, macro F1, kappa, chance, the simulator's oracle);
   3. decode the session with the saved bundle, as `rtdecode predict` would;
   4. stream the same simulated subject live over LSL and open the live decoding window on it
@@ -157,14 +144,7 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
         "--images-per-class", type=positive(int), default=50, help="images per class (default: %(default)s)"
     )
     p.add_argument("--subject", type=int, default=1, help="simulated subject (default: %(default)s)")
-    p.add_argument(
-        "--max-epochs", type=positive(int), default=40, help="training epochs at most (default: %(default)s)"
-    )
-    p.add_argument(
-        "--baselines",
-        default="logreg_standardized,logreg_pca,cnn2d_stft",
-        help="baselines to run next to the student, 'all' or 'none' (default: %(default)s)",
-    )
+    add_training_arguments(p)
     p.add_argument("--no-gui", action="store_true", help="stop after decoding the file; open no window")
     p.add_argument(
         "--overwrite", action="store_true", help="replace the session and model of an earlier demo in --out"
@@ -316,6 +296,9 @@ def run_presenter(args: argparse.Namespace) -> int:
             max_epochs=args.max_epochs,
             patience=args.patience,
             baselines=args.baselines,
+            alpha=args.alpha,
+            temperature=args.temperature,
+            soft_target_folds=args.soft_target_folds,
         ),
     )
     window.show()

@@ -24,6 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.options import (
+    BASELINE_SETS as OPTION_BASELINE_SETS,
+)
+from calibration.options import (
+    DEFAULT_ALPHA,
+    DEFAULT_BASELINES,
+    DEFAULT_MAX_EPOCHS,
+    DEFAULT_PATIENCE,
+    DEFAULT_SOFT_TARGET_FOLDS,
+    DEFAULT_TEMPERATURE,
+    TEACHER_AUTO,
+    parse_baselines,
+)
 from gui.protocol import ProtocolConfig, Schedule, build_schedule, load_stimuli
 
 log = logging.getLogger(__name__)
@@ -33,17 +46,10 @@ TIMING_FILE = "timing.tsv"
 CALIBRATION_DIR = "calibration"
 
 
-# Teacher choices of the form: name -> (open_clip / encoder model, weights).
-TEACHERS = {
-    "efficientnet-lite0": ("efficientnet-lite0", "imagenet"),
-    "ViT-B-32": ("ViT-B-32", None),
-    "none": (None, None),
-}
-BASELINE_SETS = {
-    "none": (),
-    "quick": ("logreg_standardized", "cnn2d_stft"),
-    "all": None,  # calibration's full list
-}
+# Teacher choices of the form (``--teacher`` values, see calibration.teacher_choice) and the
+# baseline sets: the same names and defaults as every other calibration command.
+TEACHERS = ("auto", "efficientnet-lite0", "ViT-B-32", "random", "none")
+BASELINE_SETS = tuple(OPTION_BASELINE_SETS)
 
 
 @dataclass(frozen=True)
@@ -53,20 +59,28 @@ class TrainingOptions:
     Attributes
     ----------
     teacher : str
-        A key of :data:`TEACHERS`; ``"none"`` trains on labels only (no distillation).
+        One of :data:`TEACHERS`; ``"auto"`` is the best pretrained encoder on the machine,
+        ``"none"`` trains on labels only (no distillation).
     teacher_weights : str or None
         Weights for an open_clip teacher (file, ``local-dir:...`` or cached tag).
     max_epochs, patience : int
         Training epochs at most; epochs without validation improvement before stopping.
     baselines : str
-        A key of :data:`BASELINE_SETS`.
+        One of :data:`BASELINE_SETS`.
+    alpha, temperature : float
+        Distillation loss weight of the labels and temperature.
+    soft_target_folds : int
+        k of the teacher's out-of-fold targets.
     """
 
-    teacher: str = "efficientnet-lite0"
+    teacher: str = TEACHER_AUTO
     teacher_weights: str | None = None
-    max_epochs: int = 40
-    patience: int = 10
-    baselines: str = "quick"
+    max_epochs: int = DEFAULT_MAX_EPOCHS
+    patience: int = DEFAULT_PATIENCE
+    baselines: str = DEFAULT_BASELINES
+    alpha: float = DEFAULT_ALPHA
+    temperature: float = DEFAULT_TEMPERATURE
+    soft_target_folds: int = DEFAULT_SOFT_TARGET_FOLDS
 
     @property
     def distill(self) -> bool:
@@ -74,27 +88,23 @@ class TrainingOptions:
 
     def to_config(self):
         """The :class:`~calibration.calibrate.CalibrationConfig` (imports torch: call off the GUI)."""
-        from calibration.calibrate import ALL_BASELINES, CalibrationConfig
+        from calibration.calibrate import CalibrationConfig
         from calibration.train import TrainConfig
 
         if self.teacher not in TEACHERS:
             raise ValueError(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
-        if self.baselines not in BASELINE_SETS:
-            raise ValueError(
-                f"unknown baselines {self.baselines!r}; choose one of {', '.join(BASELINE_SETS)}"
-            )
-        model, weights = TEACHERS[self.teacher]
-        baselines = BASELINE_SETS[self.baselines]
         return CalibrationConfig(
             train=TrainConfig(
-                alpha=0.5 if self.distill else 1.0,
+                alpha=self.alpha if self.distill else 1.0,
+                temperature=self.temperature,
                 max_epochs=self.max_epochs,
                 patience=self.patience,
                 progress=False,
             ),
-            teacher_model=model or "ViT-B-32",
-            teacher_pretrained=self.teacher_weights or weights,
-            baselines=ALL_BASELINES if baselines is None else baselines,
+            teacher_model=self.teacher,
+            teacher_pretrained=self.teacher_weights,
+            soft_target_folds=self.soft_target_folds,
+            baselines=parse_baselines(self.baselines),
         )
 
 

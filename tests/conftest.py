@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 # Set before any test imports Qt or huggingface_hub.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Image-embedding cache of the teacher: a fresh folder per test run, never the user's.
+os.environ.setdefault("RTDECODE_CACHE", tempfile.mkdtemp(prefix="rtdecode-test-cache-"))
 
 
 import json  # noqa: E402

@@ -30,6 +30,7 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
         train=TrainConfig(max_epochs=4, patience=4, batch_size=32, progress=False),
         student=StudentConfig(widths=(16, 16, 32)),
         teacher_model=tiny_model_name,
+        teacher_pretrained="random",
         baselines=("logreg_standardized", "cnn2d_stft"),
         evaluation="split",
     )
@@ -71,6 +72,10 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
     assert report["results"]["oracle (simulator ground truth)"]["top1"] > 0.6
     assert report["results"]["logreg_standardized"]["top1"] > 0.5  # high snr: clearly above chance
     assert report["teacher"]["used"] and "held_out_accuracy" in report["teacher"]
+    teacher = report["teacher"]
+    assert teacher["folds"] == 5 and teacher["weight_source"].startswith("random weights")
+    assert 1 / 3 <= teacher["targets"]["mean_max_prob"] <= 1.0
+    assert any("out-of-fold soft targets" in note for note in report["notes"])
     assert "| distilled student (STFT) |" in (tmp_path / "report.md").read_text()  # code name: JSON only
     for png in ("confusion.png", "learning_curves.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
@@ -95,3 +100,30 @@ def test_without_images_trains_without_distillation(session, tmp_path):
     result = calibrate(recording, None, tmp_path, config)
     assert set(result.report["results"]) == {"student_stft", "oracle (simulator ground truth)"}
     assert any("without distillation" in note for note in result.report["notes"])
+
+
+def test_the_readmes_calibrate_command_uses_a_pretrained_teacher_without_warning(tmp_path, capsys):
+    import re
+    import warnings
+    from pathlib import Path
+
+    from calibration.teacher import RandomWeightsWarning
+    from rtdecode.cli import main
+    from rtdecode.streams.simulate import save_simulated_session
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"`rtdecode calibrate (session\.xdf --out run/)", readme).group(1).split()
+    config = SimulationConfig(
+        n_classes=3, images_per_class=30, n_channels=16, snr=1.5, block_s=5.0, break_s=1.0
+    )
+    save_simulated_session(config, tmp_path / "session.xdf")
+    argv = ["calibrate", str(tmp_path / command[0]), "--out", str(tmp_path / command[2])]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # Short training keeps the test fast; the teacher is the README command's default.
+        assert main([*argv, "--max-epochs", "1", "--baselines", "none"]) == 0
+    assert not [w for w in caught if issubclass(w.category, RandomWeightsWarning)]
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["teacher"]["pretrained"] is True and report["teacher"]["weight_source"]
+    assert "student_kd_stft" in report["results"]
+    capsys.readouterr()

@@ -72,3 +72,29 @@ def test_bad_inputs_are_refused():
     x, y = _toy(n=20)
     with pytest.raises(ValueError, match="teacher_probs"):
         train_classifier(_model(), x, y, x, y, TrainConfig(progress=False), teacher_probs=np.ones((3, 3)))
+
+
+def test_precision_choice():
+    from calibration.train import autocast_dtype, cpu_has_native_bf16
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "fp32") is None and autocast_dtype(cpu, "bf16") is torch.bfloat16
+    assert autocast_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_native_bf16() else None)
+    with pytest.raises(ValueError, match="precision"):
+        autocast_dtype(cpu, "fp16")
+
+
+def test_bf16_training_of_a_convolutional_net_learns_and_returns_contiguous_weights():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 120)
+    x = rng.normal(size=(120, 4, 6, 6)).astype(np.float32)
+    x[:, 0] += (2 * y - 1)[:, None, None] * 1.5
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)
+    )
+    config = TrainConfig(max_epochs=20, patience=20, lr=1e-2, progress=False, precision="bf16", threads=1)
+    threads = torch.get_num_threads()
+    h = train_classifier(model, x[:80], y[:80], x[80:], y[80:], config)
+    assert max(h.val_acc) > 0.85
+    assert torch.get_num_threads() == threads  # restored
+    assert all(p.is_contiguous() for p in model.parameters())

@@ -1,0 +1,101 @@
+"""Run a study's tasks on Ray: each (subject, seed, network, distilled or not) run is one task.
+
+Ray is optional (``pip install 'rtdecode[ray]'``). Each task runs :func:`calibration.study.run_task`,
+the function the sequential path runs, and asks Ray for ``threads`` CPUs (torch uses as many
+threads) and, when the cluster has GPUs, ``gpus_per_run`` GPUs (the task then trains on the GPU
+Ray assigns it). The subjects' prepared data is read from the study folder, so the workers must
+see it (one machine, or a shared file system).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from calibration.study import StudyConfig, StudyTask, run_task
+
+log = logging.getLogger(__name__)
+
+
+def _init_ray(address: str, cpus: int | None):
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError(
+            "--ray needs Ray: pip install 'rtdecode[ray]' (or ray==2.60.0); without --ray the study runs here"
+        ) from err
+    if ray.is_initialized():
+        return ray
+    # The workers import this project as the driver does.
+    env = {
+        "env_vars": {
+            "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), os.getcwd()) if p)
+        }
+    }
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "runtime_env": env}
+    if address == "local":
+        ray.init(num_cpus=cpus, **kwargs)
+    elif address == "auto":
+        try:
+            ray.init(address="auto", **kwargs)
+        except ConnectionError:
+            log.info("no running Ray cluster: starting a local one")
+            ray.init(num_cpus=cpus, **kwargs)
+    else:
+        ray.init(address=address, **kwargs)
+    return ray
+
+
+def run_on_ray(
+    tasks: Sequence[StudyTask],
+    config: StudyConfig,
+    address: str = "auto",
+    cpus: int | None = None,
+    gpus_per_run: float | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run ``tasks`` as Ray tasks and return their results in task order.
+
+    Parameters
+    ----------
+    tasks : sequence of StudyTask
+    config : StudyConfig
+        ``config.train.threads`` (default 1) is each task's CPU request and torch thread count.
+    address : str
+        ``"auto"`` (join a running cluster, else start one here), ``"local"`` (start one here) or
+        a cluster address (``ray://host:10001``, ``host:6379``).
+    cpus : int, optional
+        CPUs of a Ray instance started here (default: all of this machine's).
+    gpus_per_run : float, optional
+        GPUs per task when the cluster has any (default 1; fractions share a GPU).
+
+    Returns
+    -------
+    results : list of dict
+    executor : dict
+        ``kind``, ``address``, the cluster's resources and what each task asked for.
+    """
+    ray = _init_ray(address, cpus)
+    threads = config.train.threads or 1
+    from dataclasses import replace
+
+    config = replace(config, train=replace(config.train, threads=threads))
+    resources = ray.cluster_resources()
+    gpus = resources.get("GPU", 0.0)
+    per_task = {"num_cpus": threads, "num_gpus": (gpus_per_run or 1.0) if gpus else 0}
+    remote = ray.remote(**per_task)(run_task)
+    refs = [remote.remote(task, config) for task in tasks]
+    pending, done = list(refs), 0
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        done += len(ready)
+        log.info("ray: %d/%d runs done", done, len(refs))
+    results = ray.get(refs)
+    executor = {
+        "kind": "ray",
+        "address": address,
+        "cluster": {k: float(v) for k, v in resources.items() if k in ("CPU", "GPU", "memory")},
+        "per_task": per_task,
+    }
+    return results, executor
