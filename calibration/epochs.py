@@ -16,7 +16,7 @@ import numpy as np
 from rtdecode.config import PipelineConfig
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.signal.preprocess import epoch_is_contiguous, epoch_start_index, epoch_start_time
+from rtdecode.signal.preprocess import epoch_start_index, epoch_start_time, recording_epoch_is_whole
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def _rejection_reason(
     raw = recording.data[start : start + n]
     if not np.all(np.isfinite(raw)):
         return "nan"
-    if not epoch_is_contiguous(recording.smoothed_timestamps[start : start + n], first, config.sfreq):
+    if not recording_epoch_is_whole(recording, start, n, first):
         return "gap"
     window = filtered[start : start + n]
     if not np.all(np.isfinite(window)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from calibration.options import TEACHER_NONE, add_training_arguments
+from rtdecode.cli_args import device, positive
 
 DESCRIPTION = """\
 Train every network on every subject's recording with several seeds, each once distilled from
@@ -38,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("recordings", nargs="+", help="one calibration session (.xdf) per subject")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per subject (default: %(default)s)")
+    p.add_argument(
+        "--seeds", type=positive(int), default=3, help="seeds 0..N-1 per subject (default: %(default)s)"
+    )
     p.add_argument(
         "--networks",
         default="stft_cnn",
@@ -46,14 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper's student); known: stft_cnn, wavelet_cnn, cnn1d, lstm",
     )
     add_training_arguments(p, baselines=False)
-    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default: %(default)s)")
+    p.add_argument(
+        "--batch-size", type=positive(int), default=64, help="training batch size (default: %(default)s)"
+    )
     p.add_argument(
         "--threads",
         type=int,
         default=None,
         help="torch threads per run (default: torch's choice here, 1 per Ray task)",
     )
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda ... (default: auto)")
+    p.add_argument(
+        "--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ... (default: auto)"
+    )
     p.add_argument(
         "--ray",
         default=None,

@@ -27,6 +27,7 @@ from rtdecode.signal.preprocess import (
     epoch_is_contiguous,
     epoch_start_index,
     epoch_start_time,
+    recording_epoch_is_whole,
 )
 from rtdecode.worker import BackgroundWorker
 
@@ -212,9 +213,7 @@ def predict_recording(
         epoch = filtered[start : start + n]
         if len(epoch) < n:
             reason = "incomplete"
-        elif not epoch_is_contiguous(
-            stamps[start : start + n], epoch_start_time(onset, config), config.sfreq
-        ):
+        elif not recording_epoch_is_whole(recording, start, n, epoch_start_time(onset, config)):
             reason = "a gap in the data"
         elif not np.all(np.isfinite(epoch)):
             reason = "bad samples"

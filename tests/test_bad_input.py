@@ -254,13 +254,13 @@ CASES = [
     Case(
         "calibrate-unknown-baseline",
         ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--baselines", "svm"],
-        ["unknown baselines", "svm"],
+        ["--baselines", "unknown", "svm"],
         absent=["cal"],
     ),
     Case(
         "calibrate-missing-images",
         ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--images", "{ws}/no-images"],
-        ["no-images", "not a folder", "--no-distillation"],
+        ["no-images", "not a folder", "--teacher none"],
         absent=["cal"],
     ),
     Case(
@@ -281,6 +281,18 @@ CASES = [
         "calibrate-alpha-above-1",
         ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--alpha", "2"],
         ["--alpha"],
+    ),
+    Case(
+        "study-zero-seeds",
+        ["study", "{ws}/rec.xdf", "--out", "{new}/study", "--seeds", "0"],
+        ["--seeds"],
+        absent=["study"],
+    ),
+    Case(
+        "study-absent-gpu",
+        ["study", "{ws}/rec.xdf", "--out", "{new}/study", "--device", "cuda:99"],
+        ["--device", "cuda:99"],
+        absent=["study"],
     ),
     Case(
         "calibrate-zero-batch",

@@ -82,6 +82,30 @@ def epoch_is_contiguous(timestamps: np.ndarray, first: float, sfreq: float) -> b
     return bool(timestamps[0] - first <= limit and np.all(np.diff(timestamps) <= limit))
 
 
+def recording_epoch_is_whole(recording, start: int, n: int, first: float) -> bool:
+    """Offline twin of :func:`epoch_is_contiguous`, judged on the recording's time-base events.
+
+    Parameters
+    ----------
+    recording : Recording
+        With its smoothed time base (``recording.time_base``).
+    start, n : int
+        First sample and length of the epoch.
+    first : float
+        :func:`epoch_start_time` of the epoch.
+
+    Returns
+    -------
+    bool
+        False when the epoch starts inside a gap or a true gap or reset lies inside it; a chunk
+        that only came late (whose stamps the time base stepped over) does not count.
+    """
+    stamps = recording.smoothed_timestamps
+    return bool(
+        stamps[start] - first <= 1.5 / recording.sfreq and not recording.time_base.has_break(start, start + n)
+    )
+
+
 def cut_epochs(
     data: np.ndarray, timestamps: np.ndarray, onsets: np.ndarray, config: PipelineConfig
 ) -> tuple[np.ndarray, np.ndarray]:

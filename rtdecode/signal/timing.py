@@ -474,6 +474,13 @@ class SmoothedTime(NamedTuple):
         """The true gaps only."""
         return [e.as_gap() for e in self.events if e.kind == "gap"]
 
+    def has_break(self, start: int, stop: int) -> bool:
+        """Whether a true gap or a reset lies between samples ``start`` and ``stop - 1``.
+
+        A chunk that only came late is no break: no sample is missing around it.
+        """
+        return any(start < e.index < stop for e in self.events if e.kind in ("gap", "reset"))
+
 
 def smooth_timestamps(raw: np.ndarray, sfreq: float) -> SmoothedTime:
     """Run :class:`TimeBase` over a whole recording's raw stamps, as the live reader would.

@@ -190,3 +190,13 @@ def test_one_huge_late_chunk_after_a_stall_is_not_a_gap():
     error = smoothed - truth
     error -= np.median(error)
     assert np.abs(error[truth > 109.0]).max() < 1e-3
+
+
+def test_breaks_are_true_gaps_and_resets_not_late_chunks():
+    _, raw, _ = pushed_stamps(20, seed=5, late=(8.0,), losses=((14.0, 200),))
+    result = smooth_timestamps(raw, SFREQ)
+    late = [e.index for e in result.events if e.kind == "late"]
+    gap = [e.index for e in result.events if e.kind == "gap"]
+    assert len(late) == 1 and len(gap) == 1
+    assert not result.has_break(late[0] - 100, late[0] + 100)  # epochs over a late chunk are whole
+    assert result.has_break(gap[0] - 100, gap[0] + 100) and not result.has_break(gap[0], gap[0] + 100)
