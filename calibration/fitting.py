@@ -88,14 +88,23 @@ class View:
     rejected: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        if self.train_reject_ptp_uv > 0 and len(self.train):
-            ptp = np.ptp(self.epochs.epochs[self.train], axis=1).max(axis=1)
-            threshold = max(self.train_reject_ptp_uv, float(np.quantile(ptp, 1.0 - MAX_TRAIN_REJECT)))
-            keep = ptp <= threshold
-            self.rejected = int(np.sum(~keep))
-            self.train = self.train[keep]
+        kept = self._clean(self.train)
+        self.rejected = len(self.train) - len(kept)
+        self.train = kept
         self.standardizer = Standardizer.fit(self.epochs.epochs[self.train])
         self.standardized = self.standardizer.apply(self.epochs.epochs).astype(np.float32)
+
+    def _clean(self, index: np.ndarray) -> np.ndarray:
+        """``index`` without its artifact epochs (see ``train_reject_ptp_uv``)."""
+        if self.train_reject_ptp_uv <= 0 or len(index) == 0:
+            return index
+        ptp = np.ptp(self.epochs.epochs[index], axis=1).max(axis=1)
+        threshold = max(self.train_reject_ptp_uv, float(np.quantile(ptp, 1.0 - MAX_TRAIN_REJECT)))
+        return index[ptp <= threshold]
+
+    def train_and_val(self) -> np.ndarray:
+        """Training and validation epochs together, artifact epochs left out (a final fit's data)."""
+        return self._clean(np.union1d(self.train, self.val))
 
     @classmethod
     def of(
@@ -305,17 +314,16 @@ def fit_split(
                         f"the ERP epochs ({erp.pipeline.epoch.tmin_s:g}..{erp.pipeline.epoch.tmax_s:g} s) leave "
                         f"{len(erp.train)} training and {len(erp.val)} validation epochs"
                     )
-                xe = erp.standardized
-                model = fit_classical(
-                    _CLASSICAL_KIND[candidate], xe[erp.train], erp.y[erp.train], n_classes, erp.pipeline.sfreq
-                )
+                xe, kind, sfreq = erp.standardized, _CLASSICAL_KIND[candidate], erp.pipeline.sfreq
+                # Scored on the validation blocks as fitted on the training blocks; then, needing no
+                # early stopping, refitted on training + validation blocks for the test blocks and
+                # the bundle (the test blocks are never seen).
+                model = fit_classical(kind, xe[erp.train], erp.y[erp.train], n_classes, sfreq)
+                val_proba = model.predict_proba(xe[erp.val])
+                fit_all = erp.train_and_val()
+                model = fit_classical(kind, xe[fit_all], erp.y[fit_all], n_classes, sfreq)
                 fitted[name] = Fitted(
-                    name,
-                    ERP,
-                    model,
-                    None,
-                    model.predict_proba(xe[erp.val]),
-                    _proba(model.predict_proba, xe[erp.test], n_classes),
+                    name, ERP, model, None, val_proba, _proba(model.predict_proba, xe[erp.test], n_classes)
                 )
 
             attempt(name, run_classical)

@@ -64,5 +64,8 @@ def test_erp_view_trains_without_artifact_epochs_but_tests_on_all():
     view = View.of(PipelineConfig(), epochs, [0, 1], [2], [3], train_reject_ptp_uv=100.0)
     assert view.rejected == 2 and 1 not in view.train and 2 not in view.train and len(view.train) == 18
     assert 30 in view.test and len(view.val) == 10
+    # The classical models' final fit: training + validation blocks, artifacts still left out, no test block.
+    final = view.train_and_val()
+    assert len(final) == 28 and not set(final) & set(view.test) and set(view.val) <= set(final)
     x[:, 10, 0] += 300.0  # every epoch "bad": at most 20 % of the training epochs go
     assert View.of(PipelineConfig(), epochs, [0, 1], [2], [3], train_reject_ptp_uv=100.0).rejected <= 4
