@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_common import write_result  # noqa: E402 (a sibling script)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -236,10 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         + f" (x{steps['speedup']:.2f})"
     )
     print(f"  load average before {load_before}, after {result['loadavg_after']} ({os.cpu_count()} CPUs)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"wrote {out}")
+    write_result(result, args.out)
     return 0
 
 

@@ -36,6 +36,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from bench_common import write_result  # noqa: E402 (a sibling script)
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,10 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.study:
         result["study"] = _study_evidence(Path(args.study), protos)
     print(json.dumps(result, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"wrote {out}")
+    write_result(result, args.out)
     return 0
 
 

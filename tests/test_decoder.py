@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import numpy as np
 import pytest
 import torch
@@ -14,10 +11,8 @@ from rtdecode.decoder import OnlineDecoder, StreamMismatch, predict_recording, v
 from rtdecode.io.bundle import ModelBundle
 from rtdecode.models.student import StudentCNN, StudentConfig
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.streams.lsl_utils import resolve_stream
-from rtdecode.streams.player import Player, marker_stream_name
-from rtdecode.streams.reader import MarkerReader, StreamReader
 from rtdecode.streams.simulate import SimulationConfig, simulate_session
+from tests.live_replay import decode_replay
 
 
 def _bundle(recording, n_classes: int) -> ModelBundle:
@@ -50,25 +45,7 @@ def test_marker_locked_live_decoding_of_a_replay_matches_predict_on_the_file(rec
     offline = predict_recording(bundle, recording, device="cpu")
     assert len(offline) == 20
 
-    name = f"test-decoder-{uuid.uuid4().hex[:8]}"
-    player = Player(recording, name, speed=1.0, source_id=uuid.uuid4().hex, wait_for_consumers=15.0)
-    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
-    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline).start()
-    decoder = OnlineDecoder(bundle, reader, markers, mode="marker", device="cpu").start()
-    try:
-        player.start()
-        live = []
-        deadline = time.monotonic() + 60
-        while len(live) < len(offline) and time.monotonic() < deadline:
-            try:
-                live.append(decoder.predictions.get(timeout=0.5))
-            except Exception:
-                continue
-    finally:
-        decoder.stop()
-        reader.stop()
-        markers.stop()
-        player.close()
+    live, reader, _, _ = decode_replay(recording, bundle)
     assert reader.health.gaps == 0 and reader.health.resets == 0
     assert len(live) == len(offline)
     for a, b in zip(live, offline, strict=True):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import numpy as np
 import pytest
 
@@ -12,13 +9,11 @@ from calibration.classical import fit_xdawn_ts_lr
 from calibration.epochs import epochs_from_recording
 from calibration.fitting import erp_pipeline
 from rtdecode.config import PipelineConfig
-from rtdecode.decoder import OnlineDecoder, predict_recording
+from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import ModelBundle
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.streams.lsl_utils import resolve_stream
-from rtdecode.streams.player import Player, marker_stream_name
-from rtdecode.streams.reader import MarkerReader, StreamReader
 from rtdecode.streams.simulate import SimulationConfig, simulate_session
+from tests.live_replay import decode_replay
 
 
 @pytest.fixture(scope="module")
@@ -49,25 +44,7 @@ def test_live_decoding_of_a_replay_with_an_xdawn_bundle_matches_predict(recordin
     offline = predict_recording(bundle, recording, device="cpu")
     assert len(offline) == 24
 
-    name = f"test-classical-{uuid.uuid4().hex[:8]}"
-    player = Player(recording, name, speed=1.0, source_id=uuid.uuid4().hex, wait_for_consumers=15.0)
-    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
-    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline).start()
-    decoder = OnlineDecoder(bundle, reader, markers, mode="marker", device="cpu").start()
-    try:
-        player.start()
-        live = []
-        deadline = time.monotonic() + 60
-        while len(live) < len(offline) and time.monotonic() < deadline:
-            try:
-                live.append(decoder.predictions.get(timeout=0.5))
-            except Exception:
-                continue
-    finally:
-        decoder.stop()
-        reader.stop()
-        markers.stop()
-        player.close()
+    live = decode_replay(recording, bundle).predictions
     assert len(live) == len(offline)
     for a, b in zip(live, offline, strict=True):
         assert a.marker == b.marker and a.label == b.label

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,14 +17,13 @@ import numpy as np
 import pytest
 
 from calibration.epochs import epochs_from_recording
-from rtdecode.decoder import OnlineDecoder, predict_recording
+from rtdecode.decoder import predict_recording
 from rtdecode.io.summary import summarize_recording
 from rtdecode.io.xdf import read_xdf, write_xdf
-from rtdecode.streams.lsl_utils import resolve_stream
-from rtdecode.streams.player import DriverEmulation, Player, marker_stream_name
-from rtdecode.streams.reader import MarkerReader, StreamReader
+from rtdecode.streams.player import DriverEmulation
 from rtdecode.streams.recorder import Recorder
 from rtdecode.streams.simulate import SimulationConfig, simulate_session
+from tests.live_replay import decode_replay
 from tests.test_decoder import _bundle
 
 
@@ -37,38 +35,12 @@ def session():
     )
 
 
-def _decode_live(recording, bundle, driver: DriverEmulation, speed: float):
-    name = f"test-connector-{uuid.uuid4().hex[:8]}"
-    player = Player(
-        recording, name, speed=speed, source_id=uuid.uuid4().hex, wait_for_consumers=15.0, driver=driver
-    )
-    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
-    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline).start()
-    decoder = OnlineDecoder(bundle, reader, markers, mode="marker", device="cpu").start()
-    try:
-        player.start()
-        player.join(timeout=120)
-        deadline = time.monotonic() + 10
-        while reader.buffer.total < player.progress().samples_pushed and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # the last epochs' decoding
-    finally:
-        decoder.stop()
-        reader.stop()
-        markers.stop()
-        player.close()
-    live = []
-    while not decoder.predictions.empty():
-        live.append(decoder.predictions.get())
-    return live, reader, decoder, player
-
-
 def test_live_decoding_of_push_stamped_stream_matches_predict_on_the_source(session):
     bundle = _bundle(session, 4)
     offline = {p.marker["image"]: p for p in predict_recording(bundle, session, device="cpu")}
     assert len(offline) == 40
-    live, reader, decoder, player = _decode_live(
-        session, bundle, DriverEmulation(seed=1, clock_ppm=-100), 3.0
+    live, reader, decoder, player = decode_replay(
+        session, bundle, speed=3.0, driver=DriverEmulation(seed=1, clock_ppm=-100)
     )
     assert reader.buffer.total == player.progress().samples_pushed == session.n_samples  # nothing dropped
     assert reader.health.gaps == 0 and reader.health.missing_samples == 0 and reader.health.resets == 0
@@ -83,7 +55,7 @@ def test_true_losses_are_the_only_gaps_and_decoding_goes_on(session):
     bundle = _bundle(session, 4)
     offline = {p.marker["image"]: p for p in predict_recording(bundle, session, device="cpu")}
     driver = DriverEmulation(seed=2, clock_ppm=80, losses=((6.0, 100), (12.0, 2000)))
-    live, reader, decoder, player = _decode_live(session, bundle, driver, 3.0)
+    live, reader, decoder, player = decode_replay(session, bundle, speed=3.0, driver=driver)
     assert reader.buffer.total == session.n_samples - 2100
     assert reader.health.gaps == 2
     sizes = sorted(int(e.detail.split()[0]) for e in reader.drain_events() if e.kind == "gap")

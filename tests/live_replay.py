@@ -1,0 +1,52 @@
+"""Replay a recording over loopback LSL into the stream reader and the marker-locked decoder."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import NamedTuple
+
+from rtdecode.decoder import OnlineDecoder, Prediction
+from rtdecode.streams.lsl_utils import resolve_stream
+from rtdecode.streams.player import DriverEmulation, Player, marker_stream_name
+from rtdecode.streams.reader import MarkerReader, StreamReader
+
+
+class LiveRun(NamedTuple):
+    predictions: list[Prediction]
+    reader: StreamReader
+    decoder: OnlineDecoder
+    player: Player
+
+
+def decode_replay(
+    recording, bundle, *, speed: float = 1.0, driver: DriverEmulation | None = None, timeout: float = 120.0
+) -> LiveRun:
+    """Serve ``recording`` (unique stream names), decode it live, and return every prediction.
+
+    Waits for the whole replay and for the reader to hold every pushed sample, then for the
+    decoder to finish the last epochs. The streams are closed on return.
+    """
+    name = f"test-live-{uuid.uuid4().hex[:8]}"
+    player = Player(
+        recording, name, speed=speed, source_id=uuid.uuid4().hex, wait_for_consumers=15.0, driver=driver
+    )
+    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
+    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline).start()
+    decoder = OnlineDecoder(bundle, reader, markers, mode="marker", device="cpu").start()
+    try:
+        player.start()
+        player.join(timeout=timeout)
+        deadline = time.monotonic() + 10
+        while reader.buffer.total < player.progress().samples_pushed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the last epochs' decoding
+    finally:
+        decoder.stop()
+        reader.stop()
+        markers.stop()
+        player.close()
+    predictions = []
+    while not decoder.predictions.empty():
+        predictions.append(decoder.predictions.get())
+    return LiveRun(predictions, reader, decoder, player)
