@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,8 @@ def plot_confusion(
     ax.set_yticks(range(n), class_names, fontsize=7)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title)
+    # Readable model names are long: wrap the title to the figure's width instead of cutting it.
+    ax.set_title(textwrap.fill(title, width=int(7 * (size + 1))), fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class (numbers: trials)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
