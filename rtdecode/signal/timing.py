@@ -14,19 +14,20 @@ chunk and offline reading on the whole array, with the same result for any chunk
 
 Gaps are samples the device did not deliver: the sample count falls behind elapsed time, i.e.
 a raw stamp lies more than ``max(GAP_SD_FACTOR * jitter SD, GAP_MIN_PERIODS periods)`` after
-the fit's prediction. The provisional size from that one sample is refined over the next
-:data:`REFINE_S` seconds and at least :data:`REFINE_CHUNKS` pushes (one huge chunk that came late
-must not pass for a gap), then reported;
-the stream's position on the sample clock moves by that many samples, so the time base stays
-one line across small losses. A late chunk that turns out to hold all its samples is reported
-as ``late``, not as a gap (so is a shift under half the detection threshold: jitter cannot tell
-such a small hole from a late chunk; a counter channel can). A stamp far *before* the prediction (a clock reset, a restarted
-source) starts a new fit; its first sample is placed two periods after the last stamp so time
-stays increasing and the filter restarts there, and the stamps after it slew down to the new
-line. No sample is ever dropped: every raw stamp gets
-a smoothed stamp, and smoothed stamps always increase. Between gaps the smoothed stamps follow
-the fit's corrections at a bounded rate (:data:`SLEW_PERIODS`), so the time base steps by more
-than 1.5 periods only at true gaps and resets: that is where the filter restarts.
+the fit's prediction. The stamps jump there at once (so the filter restarts at the gap); the
+size is measured over the next :data:`REFINE_S` seconds and at least :data:`REFINE_CHUNKS`
+pushes (one huge chunk that came late must not pass for a gap) as the mean offset of the
+samples on the new line, then reported. The line after a gap gets its own intercept and keeps
+the rate. A suspect chunk followed by samples back on the old line only came late: it is
+reported as ``late`` at once and the stamps catch up within about its length (so is a shift
+under half the detection threshold: jitter cannot tell such a small hole from a late chunk; a
+counter channel can). A stamp far *before* the prediction (a clock reset, a restarted source)
+is a ``reset``: a new fit starts; its first sample is placed two periods after the last stamp
+so time stays increasing and the filter restarts there, and the stamps after it slew down to the
+new line. No sample is ever dropped: every raw stamp gets a smoothed stamp, and smoothed stamps
+always increase. Between these events the smoothed stamps follow the fit's corrections at a
+bounded rate (:data:`SLEW_PERIODS`), so the time base steps by more than 1.5 periods only at
+gaps, resets and late chunks: that is where the filter restarts.
 
 The constant part of the transport delay (the mean time from a sample's acquisition to its
 push) cannot be seen in the stamps; a lab that measured it shifts EEG time with
