@@ -38,6 +38,7 @@ from calibration.metrics import class_weights, evaluate_predictions, model_warni
 from calibration.model_names import display_name
 from calibration.notch import choose_notch
 from calibration.report import plot_confusion, plot_learning_curves, write_report
+from calibration.soft_targets import describe_teacher
 from calibration.splits import Split, block_split, leave_one_block_out
 from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
@@ -555,13 +556,7 @@ def _teacher_targets(
     elif not report.get("pretrained", False):
         notes.append("the teacher's image encoder has random weights (asked for explicitly)")
     if report.get("used"):
-        t = report["targets"]
-        notes.append(
-            f"teacher {report['encoder']} ({report['weight_source']}); out-of-fold soft targets "
-            f"({report['folds']}-fold over images) at T = {report['temperature']:g}: accuracy "
-            f"{t['accuracy']:.3f}, mean max probability {t['mean_max_prob']:.3f}, entropy "
-            f"{t['mean_entropy_nats']:.2f} nats ({t['mean_entropy_fraction']:.2f} of uniform)"
-        )
+        notes.append(describe_teacher(report))
     return report, soft
 
 

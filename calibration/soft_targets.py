@@ -256,3 +256,17 @@ def teacher_soft_targets(
         stats["mean_entropy_fraction"],
     )
     return report, soft
+
+
+def describe_teacher(report: dict) -> str:
+    """One sentence on a used teacher: encoder, weight source, and its soft targets' quality.
+
+    ``report`` is the teacher report a calibration or a study run stores (``used`` true).
+    """
+    t = report["targets"]
+    return (
+        f"teacher {report['encoder']} ({report['weight_source']}); out-of-fold soft targets "
+        f"({report['folds']}-fold over images) at T = {report['temperature']:g}: accuracy "
+        f"{t['accuracy']:.3f}, mean max probability {t['mean_max_prob']:.3f}, entropy "
+        f"{t['mean_entropy_nats']:.2f} nats ({t['mean_entropy_fraction']:.2f} of uniform)"
+    )

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from calibration.soft_targets import describe_teacher
 from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
 from rtdecode.models.student import StudentConfig
@@ -618,12 +619,7 @@ def study_markdown(report: dict[str, Any]) -> str:
     lines += ["## Teacher targets", ""]
     for s, t in report["teacher"].items():
         if t.get("used"):
-            st = t["targets"]
-            lines.append(
-                f"- {s}: {t['encoder']} ({t['weight_source']}); out-of-fold accuracy {st['accuracy']:.3f}, "
-                f"mean max probability {st['mean_max_prob']:.3f}, entropy {st['mean_entropy_fraction']:.2f} of uniform "
-                f"at T = {t['temperature']:g}"
-            )
+            lines.append(f"- {s}: {describe_teacher(t)}")
         else:
             lines.append(f"- {s}: no teacher")
     return "\n".join(lines) + "\n"
