@@ -347,7 +347,9 @@ def run_study(
     else:
         from calibration.study_ray import run_on_ray
 
-        results, executor = run_on_ray(tasks, config, ray_address, ray_cpus, gpus_per_run)
+        results, executor = run_on_ray(
+            tasks, config, ray_address, ray_cpus, gpus_per_run, journal=Journal(out / JOURNAL, config)
+        )
     with open(out / "runs.jsonl", "w", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")
@@ -374,6 +376,40 @@ def _config_key(config: StudyConfig) -> str:
     return hashlib.sha256(json.dumps(how, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+class Journal:
+    """Finished runs, appended to a JSON-lines file as each ends, so an interrupted study resumes.
+
+    Runs in the file made with another configuration (see :func:`_config_key`) are ignored.
+    Both executors use it: the sequential loop and the Ray driver (which writes as results
+    come back, in whatever order the tasks finish).
+    """
+
+    def __init__(self, path: Path | None, config: StudyConfig) -> None:
+        self.path = path
+        self.key = _config_key(config)
+        self._done: dict[tuple, dict[str, Any]] = {}
+        if path is not None and path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                if r.get("config_key") == self.key:
+                    self._done[(r["prepared"], r["seed"], r["network"], r["distill"])] = r
+
+    def get(self, task: StudyTask) -> dict[str, Any] | None:
+        """The recorded result of ``task``, or None when it has not run yet."""
+        return self._done.get((task.prepared, task.seed, task.network, task.distill))
+
+    def add(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Stamp ``result`` with this configuration's key, append it to the file and return it."""
+        result = {**result, "config_key": self.key}
+        self._done[(result["prepared"], result["seed"], result["network"], result["distill"])] = result
+        if self.path is not None:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(result) + "\n")
+        return result
+
+
 def run_sequential(
     tasks: Sequence[StudyTask],
     config: StudyConfig,
@@ -385,25 +421,15 @@ def run_sequential(
     With ``journal``, every finished run is appended to that JSON-lines file at once, and runs
     already there for the same configuration are not run again: an interrupted study resumes.
     """
-    key = _config_key(config)
-    done: dict[tuple, dict[str, Any]] = {}
-    if journal is not None and journal.is_file():
-        for line in journal.read_text(encoding="utf-8").splitlines():
-            r = json.loads(line)
-            if r.get("config_key") == key:
-                done[(r["prepared"], r["seed"], r["network"], r["distill"])] = r
+    record = Journal(journal, config)
     results = []
     for i, task in enumerate(tasks):
-        previous = done.get((task.prepared, task.seed, task.network, task.distill))
+        previous = record.get(task)
         if previous is not None:
             results.append(previous)
             continue
         log.info("run %d/%d: subject %s, seed %d, %s", i + 1, len(tasks), task.subject, task.seed, task.model)
-        result = {**run_task(task, config), "config_key": key}
-        results.append(result)
-        if journal is not None:
-            with open(journal, "a", encoding="utf-8") as f:
-                f.write(json.dumps(result) + "\n")
+        results.append(record.add(run_task(task, config)))
         if progress:
             progress(i + 1, len(tasks))
     return results

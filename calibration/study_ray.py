@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from calibration.study import StudyConfig, StudyTask, run_task
+from calibration.study import Journal, StudyConfig, StudyTask, run_task
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def run_on_ray(
     address: str = "auto",
     cpus: int | None = None,
     gpus_per_run: float | None = None,
+    journal: Journal | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run ``tasks`` as Ray tasks and return their results in task order.
 
@@ -69,6 +70,9 @@ def run_on_ray(
         CPUs of a Ray instance started here (default: all of this machine's).
     gpus_per_run : float, optional
         GPUs per task when the cluster has any (default 1; fractions share a GPU).
+    journal : Journal, optional
+        Runs already in it are not sent again; each result is added as soon as it comes back,
+        so a study stopped midway resumes from what finished.
 
     Returns
     -------
@@ -85,13 +89,16 @@ def run_on_ray(
     gpus = resources.get("GPU", 0.0)
     per_task = {"num_cpus": threads, "num_gpus": (gpus_per_run or 1.0) if gpus else 0}
     remote = ray.remote(**per_task)(run_task)
-    refs = [remote.remote(task, config) for task in tasks]
-    pending, done = list(refs), 0
+    results: list[dict[str, Any] | None] = [journal.get(t) if journal else None for t in tasks]
+    index = {remote.remote(task, config): i for i, task in enumerate(tasks) if results[i] is None}
+    pending, done = list(index), len(tasks) - len(index)
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
+        for ref in ready:
+            result = ray.get(ref)
+            results[index[ref]] = journal.add(result) if journal else result
         done += len(ready)
-        log.info("ray: %d/%d runs done", done, len(refs))
-    results = ray.get(refs)
+        log.info("ray: %d/%d runs done", done, len(tasks))
     executor = {
         "kind": "ray",
         "address": address,

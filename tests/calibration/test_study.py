@@ -96,6 +96,11 @@ def test_sequential_study_reports_subjects_table_and_paired_differences(sequenti
 def test_ray_study_equals_the_sequential_study(sessions, sequential, tmp_path, tiny_model_name):
     ray = pytest.importorskip("ray")
     sequential, seq_folder = sequential
+    # A study stopped midway: its first run is already in the journal and must not run again.
+    first = json.loads((seq_folder / "runs.jsonl").read_text().splitlines()[0])
+    first["prepared"] = first["prepared"].replace(str(seq_folder), str(tmp_path))
+    first["seconds"] = -1.0
+    (tmp_path / "runs.partial.jsonl").write_text(json.dumps(first) + "\n")
     try:
         with pytest.warns(UserWarning, match="random"):  # its own preparation, in its own folder
             on_ray = run_study(sessions, tmp_path, _config(tiny_model_name), ray_address="local", ray_cpus=2)
@@ -110,6 +115,9 @@ def test_ray_study_equals_the_sequential_study(sessions, sequential, tmp_path, t
     assert [{k: v for k, v in json.loads(r).items() if k not in strip} for r in seq_runs] == [
         {k: v for k, v in json.loads(r).items() if k not in strip} for r in ray_runs
     ]
+    assert json.loads(ray_runs[0])["seconds"] == -1.0  # taken from the journal, not run again
+    journal = [json.loads(r) for r in (tmp_path / "runs.partial.jsonl").read_text().splitlines()]
+    assert len(journal) == len(ray_runs)  # each Ray result written as it came back
 
 
 def test_paired_difference_of_identical_models_is_exactly_zero():
@@ -169,7 +177,11 @@ def test_an_interrupted_sequential_study_resumes_from_its_journal(sequential, ti
 
     report, folder = sequential
     tasks_run = []
-    monkeypatch.setattr(study, "run_task", lambda task, config: tasks_run.append(task) or {})
+    def fake_run(task, config):
+        tasks_run.append(task)
+        return {"prepared": task.prepared, "seed": task.seed, "network": task.network, "distill": task.distill}
+
+    monkeypatch.setattr(study, "run_task", fake_run)
     prepared = [(s, p) for s, p in {(r["subject"], r["prepared"]) for r in report["runs"]}]
     tasks = study.study_tasks(sorted(prepared), _config(tiny_model_name), distill=True)
     results = study.run_sequential(tasks, _config(tiny_model_name), journal=folder / study.JOURNAL)
