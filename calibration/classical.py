@@ -18,17 +18,32 @@ from calibration.metrics import class_weights
 from rtdecode.models.classical import ClassicalModel, WindowedMeansLDA, XdawnTangentSpaceLR
 
 XDAWN_FILTERS = 4
+# Width of the xDAWN super-trial covariance (2 x filters x classes) with two classes x 4 filters.
+XDAWN_MAX_WIDTH = 2 * 2 * XDAWN_FILTERS
 LDA_WINDOW_S = 0.05
 
 
-def xdawn_pipeline(y: np.ndarray, n_filters: int = XDAWN_FILTERS) -> Pipeline:
+def xdawn_filters(n_classes: int) -> int:
+    """xDAWN filters per class: 4 for two classes, fewer with more classes (at least 1).
+
+    The super-trial covariance is ``2 * filters * n_classes`` wide: at 40 classes x 4 filters it
+    is 320 x 320 and its tangent space has 51,360 features, and the fit ran for more than 6
+    minutes on the paper's protocol without finishing. Keeping the width near that of two
+    classes gives 1 filter per class from 8 classes up (80 x 80 at 40 classes).
+    """
+    return max(1, XDAWN_MAX_WIDTH // (2 * max(n_classes, 1)))
+
+
+def xdawn_pipeline(y: np.ndarray, n_filters: int | None = None) -> Pipeline:
     """The field's ERP pipeline (pyriemann): xDAWN covariances (OAS), tangent space, logistic regression.
 
-    Class weights are balanced when ``y`` is imbalanced.
+    ``n_filters`` per class defaults to :func:`xdawn_filters` of the classes in ``y``. Class
+    weights are balanced when ``y`` is imbalanced.
     """
-    balanced = "balanced" if class_weights(y, int(np.max(y)) + 1) is not None else None
+    n_classes = int(np.max(y)) + 1
+    balanced = "balanced" if class_weights(y, n_classes) is not None else None
     return make_pipeline(
-        XdawnCovariances(nfilter=n_filters, estimator="oas"),
+        XdawnCovariances(nfilter=n_filters or xdawn_filters(n_classes), estimator="oas"),
         TangentSpace(metric="riemann"),
         LogisticRegression(max_iter=1000, class_weight=balanced),
     )

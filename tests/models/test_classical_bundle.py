@@ -40,6 +40,20 @@ def test_xdawn_tangent_space_equals_pyriemann(n_classes):
     )
 
 
+@pytest.mark.parametrize("n_classes, width", [(2, 16), (4, 16), (12, 24)])
+def test_xdawn_covariance_stays_small_with_many_classes(n_classes, width):
+    # 4 filters per class at 40 classes made a 320 x 320 covariance (a fit of > 6 min); the width
+    # now stays near two classes' 16, with at least one filter per class.
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(n_classes), 20)
+    x = rng.standard_normal((len(y), 60, 16))
+    x[:, 20:40, :] += 0.5 * rng.standard_normal((n_classes, 1, 16))[y]
+    model = fit_xdawn_ts_lr(x, y, n_classes)
+    assert model.arrays["reference"].shape == (width, width)
+    reference = xdawn_pipeline(y).fit(np.swapaxes(x, 1, 2), y)
+    np.testing.assert_allclose(model.predict_proba(x), reference.predict_proba(np.swapaxes(x, 1, 2)), atol=1e-9)
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_windowed_lda_equals_scikit_learn(n_classes):
     x, y = _data(n_classes)
