@@ -177,9 +177,15 @@ def test_an_interrupted_sequential_study_resumes_from_its_journal(sequential, ti
 
     report, folder = sequential
     tasks_run = []
+
     def fake_run(task, config):
         tasks_run.append(task)
-        return {"prepared": task.prepared, "seed": task.seed, "network": task.network, "distill": task.distill}
+        return {
+            "prepared": task.prepared,
+            "seed": task.seed,
+            "network": task.network,
+            "distill": task.distill,
+        }
 
     monkeypatch.setattr(study, "run_task", fake_run)
     prepared = [(s, p) for s, p in {(r["subject"], r["prepared"]) for r in report["runs"]}]

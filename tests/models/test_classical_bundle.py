@@ -51,7 +51,9 @@ def test_xdawn_covariance_stays_small_with_many_classes(n_classes, width):
     model = fit_xdawn_ts_lr(x, y, n_classes)
     assert model.arrays["reference"].shape == (width, width)
     reference = xdawn_pipeline(y).fit(np.swapaxes(x, 1, 2), y)
-    np.testing.assert_allclose(model.predict_proba(x), reference.predict_proba(np.swapaxes(x, 1, 2)), atol=1e-9)
+    np.testing.assert_allclose(
+        model.predict_proba(x), reference.predict_proba(np.swapaxes(x, 1, 2)), atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
