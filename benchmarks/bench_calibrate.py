@@ -7,7 +7,7 @@ reports, from the run's own histories:
 - seconds per training epoch of each network (wall time of its loop / epochs run);
 - time to convergence: seconds until the epoch whose weights were kept (the best validation one);
 - total calibration time (epoching, features, teacher, both networks, evaluation, report, bundle);
-- inference time per trial at batch 1: TFD features of one epoch + one student forward pass,
+- inference time per trial at batch 1: the bundle's model input of one epoch + one forward pass,
   on one torch thread (as the live decoder runs it).
 
 The machine is shared: the load average is printed next to the figures (and written to JSON).
@@ -46,21 +46,22 @@ def _session(args: argparse.Namespace, work: Path) -> Path:
 
 
 def _inference_ms(model_dir: Path, epochs: np.ndarray, repeats: int = 200) -> float:
-    """Median ms for features + forward of one epoch at batch 1, one torch thread."""
-    from rtdecode.io.bundle import load_bundle
-    from rtdecode.signal.preprocess import epoch_features
+    """Median ms for model input + forward of one epoch at batch 1, one torch thread.
 
-    bundle = load_bundle(model_dir)
+    Through :func:`rtdecode.models.serving.serve`, as the live decoder runs whichever model
+    the bundle holds (the student's TFDs, EEGNet's or a classical decoder's epochs).
+    """
+    from rtdecode.io.bundle import load_bundle
+    from rtdecode.models.serving import serve
+
+    served = serve(load_bundle(model_dir), device="cpu")
     torch.set_num_threads(1)
-    model = bundle.model.eval()
     times = []
-    with torch.inference_mode():
-        for i in range(repeats):
-            epoch = epochs[i % len(epochs)][None]
-            start = time.perf_counter()
-            x = epoch_features(epoch, bundle.standardizer, bundle.pipeline)
-            model(torch.from_numpy(x))
-            times.append(time.perf_counter() - start)
+    for i in range(repeats):
+        epoch = epochs[i % len(epochs)][None]
+        start = time.perf_counter()
+        served.probabilities(served.features(epoch))
+        times.append(time.perf_counter() - start)
     return 1000.0 * float(np.median(times))
 
 
