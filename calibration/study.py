@@ -394,16 +394,21 @@ class Journal:
                     continue
                 r = json.loads(line)
                 if r.get("config_key") == self.key:
-                    self._done[(r["prepared"], r["seed"], r["network"], r["distill"])] = r
+                    self._done[self._run_key(r)] = r
+
+    @staticmethod
+    def _run_key(run: dict[str, Any]) -> tuple:
+        # A run is its task: the task's fields are in every result (see :func:`run_task`).
+        return (run["prepared"], run["seed"], run["network"], run["distill"])
 
     def get(self, task: StudyTask) -> dict[str, Any] | None:
         """The recorded result of ``task``, or None when it has not run yet."""
-        return self._done.get((task.prepared, task.seed, task.network, task.distill))
+        return self._done.get(self._run_key(asdict(task)))
 
     def add(self, result: dict[str, Any]) -> dict[str, Any]:
         """Stamp ``result`` with this configuration's key, append it to the file and return it."""
         result = {**result, "config_key": self.key}
-        self._done[(result["prepared"], result["seed"], result["network"], result["distill"])] = result
+        self._done[self._run_key(result)] = result
         if self.path is not None:
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(result) + "\n")
