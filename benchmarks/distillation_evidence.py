@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from calibration.teacher import _fit_linear, load_image_encoder
     from calibration.teacher_choice import resolve_teacher
     from rtdecode.io.xdf import read_xdf
-    from rtdecode.streams.simulate import _snr_channels, subject_from_recording
-    from rtdecode.streams.stimuli import IMAGE_SCALE
+    from rtdecode.sim.simulate import _snr_channels, subject_from_recording
+    from rtdecode.sim.stimuli import IMAGE_SCALE
 
     session = Path(args.session)
     recording = read_xdf(session)

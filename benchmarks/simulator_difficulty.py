@@ -29,7 +29,7 @@ from calibration.metrics import evaluate_predictions
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import design_filter_bank
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.streams.simulate import DEFAULT_SNR, SimulatedSubject, SimulationConfig, simulate_session
+from rtdecode.sim.simulate import DEFAULT_SNR, SimulatedSubject, SimulationConfig, simulate_session
 
 
 def class_dependent_rms(sim: SimulatedSubject, sos: np.ndarray) -> float:

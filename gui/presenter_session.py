@@ -227,7 +227,7 @@ class PresenterSession:
         if s.simulate is None and not s.eeg:
             raise ValueError("choose the EEG stream to record (or simulate a subject)")
         if self.stimuli_dir is None and s.simulate is not None:
-            from rtdecode.streams.simulate import SimulatedSubject
+            from rtdecode.sim.simulate import SimulatedSubject
 
             self.stimuli_dir = self.out_dir / "stimuli"
             SimulatedSubject(s.simulate).write_images(self.stimuli_dir)
@@ -245,7 +245,7 @@ class PresenterSession:
             # A reader of our own only to count what arrives; the recorder has its own inlet.
             self.external = MarkerReader(resolve_stream(s.external_markers, s.resolve_timeout)).start()
         if s.simulate is not None:
-            from rtdecode.streams.live_sim import LiveSimulator
+            from rtdecode.sim.live import LiveSimulator
 
             name = f"{s.marker_name}-subject-{uuid.uuid4().hex[:6]}"
             follow_query = self.marker_query

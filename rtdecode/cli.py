@@ -18,7 +18,7 @@ log = logging.getLogger("rtdecode")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from rtdecode.streams.simulate import SimulationConfig, save_simulated_session
+    from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
 
     config = SimulationConfig(
         subject=args.subject,
@@ -46,7 +46,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _simulate_live(config, args: argparse.Namespace) -> int:
     import time
 
-    from rtdecode.streams.live_sim import LiveSimulator
+    from rtdecode.sim.live import LiveSimulator
 
     follow = None
     if args.follow:

@@ -25,7 +25,7 @@ import pytest
 from rtdecode.cli import main
 from rtdecode.io.recording import Marker, Recording
 from rtdecode.io.xdf import write_xdf
-from rtdecode.streams.simulate import SimulatedSubject, SimulationConfig, save_simulated_session
+from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig, save_simulated_session
 from tests.bundles import make_bundle
 
 # 16 channels, 3 classes, 2 s blocks: a few seconds of EEG, enough to decode and to split.

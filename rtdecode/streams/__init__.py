@@ -1,1 +1,1 @@
-"""LSL edges: reader, player (replay), simulated subject, recorder."""
+"""LSL edges only: reader, player (replay), recorder, stream discovery (the simulator is in rtdecode.sim)."""

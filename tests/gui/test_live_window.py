@@ -9,7 +9,7 @@ import pytest
 
 from gui.live_window import LiveWindow
 from rtdecode.io.xdf import read_xdf
-from rtdecode.streams.live_sim import LiveSimulator
+from rtdecode.sim.live import LiveSimulator
 from tests.gui.conftest import SIM, make_bundle, unique
 
 WAIT_MS = 20_000

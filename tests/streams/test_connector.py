@@ -20,9 +20,9 @@ from calibration.epochs import epochs_from_recording
 from rtdecode.decoder import predict_recording
 from rtdecode.io.summary import summarize_recording
 from rtdecode.io.xdf import read_xdf, write_xdf
+from rtdecode.sim.simulate import SimulationConfig, simulate_session
 from rtdecode.streams.player import DriverEmulation
 from rtdecode.streams.recorder import Recorder
-from rtdecode.streams.simulate import SimulationConfig, simulate_session
 from tests.live_replay import decode_replay
 from tests.test_decoder import _bundle
 

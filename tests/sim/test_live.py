@@ -10,10 +10,10 @@ import pylsl
 
 from rtdecode.config import PipelineConfig
 from rtdecode.io.markers import parse_marker, stimulus_marker
-from rtdecode.streams.live_sim import LiveSimulator
+from rtdecode.sim.live import LiveSimulator
+from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig
 from rtdecode.streams.lsl_utils import make_outlet, resolve_stream
 from rtdecode.streams.reader import MarkerReader, StreamReader
-from rtdecode.streams.simulate import SimulatedSubject, SimulationConfig
 
 CONFIG = SimulationConfig(n_classes=2, images_per_class=4, n_channels=8, lead_in_s=0.5, break_s=1.0)
 

@@ -3,7 +3,7 @@
 Every image has a latent feature vector ``z = prototype[class] + variation[image]``; class
 prototypes are drawn around the centre of their super-category (animals, vehicles, ...), so
 classes of one super-category are closer to each other than to the rest. The same latent drives
-the EEG evoked response (``rtdecode.streams.simulate``) and the image's appearance here, through
+the EEG evoked response (``rtdecode.sim.simulate``) and the image's appearance here, through
 fixed linear maps: colours, shape, size, orientation, texture. An image classifier can therefore
 tell the classes apart, and classes of one super-category look alike, as in ImageNet.
 

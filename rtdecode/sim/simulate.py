@@ -9,7 +9,7 @@ The subject watches the paper's protocol (40 classes x 50 images, 0.5 s each, ba
 - a visual evoked response to every image, mostly over occipito-parietal channels 50-450 ms after
   onset: a class-independent ERP (P1, N1, P2), plus beta/gamma bursts (15-40 Hz, inside the
   pipeline's 14-70 Hz band) and slow waves (removed by that band) whose amplitudes are a fixed
-  linear function of the image's latent feature vector (see :mod:`rtdecode.streams.stimuli`),
+  linear function of the image's latent feature vector (see :mod:`rtdecode.sim.stimuli`),
   with trial-to-trial amplitude and latency jitter.
 
 Everything is produced by :class:`SignalGenerator`, a chunked generator whose filters and random
@@ -37,8 +37,8 @@ from rtdecode.config import PipelineConfig
 from rtdecode.io.markers import BLOCK_END, BLOCK_START, block_marker, stimulus_marker
 from rtdecode.io.recording import Marker, Recording
 from rtdecode.signal.filters import SegmentedFilter, design_filter_bank
-from rtdecode.streams.montage import CHANNELS_128, Montage, standard_montage
-from rtdecode.streams.stimuli import (
+from rtdecode.sim.montage import CHANNELS_128, Montage, standard_montage
+from rtdecode.sim.stimuli import (
     CLASS_SCALE,
     LATENT_DIM,
     SUPER_SCALE,
@@ -116,7 +116,7 @@ class SimulationConfig:
     Attributes
     ----------
     n_channels : int
-        Number of EEG channels: 128 uses all of :data:`~rtdecode.streams.montage.CHANNELS_128`;
+        Number of EEG channels: 128 uses all of :data:`~rtdecode.sim.montage.CHANNELS_128`;
         fewer keeps an evenly spread subset of them.
     sfreq : float
         Sampling rate in Hz.

@@ -14,8 +14,8 @@ from rtdecode.config import PipelineConfig
 from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS, parse_marker
 from rtdecode.signal.filters import design_filter_bank
 from rtdecode.signal.preprocess import filter_recording
-from rtdecode.streams.montage import CHANNELS_128, parse_label, standard_montage
-from rtdecode.streams.simulate import (
+from rtdecode.sim.montage import CHANNELS_128, parse_label, standard_montage
+from rtdecode.sim.simulate import (
     DEFAULT_SNR,
     SimulatedSubject,
     SimulationConfig,
@@ -23,7 +23,7 @@ from rtdecode.streams.simulate import (
     simulate_session,
     subject_from_recording,
 )
-from rtdecode.streams.stimuli import CLASS_SUPER_CATEGORIES, SUPER_CATEGORIES, class_names_for
+from rtdecode.sim.stimuli import CLASS_SUPER_CATEGORIES, SUPER_CATEGORIES, class_names_for
 
 SFREQ = 1000.0
 # 4 classes x 25 images: two full 50-image blocks, 72 s in all.
