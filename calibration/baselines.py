@@ -29,7 +29,7 @@ _LOGREG_BIN_S = 0.010
 # Raw-series networks see the epoch averaged in 4 ms bins: 110 steps instead of 440 at 1 kHz keeps
 # the LSTM trainable on a CPU and the 14-70 Hz content below the new Nyquist (125 Hz). At rates
 # where 4 ms is under two samples nothing is averaged, so nothing aliases.
-_RAW_BIN_S = 0.004
+RAW_BIN_S = 0.004
 _PCA_COMPONENTS = 64
 _SLIDING_WINDOW_S, _SLIDING_HOP_S = 0.050, 0.025
 
@@ -39,8 +39,19 @@ def samples_for(seconds: float, sfreq: float) -> int:
     return max(1, int(round(seconds * sfreq)))
 
 
-def _bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
-    """Average consecutive samples: (n, n_samples, n_channels) -> (n, n_samples // width, n_channels)."""
+def bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
+    """Average consecutive samples in time.
+
+    Parameters
+    ----------
+    epochs : ndarray, shape (n_epochs, n_samples, n_channels)
+    width : int
+        Samples per bin; a trailing remainder shorter than one bin is dropped.
+
+    Returns
+    -------
+    ndarray, shape (n_epochs, n_samples // width, n_channels)
+    """
     n, t, c = epochs.shape
     t = (t // width) * width
     return epochs[:, :t].reshape(n, t // width, width, c).mean(axis=2)
@@ -48,7 +59,7 @@ def _bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
 
 def feature_standardized(epochs: np.ndarray, sfreq: float) -> np.ndarray:
     """Whole standardized epoch in 10 ms bins, flattened: (n, n_bins * n_channels)."""
-    return _bin_time(epochs, samples_for(_LOGREG_BIN_S, sfreq)).reshape(len(epochs), -1)
+    return bin_time(epochs, samples_for(_LOGREG_BIN_S, sfreq)).reshape(len(epochs), -1)
 
 
 def feature_averaged(epochs: np.ndarray, sfreq: float) -> np.ndarray:
@@ -192,16 +203,16 @@ def fit_raw_network(
     model : nn.Module
     """
     seed_everything(config.seed)
-    width = samples_for(_RAW_BIN_S, sfreq)
+    width = samples_for(RAW_BIN_S, sfreq)
     model = RAW_NETWORKS[name](x_train.shape[2], n_classes)
     no_kd = TrainConfig(**{**config.to_dict(), "alpha": 1.0})
     history = train_classifier(
         model,
-        _bin_time(x_train, width),
+        bin_time(x_train, width),
         y_train,
-        _bin_time(x_val, width),
+        bin_time(x_val, width),
         y_val,
         no_kd,
         description=name,
     )
-    return (lambda x: predict_proba(model, _bin_time(x, width))), history, model
+    return (lambda x: predict_proba(model, bin_time(x, width))), history, model

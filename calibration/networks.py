@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from calibration.baselines import _RAW_BIN_S, RAW_NETWORKS, _bin_time, samples_for
+from calibration.baselines import RAW_BIN_S, RAW_NETWORKS, bin_time, samples_for
 from calibration.train import TrainConfig, TrainHistory, seed_everything, train_classifier
 from rtdecode.config import PipelineConfig
 from rtdecode.models.student import StudentCNN, StudentConfig
@@ -115,8 +115,8 @@ def network_inputs(
         ``(n, channels, time, freq)`` for TFDs, ``(n, n_steps, channels)`` for ``raw``.
     """
     if kind == "raw":
-        width = samples_for(_RAW_BIN_S, pipeline.sfreq)  # 4 ms bins at the recording's rate
-        return _bin_time(standardizer.apply(epochs).astype(np.float32), width).astype(np.float32)
+        width = samples_for(RAW_BIN_S, pipeline.sfreq)  # 4 ms bins at the recording's rate
+        return bin_time(standardizer.apply(epochs).astype(np.float32), width).astype(np.float32)
     if kind not in ("stft", "wavelet"):
         raise ValueError(f"kind must be one of {INPUTS}, got {kind!r}")
     if pipeline.tfd.method != kind:
