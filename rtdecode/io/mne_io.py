@@ -81,11 +81,6 @@ class EventMapping:
         return None if name is None else (self.class_names.index(name), name)
 
 
-def is_mne_file(path: str | Path) -> bool:
-    """True for the file types :func:`read_mne` reads (and files inside a BIDS dataset)."""
-    return str(path).lower().endswith(MNE_SUFFIXES)
-
-
 def read_mne(
     path: str | Path, events: EventMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
 ) -> Recording:
