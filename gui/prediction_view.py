@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from rtdecode.known_classes import ClassTally, marker_class
+from rtdecode.scoring import ClassTally, marker_class
 
 TOP_K = 5
 BAR_STYLE = """

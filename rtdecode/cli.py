@@ -82,7 +82,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from rtdecode.decoder import predict_recording
     from rtdecode.io.bundle import load_bundle
-    from rtdecode.known_classes import ClassTally
+    from rtdecode.scoring import ClassTally
     from rtdecode.streams.player import replay_source
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
@@ -148,7 +148,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
     from rtdecode.decoder import OnlineDecoder
     from rtdecode.io.bundle import load_bundle
-    from rtdecode.known_classes import ClassTally
+    from rtdecode.scoring import ClassTally
     from rtdecode.streams.lsl_utils import StreamQuery, resolve_queries
     from rtdecode.streams.reader import MarkerReader, StreamReader
 

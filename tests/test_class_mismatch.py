@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rtdecode.known_classes import ClassTally, marker_class
+from rtdecode.scoring import ClassTally, marker_class
 from tests.bundles import make_bundle
 
 
