@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from calibration.calibrate import CalibrationConfig, calibrate
     from calibration.train import TrainConfig
     from rtdecode.config import PipelineConfig
-    from rtdecode.streams.player import replay_source
+    from rtdecode.io import read_recording as replay_source
 
     recording_path, out = Path(args.recording), Path(args.out)
     for existing in (out / "model", out / "report.md"):

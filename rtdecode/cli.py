@@ -81,9 +81,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from rtdecode.decoder import predict_recording
+    from rtdecode.io import read_recording as replay_source
     from rtdecode.io.bundle import load_bundle
     from rtdecode.known_classes import ClassTally
-    from rtdecode.streams.player import replay_source
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
     recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
@@ -229,7 +229,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _print_summary(path: Path) -> None:
-    from rtdecode.io.summary import summarize_xdf
+    from rtdecode.io.summary import summarize_file as summarize_xdf
 
     print(summarize_xdf(path))
 
@@ -238,7 +238,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     import math
     import time
 
-    from rtdecode.streams.player import DriverEmulation, Player, replay_source
+    from rtdecode.io import read_recording as replay_source
+    from rtdecode.streams.player import DriverEmulation, Player
 
     if args.speed == 0 and not args.wait_for_consumer:
         raise ValueError(
@@ -514,6 +515,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     import json
 
     from rtdecode.decoder import predict_recording
+    from rtdecode.io import read_recording as replay_source
     from rtdecode.io.bundle import load_bundle
     from rtdecode.reconstruct import (
         ExemplarSource,
@@ -523,7 +525,6 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         find_exemplar_dir,
     )
     from rtdecode.reconstruct.figure import SubjectRun, reconstruction_figure
-    from rtdecode.streams.player import replay_source
 
     refuse_to_replace(args.out, args.overwrite, "figure")
     if len(args.model) != len(args.recordings):

@@ -26,6 +26,7 @@ from rtdecode.io.recording import Marker, Recording
 
 log = logging.getLogger(__name__)
 
+# The file names read_mne takes (BIDS datasets hold files of these types too).
 MNE_SUFFIXES = (".vhdr", ".edf", ".bdf", ".fif", ".fif.gz", ".set")
 # A pause this long between stimuli starts a new block.
 BLOCK_PAUSE_S = 2.0
@@ -81,13 +82,8 @@ class EventMapping:
         return None if name is None else (self.class_names.index(name), name)
 
 
-def is_mne_file(path: str | Path) -> bool:
-    """True for the file types :func:`read_mne` reads (and files inside a BIDS dataset)."""
-    return str(path).lower().endswith(MNE_SUFFIXES)
-
-
 def read_mne(
-    path: str | Path, events: EventMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
+    path: str | Path, *, events: EventMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
 ) -> Recording:
     """Read a BrainVision, EDF/BDF, FIF or EEGLAB file (or one inside a BIDS dataset).
 

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from calibration.pseudolabels import PseudoLabels, elbow_k, kmeans_pseudolabels
-from rtdecode.io.things_eeg2 import load_things_eeg2_session
+from rtdecode.io.things_eeg2 import read_things_eeg2
 
 
 def _blobs(n_clusters: int, per_cluster: int = 40, dim: int = 24, noise: float = 0.08, seed: int = 0):
@@ -95,7 +95,7 @@ def test_pseudolabels_feed_the_things_eeg2_importer(tmp_path):
     }
     path = tmp_path / "raw_eeg_training.npy"
     np.save(path, raw)
-    rec = load_things_eeg2_session(path, labels=pseudo.labels, trust_file=True)
+    rec = read_things_eeg2(path, labels=pseudo.labels, trust_file=True)
     events = [e for _, e in rec.stimulus_events()]
     assert [e["condition"] for e in events] == [1, 2, 5, 6]
     assert [e["label"] for e in events] == [int(pseudo.labels[c - 1]) for c in (1, 2, 5, 6)]
