@@ -120,6 +120,10 @@ def write_things_session(root: Path, subject: int = 3, session: int = 2) -> tupl
 # ---------------------------------------------------------------- MNE formats
 
 MNE_SFREQ = 250.0
+# Stimulus onsets in seconds: three runs separated by pauses of 5 s, so three blocks.
+MNE_ONSETS = np.concatenate(
+    [np.arange(2.0, 20.0, 0.6), np.arange(25.0, 43.0, 0.6), np.arange(48.0, 58.0, 0.6)]
+)
 
 
 def mne_raw_with_annotations() -> tuple[Any, np.ndarray, list[str]]:
@@ -136,10 +140,8 @@ def mne_raw_with_annotations() -> tuple[Any, np.ndarray, list[str]]:
     data = rng.standard_normal((3, n)) * 10e-6  # volts
     info = mne.create_info(["Oz", "Pz", "Cz"], MNE_SFREQ, ch_types="eeg")
     raw = mne.io.RawArray(data, info, verbose="error")
-    # Two runs of stimuli separated by a 5 s pause, plus a response code that is no stimulus.
-    onsets = np.concatenate(
-        [np.arange(2.0, 20.0, 0.6), np.arange(25.0, 43.0, 0.6), np.arange(48.0, 58.0, 0.6)]
-    )
+    # The stimuli, plus a response code that is no stimulus.
+    onsets = MNE_ONSETS
     codes = ["1" if i % 2 else "2" for i in range(len(onsets))]
     onsets = np.append(onsets, 21.0)
     codes.append("99")
