@@ -128,12 +128,12 @@ def run(args: argparse.Namespace) -> int:
     from calibration.calibrate import CalibrationConfig, calibrate
     from calibration.train import TrainConfig
     from rtdecode.config import PipelineConfig
-    from rtdecode.streams.player import replay_source
+    from rtdecode.io import read_recording
 
     recording_path, out = Path(args.recording), Path(args.out)
     for existing in (out / "model", out / "report.md"):
         refuse_to_replace(existing, getattr(args, "overwrite", False), "calibration output")
-    recording = replay_source(recording_path, events=getattr(args, "events", None))
+    recording = read_recording(recording_path, events=getattr(args, "events", None))
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]
@@ -194,9 +194,9 @@ def run_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rtdecode.decoder import predict_recording
+    from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.io.summary import summarize_recording
-    from rtdecode.io.xdf import read_xdf
     from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
 
     out = Path(args.out)
@@ -211,7 +211,7 @@ def run_demo(args: argparse.Namespace) -> int:
         f"[1/4] simulating subject {args.subject}: {args.classes} classes x {args.images_per_class} images -> {session}"
     )
     save_simulated_session(config, session, overwrite=overwrite)
-    recording = read_xdf(session)
+    recording = read_recording(session)
     print(summarize_recording(recording))
 
     print("\n[2/4] calibrating (teacher, distilled student, baselines)...")

@@ -121,14 +121,14 @@ def prepare_subject(
     """
     from calibration.epochs import epochs_from_recording
     from calibration.soft_targets import teacher_soft_targets
-    from rtdecode.io.xdf import read_xdf
+    from rtdecode.io import read_recording
 
     recording_path = Path(recording_path)
     folder = Path(out_dir) / "prepared" / f"{recording_path.stem}-{_preparation_key(recording_path, config)}"
     if (folder / "meta.json").is_file():
         return folder
     started = time.perf_counter()
-    recording = read_xdf(recording_path)
+    recording = read_recording(recording_path)
     pipeline = config.pipeline or PipelineConfig(sfreq=recording.sfreq)
     epochs = epochs_from_recording(recording, pipeline)
     if images is None and recording.metadata.get("image_dir"):

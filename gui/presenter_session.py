@@ -359,12 +359,12 @@ def train(session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=No
     calibration.calibrate.CalibrationResult
     """
     from calibration.calibrate import calibrate
-    from rtdecode.io.xdf import read_xdf
+    from rtdecode.io import read_recording
 
     if isinstance(config, PresenterSettings):
         config = config.calibration_config()
     log.info("reading %s", session_path)
-    recording = read_xdf(session_path)
+    recording = read_recording(session_path)
     log.info(
         "%d samples, %d stimulus markers; training (this takes a while)",
         recording.n_samples,

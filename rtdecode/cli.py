@@ -81,12 +81,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from rtdecode.decoder import predict_recording
+    from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.scoring import ClassTally
-    from rtdecode.streams.player import replay_source
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
-    recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
+    recording = read_recording(args.recording, subject=args.subject, events=getattr(args, "events", None))
     _check_decodable(recording, args.recording)
     predictions = predict_recording(bundle, recording, device=args.device)
     if not predictions:
@@ -229,23 +229,24 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _print_summary(path: Path) -> None:
-    from rtdecode.io.summary import summarize_xdf
+    from rtdecode.io.summary import summarize_file
 
-    print(summarize_xdf(path))
+    print(summarize_file(path))
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     import math
     import time
 
-    from rtdecode.streams.player import DriverEmulation, Player, replay_source
+    from rtdecode.io import read_recording
+    from rtdecode.streams.player import DriverEmulation, Player
 
     if args.speed == 0 and not args.wait_for_consumer:
         raise ValueError(
             "--speed 0 pushes the whole recording at once and exits, before any consumer can connect "
             "to the new streams; add --wait-for-consumer S (e.g. 10), or give a speed such as 10"
         )
-    recording = replay_source(args.recording, subject=args.subject, events=getattr(args, "events", None))
+    recording = read_recording(args.recording, subject=args.subject, events=getattr(args, "events", None))
     driver = None
     if args.emulate_driver:
         driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))
@@ -514,6 +515,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     import json
 
     from rtdecode.decoder import predict_recording
+    from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.reconstruct import (
         ExemplarSource,
@@ -523,7 +525,6 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         find_exemplar_dir,
     )
     from rtdecode.reconstruct.figure import SubjectRun, reconstruction_figure
-    from rtdecode.streams.player import replay_source
 
     refuse_to_replace(args.out, args.overwrite, "figure")
     if len(args.model) != len(args.recordings):
@@ -535,7 +536,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     runs = []
     for i, (model_dir, recording_path) in enumerate(zip(args.model, args.recordings, strict=True)):
         bundle = load_bundle(model_dir)
-        recording = replay_source(recording_path, subject=args.subject)
+        recording = read_recording(recording_path, subject=args.subject)
         predictions = predict_recording(bundle, recording, device=args.decode_device)
         images_dir = Path(args.images_dir) if args.images_dir else None
         if images_dir is None:

@@ -175,6 +175,97 @@ class ImagenetEEG:
             out[i] = t[start:stop]
         return out
 
+    def to_recording(self, subject: int, *, sfreq: float = SFREQ, gap_s: float = 0.0) -> Recording:
+        """Lay one subject's trials end to end as a continuous recording with stimulus markers.
+
+        The trials are concatenated in file order, taken as presentation order (the file does not
+        store presentation times; with the block design, consecutive trials of one class form a block).
+        Each trial's first sample is taken as the stimulus onset, which is what the reference loader's
+        20-460 sample crop assumes. The joins between trials are discontinuities of the original
+        data; filters run over the recording will ring briefly at each join.
+
+        Markers: a stimulus marker at each onset (``image`` = image name, ``label``, ``class`` = human
+        name, ``block``, plus ``trial`` = index in the file's ``"dataset"``), and block_start/block_end
+        markers around each run of consecutive same-label trials (inferred blocks).
+
+        Parameters
+        ----------
+        subject : int
+            Subject number to lay out (1-6).
+        sfreq : float
+            Sampling rate in Hz (the dataset is 1 kHz).
+        gap_s : float
+            Seconds of zeros inserted between trials (the ``_std`` files are standardized, so zero is
+            the channel mean). 0 packs the trials back to back.
+
+        Returns
+        -------
+        Recording
+            ``data`` of shape (n_samples, n_channels) float32, timestamps from 0 s at ``1/sfreq`` spacing,
+            channels ``"EEG001"`` .. ``"EEG128"``, metadata with source, subject and trial indices.
+        """
+        if sfreq <= 0:
+            raise ValueError(f"sfreq must be positive, got {sfreq}")
+        if gap_s < 0:
+            raise ValueError(f"gap_s must be >= 0, got {gap_s}")
+        rows = np.flatnonzero(self.subjects == int(subject))
+        if rows.size == 0:
+            raise ValueError(
+                f"subject={subject} is not in this dataset; subjects present: {self.subject_ids()}"
+            )
+        n_channels = self.n_channels
+        gap = int(round(gap_s * sfreq))
+        lengths = np.asarray([self.trials[i].shape[0] for i in rows], dtype=np.int64)
+        onsets = np.concatenate([[0], np.cumsum(lengths + gap)[:-1]]).astype(np.int64)
+        n_samples = int(onsets[-1] + lengths[-1])
+        data = np.zeros((n_samples, n_channels), dtype=np.float32)
+        for i, onset, length in zip(rows.tolist(), onsets.tolist(), lengths.tolist(), strict=True):
+            data[onset : onset + length] = self.trials[i]
+        timestamps = np.arange(n_samples, dtype=np.float64) / sfreq
+
+        markers: list[Marker] = []
+        block = -1
+        previous_label: int | None = None
+        for k, (i, onset) in enumerate(zip(rows.tolist(), onsets.tolist(), strict=True)):
+            label = int(self.labels[i])
+            if label != previous_label:
+                if previous_label is not None:
+                    markers.append(
+                        Marker(
+                            timestamps[onsets[k - 1] + lengths[k - 1] - 1], block_marker("block_end", block)
+                        )
+                    )
+                block += 1
+                markers.append(Marker(timestamps[onset], block_marker("block_start", block)))
+                previous_label = label
+            event = json.loads(stimulus_marker(self.images[i], label, self.class_names[label], block=block))
+            event["trial"] = int(self.dataset_indices[i])
+            markers.append(Marker(timestamps[onset], json.dumps(event)))
+        markers.append(Marker(timestamps[n_samples - 1], block_marker("block_end", block)))
+
+        names = (
+            channel_names() if n_channels == N_CHANNELS else [f"EEG{i:03d}" for i in range(1, n_channels + 1)]
+        )
+        return Recording(
+            data=data,
+            timestamps=timestamps,
+            sfreq=float(sfreq),
+            channel_names=names,
+            markers=markers,
+            metadata={
+                "source": "ImageNet-EEG",
+                "path": self.source,
+                "subject": int(subject),
+                "trial_indices": [int(self.dataset_indices[i]) for i in rows],
+                "trial_onsets": onsets.tolist(),
+                "gap_s": float(gap_s),
+                "class_names": list(self.class_names),
+                "wnids": list(self.wnids),
+                "channel_names_note": "the dataset stores no channel names; EEG001..EEG128 in file row order",
+                "blocks_note": "blocks are inferred as runs of consecutive same-label trials",
+            },
+        )
+
 
 def _torch_load_safely(path: Path, what: str) -> Any:
     """``torch.load(weights_only=True)`` with the refusals turned into clear ValueErrors."""
@@ -392,91 +483,24 @@ def load_imagenet_eeg(
     )
 
 
-def to_recording(dataset: ImagenetEEG, subject: int, sfreq: float = SFREQ, gap_s: float = 0.0) -> Recording:
-    """Lay one subject's trials end to end as a continuous recording with stimulus markers.
+def read_imagenet_eeg(path: str | Path, *, subject: int, gap_s: float = 0.0) -> Recording:
+    """Read one subject of an ImageNet-EEG ``.pth`` file as a continuous recording.
 
-    The trials are concatenated in file order, taken as presentation order (the file does not
-    store presentation times; with the block design, consecutive trials of one class form a block).
-    Each trial's first sample is taken as the stimulus onset, which is what the reference loader's
-    20-460 sample crop assumes. The joins between trials are discontinuities of the original
-    data; filters run over the recording will ring briefly at each join.
-
-    Markers: a stimulus marker at each onset (``image`` = image name, ``label``, ``class`` = human
-    name, ``block``, plus ``trial`` = index in the file's ``"dataset"``), and block_start/block_end
-    markers around each run of consecutive same-label trials (inferred blocks).
+    The reader :func:`rtdecode.io.read_recording` calls for ``.pth`` files: :func:`load_imagenet_eeg`
+    of that subject, laid out with :meth:`ImagenetEEG.to_recording`.
 
     Parameters
     ----------
-    dataset : ImagenetEEG
-        From :func:`load_imagenet_eeg`.
+    path : str or Path
+        The data file, e.g. ``eeg_5_95_std.pth``.
     subject : int
-        Subject number to lay out (1-6).
-    sfreq : float
-        Sampling rate in Hz (the dataset is 1 kHz).
+        The subject to read (1-6); the file holds all six.
     gap_s : float
-        Seconds of zeros inserted between trials (the ``_std`` files are standardized, so zero is
-        the channel mean). 0 packs the trials back to back.
+        Seconds of zeros between trials (0: back to back).
 
     Returns
     -------
     Recording
-        ``data`` of shape (n_samples, n_channels) float32, timestamps from 0 s at ``1/sfreq`` spacing,
-        channels ``"EEG001"`` .. ``"EEG128"``, metadata with source, subject and trial indices.
+        ``data`` (n_samples, n_channels) float32 with stimulus and block markers.
     """
-    if sfreq <= 0:
-        raise ValueError(f"sfreq must be positive, got {sfreq}")
-    if gap_s < 0:
-        raise ValueError(f"gap_s must be >= 0, got {gap_s}")
-    rows = np.flatnonzero(dataset.subjects == int(subject))
-    if rows.size == 0:
-        raise ValueError(
-            f"subject={subject} is not in this dataset; subjects present: {dataset.subject_ids()}"
-        )
-    n_channels = dataset.n_channels
-    gap = int(round(gap_s * sfreq))
-    lengths = np.asarray([dataset.trials[i].shape[0] for i in rows], dtype=np.int64)
-    onsets = np.concatenate([[0], np.cumsum(lengths + gap)[:-1]]).astype(np.int64)
-    n_samples = int(onsets[-1] + lengths[-1])
-    data = np.zeros((n_samples, n_channels), dtype=np.float32)
-    for i, onset, length in zip(rows.tolist(), onsets.tolist(), lengths.tolist(), strict=True):
-        data[onset : onset + length] = dataset.trials[i]
-    timestamps = np.arange(n_samples, dtype=np.float64) / sfreq
-
-    markers: list[Marker] = []
-    block = -1
-    previous_label: int | None = None
-    for k, (i, onset) in enumerate(zip(rows.tolist(), onsets.tolist(), strict=True)):
-        label = int(dataset.labels[i])
-        if label != previous_label:
-            if previous_label is not None:
-                markers.append(
-                    Marker(timestamps[onsets[k - 1] + lengths[k - 1] - 1], block_marker("block_end", block))
-                )
-            block += 1
-            markers.append(Marker(timestamps[onset], block_marker("block_start", block)))
-            previous_label = label
-        event = json.loads(stimulus_marker(dataset.images[i], label, dataset.class_names[label], block=block))
-        event["trial"] = int(dataset.dataset_indices[i])
-        markers.append(Marker(timestamps[onset], json.dumps(event)))
-    markers.append(Marker(timestamps[n_samples - 1], block_marker("block_end", block)))
-
-    names = channel_names() if n_channels == N_CHANNELS else [f"EEG{i:03d}" for i in range(1, n_channels + 1)]
-    return Recording(
-        data=data,
-        timestamps=timestamps,
-        sfreq=float(sfreq),
-        channel_names=names,
-        markers=markers,
-        metadata={
-            "source": "ImageNet-EEG",
-            "path": dataset.source,
-            "subject": int(subject),
-            "trial_indices": [int(dataset.dataset_indices[i]) for i in rows],
-            "trial_onsets": onsets.tolist(),
-            "gap_s": float(gap_s),
-            "class_names": list(dataset.class_names),
-            "wnids": list(dataset.wnids),
-            "channel_names_note": "the dataset stores no channel names; EEG001..EEG128 in file row order",
-            "blocks_note": "blocks are inferred as runs of consecutive same-label trials",
-        },
-    )
+    return load_imagenet_eeg(path, subject=subject).to_recording(subject, gap_s=gap_s)

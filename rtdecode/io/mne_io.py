@@ -26,6 +26,7 @@ from rtdecode.io.recording import Marker, Recording
 
 log = logging.getLogger(__name__)
 
+# The file names read_mne takes (BIDS datasets hold files of these types too).
 MNE_SUFFIXES = (".vhdr", ".edf", ".bdf", ".fif", ".fif.gz", ".set")
 # A pause this long between stimuli starts a new block.
 BLOCK_PAUSE_S = 2.0
@@ -82,7 +83,7 @@ class EventMapping:
 
 
 def read_mne(
-    path: str | Path, events: EventMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
+    path: str | Path, *, events: EventMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
 ) -> Recording:
     """Read a BrainVision, EDF/BDF, FIF or EEGLAB file (or one inside a BIDS dataset).
 

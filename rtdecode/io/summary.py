@@ -1,12 +1,15 @@
-"""Human-readable summaries of recordings, for ``rtdecode info`` and the end of ``simulate``."""
+"""Human-readable summaries of recordings of any format, for ``rtdecode info`` and the end of ``simulate``."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from rtdecode.io.formats import detect_format, read_recording
 from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS
 from rtdecode.io.recording import Recording
+from rtdecode.io.xdf import list_streams
 
 # Gaps listed one by one before the summary only counts the rest.
 _MAX_LISTED_GAPS = 5
@@ -107,16 +110,37 @@ def _timing_lines(r: Recording) -> list[str]:
     return lines
 
 
-def summarize_xdf(path: str | Path) -> str:
-    """Every stream in an XDF file, then the summary of the EEG recording read from it."""
-    from rtdecode.io.xdf import list_streams, read_xdf
+def summarize_file(path: str | Path, **options: Any) -> str:
+    """The summary of a recording file of any format, read with :func:`~rtdecode.io.read_recording`.
 
+    An XDF file is listed stream by stream first (every stream, not only the EEG and markers read).
+
+    Parameters
+    ----------
+    path : str or Path
+        A recording :func:`~rtdecode.io.read_recording` recognises.
+    **options
+        Its reader's options (``subject=`` for ImageNet-EEG, ``events=`` for files read with MNE...).
+
+    Returns
+    -------
+    str
+        Several lines of text, no trailing newline.
+    """
     path = Path(path)
-    lines = [f"file: {path} ({path.stat().st_size / 1e6:.1f} MB)", "streams:"]
-    for s in list_streams(path):
-        lines.append(
-            f"  {s['name']!s:24s} type={s['type']!s:10s} channels={s['channel_count']:<4d} "
-            f"rate={float(s['nominal_srate']):g} Hz  samples={s['n_samples']}  format={s['channel_format']}"
-        )
-    lines.append(summarize_recording(read_xdf(path)))
+    spec = detect_format(path)
+    if path.is_dir():
+        lines = [f"folder: {path}"]
+    else:
+        lines = [f"file: {path} ({path.stat().st_size / 1e6:.1f} MB)"]
+    if spec.name == "xdf":
+        lines.append("streams:")
+        for s in list_streams(path):
+            lines.append(
+                f"  {s['name']!s:24s} type={s['type']!s:10s} channels={s['channel_count']:<4d} "
+                f"rate={float(s['nominal_srate']):g} Hz  samples={s['n_samples']}  format={s['channel_format']}"
+            )
+    else:
+        lines.append(f"format: {spec.title}")
+    lines.append(summarize_recording(read_recording(path, **options)))
     return "\n".join(lines)

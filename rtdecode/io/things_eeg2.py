@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 CATCH_CONDITION = 99999
 STIM_CHANNEL = "stim"
 PARTITIONS = ("training", "test")
+# The release's raw session files, and where they lie below a session, subject or raw_data folder.
+SESSION_FILES = tuple(f"raw_eeg_{p}.npy" for p in PARTITIONS)
+_SESSION_PATTERNS = ("raw_eeg_*.npy", "ses-*/raw_eeg_*.npy", "sub-*/ses-*/raw_eeg_*.npy")
 # Raw EEG amplitudes in volts stay far below this; microvolt data far above. Used only when the
 # caller does not say which unit the file holds.
 _VOLT_THRESHOLD = 1e-2
@@ -183,6 +186,61 @@ def _sub_ses(path: Path) -> tuple[int | None, int | None]:
     return (int(sub.group(1)) if sub else None, int(ses.group(1)) if ses else None)
 
 
+def _session_files(folder: Path) -> list[Path]:
+    """The raw session files in ``folder``: a session, a subject or the ``raw_data`` folder."""
+    # Three fixed depths, not a recursive search: a folder named by mistake (a home directory)
+    # must not be walked through.
+    found = (p for pattern in _SESSION_PATTERNS for p in folder.glob(pattern))
+    return sorted(p for p in found if p.name in SESSION_FILES and p.is_file())
+
+
+def is_things_eeg2(path: str | Path) -> bool:
+    """True for a THINGS-EEG2 raw session file, or a folder holding some at the release's layout.
+
+    That is ``raw_eeg_training.npy`` / ``raw_eeg_test.npy`` itself, or a folder with such files
+    directly in it (``ses-YY``), in ``ses-*/`` (``sub-XX``) or in ``sub-*/ses-*/`` (``raw_data``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return bool(_session_files(path))
+    return path.name in SESSION_FILES
+
+
+def _session_file(folder: Path, subject: int | None, session: int | None, partition: str) -> Path:
+    """The one session file of ``folder`` that ``subject``, ``session`` and ``partition`` name."""
+    if partition not in PARTITIONS:
+        raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
+    files = [p for p in _session_files(folder) if p.name == f"raw_eeg_{partition}.npy"]
+    found = [p for p in files if subject in (None, _sub_ses(p)[0]) and session in (None, _sub_ses(p)[1])]
+    if len(found) == 1:
+        return found[0]
+    held = ", ".join(f"sub-{s}/ses-{t}" for s, t in sorted({_sub_ses(p) for p in files}, key=str)) or "none"
+    if not found:
+        asked = ", ".join(
+            f"{k}={v}" for k, v in (("subject", subject), ("session", session)) if v is not None
+        )
+        raise ValueError(
+            f"{folder} holds no THINGS-EEG2 {partition} session{' for ' + asked if asked else ''}; "
+            f"its {partition} sessions: {held}"
+        )
+    choose = [
+        f"{name}=N"
+        for name, index in (("subject", 0), ("session", 1))
+        if len({_sub_ses(p)[index] for p in found}) > 1
+    ]
+    raise ValueError(
+        f"{folder} holds {len(found)} THINGS-EEG2 {partition} sessions ({held}); "
+        f"choose one with {' and '.join(choose)}"
+    )
+
+
+def _agree(name: str, given: int | None, from_path: int | None, path: Path) -> int | None:
+    """``given`` or the path's number; refused when both exist and differ."""
+    if given is not None and from_path is not None and int(given) != from_path:
+        raise ValueError(f"{name}={given} but {path} is {name} {from_path}; leave {name} out for a file")
+    return from_path if given is None else int(given)
+
+
 def event_onsets(stim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Onset samples and values of the events on a stimulus channel.
 
@@ -249,21 +307,29 @@ def _label_lookup(
     return array[conditions - 1].astype(np.int64)
 
 
-def load_things_eeg2_session(
+def read_things_eeg2(
     path: str | Path,
+    *,
+    subject: int | None = None,
+    session: int | None = None,
+    partition: str | None = None,
     metadata_path: str | Path | None = None,
     labels: Mapping[str, int] | np.ndarray | None = None,
-    trust_file: bool = False,
-    *,
-    partition: str | None = None,
     unit_scale: float | None = None,
+    trust_file: bool = False,
 ) -> Recording:
-    """Load one THINGS-EEG2 raw session file as a continuous :class:`Recording` with stimulus markers.
+    """Read one THINGS-EEG2 raw session as a continuous :class:`Recording` with stimulus markers.
 
     Parameters
     ----------
     path : str or Path
-        ``sub-XX/ses-YY/raw_eeg_training.npy`` or ``raw_eeg_test.npy``.
+        A session file ``sub-XX/ses-YY/raw_eeg_training.npy`` or ``raw_eeg_test.npy``, or a folder
+        holding such files: a session folder ``ses-YY``, a subject folder ``sub-XX`` or the
+        dataset's ``raw_data`` folder (see :func:`is_things_eeg2`).
+    subject, session : int, optional
+        Which subject and session of a folder to read; needed only where the folder holds
+        several. With a file they must agree with its ``sub-XX/ses-YY`` path, and fill in the
+        metadata where the path does not say.
     metadata_path : str or Path, optional
         ``image_metadata.npy``; gives the image file name and concept of each condition.
     labels : mapping or np.ndarray, optional
@@ -274,7 +340,8 @@ def load_things_eeg2_session(
         The files are pickles; pass True to state that they come from a source you trust (they
         are still read with a numpy-only unpickler, see the module docstring).
     partition : {"training", "test"}, optional
-        Which image set the conditions refer to; inferred from the file name when None.
+        Which image set the conditions refer to: inferred from the file name when None; of a
+        folder, the file read (``"training"`` by default).
     unit_scale : float, optional
         Factor from the file's unit to microvolts. None decides from the amplitudes: volt-sized
         data (the release) is multiplied by 1e6, anything else is taken as microvolts already.
@@ -292,9 +359,16 @@ def load_things_eeg2_session(
     ------
     ValueError
         Without ``trust_file=True``; for a file that is not this format, a pickle asking for
-        non-numpy objects, a partition that cannot be inferred, or labels that miss a condition.
+        non-numpy objects, a partition that cannot be inferred, labels that miss a condition, a
+        folder without the session asked for (or with several and no ``subject``/``session`` to
+        choose), or a ``subject``/``session`` that contradicts the file's path.
     """
     path = Path(path)
+    if path.is_dir():
+        path = _session_file(path, subject, session, partition or "training")
+    path_subject, path_session = _sub_ses(path)
+    subject = _agree("subject", subject, path_subject, path)
+    session = _agree("session", session, path_session, path)
     raw = load_pickled_npy(path, trust_file=trust_file)
     if not isinstance(raw, dict) or "raw_eeg_data" not in raw:
         raise ValueError(
@@ -380,7 +454,6 @@ def load_things_eeg2_session(
         event["condition"] = int(cond)
         markers.append(Marker(timestamps[onset], json.dumps(event)))
 
-    subject, session = _sub_ses(path)
     n_catch = int(catch.sum())
     log.info("THINGS-EEG2 %s: %d events, %d catch trials excluded", path, len(conditions), n_catch)
     return Recording(

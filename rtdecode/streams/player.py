@@ -1,5 +1,8 @@
 """Replay a :class:`~rtdecode.io.recording.Recording` as live LSL streams.
 
+A recording of any file format comes from :func:`rtdecode.io.read_recording`; this module knows
+only LSL.
+
 A :class:`Player` serves two outlets, exactly like an amplifier plus a stimulus program would:
 
 - ``name`` (type ``EEG``, float32, rate = ``recording.sfreq``, channel labels and unit
@@ -55,24 +58,21 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 import pylsl
 
-from rtdecode.io.mne_io import MNE_SUFFIXES
 from rtdecode.io.recording import Recording
 from rtdecode.streams.lsl_utils import make_outlet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DriverEmulation", "Player", "PlayerProgress", "marker_stream_name", "replay_source"]
+__all__ = ["DriverEmulation", "Player", "PlayerProgress", "marker_stream_name"]
 
 # Chunk length when none is given: 20 ms, the hop of the decoder's STFT, so replay is never
 # coarser than what the decoder resolves.
 DEFAULT_CHUNK_S = 0.02
-XDF_SUFFIXES = (".xdf", ".xdfz", ".xdf.gz")
 
 
 def marker_stream_name(name: str) -> str:
@@ -485,66 +485,3 @@ class Player:
         if remaining > 0:
             return not self._stop.wait(remaining)
         return not self._stop.is_set()
-
-
-def replay_source(path: str | Path, subject: int | None = None, events: str | None = None) -> Recording:
-    """Load something replayable as a :class:`Recording`.
-
-    Parameters
-    ----------
-    path : str or Path
-        An XDF recording (``.xdf``, ``.xdfz``, ``.xdf.gz``), read with
-        :func:`rtdecode.io.xdf.read_xdf`, or an ImageNet-EEG ``.pth`` file, laid out as a
-        continuous recording of one subject with :func:`rtdecode.io.imagenet_eeg.to_recording`.
-        A BrainVision, EDF/BDF, FIF or EEGLAB file (or one inside a BIDS dataset) is read
-        through MNE with :func:`rtdecode.io.mne_io.read_mne`.
-    subject : int, optional
-        The subject of an ImageNet-EEG file (1-6); required there, ignored for XDF.
-    events : str, optional
-        For MNE-read files: which event codes are stimuli of which class, ``"CODE=CLASS,..."``.
-
-    Returns
-    -------
-    Recording
-        ``data`` (n_samples, n_channels) with timestamps and markers.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    ValueError
-        Unknown file type, or an ImageNet-EEG file without ``subject``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"recording {path} does not exist; check the path")
-    lower = path.name.lower()
-    if lower.endswith(XDF_SUFFIXES):
-        from rtdecode.io.xdf import read_xdf
-
-        if subject is not None:
-            log.warning("subject=%s is ignored for XDF recordings", subject)
-        return read_xdf(path)
-    if lower.endswith(MNE_SUFFIXES):
-        from rtdecode.io.mne_io import read_mne
-
-        return read_mne(path, events)
-    if lower.endswith(".pth"):
-        if subject is None:
-            raise ValueError(
-                f"{path} looks like an ImageNet-EEG file, which holds several subjects; "
-                "choose one with subject=N (--subject N, 1-6)"
-            )
-        try:
-            from rtdecode.io.imagenet_eeg import load_imagenet_eeg, to_recording
-        except ImportError as e:
-            raise ValueError(f"cannot replay {path}: ImageNet-EEG support is not available ({e})") from e
-        dataset = load_imagenet_eeg(path, subject=subject)
-        recording = to_recording(dataset, subject)
-        recording.metadata.setdefault("source_file", str(path))
-        return recording
-    raise ValueError(
-        f"cannot replay {path}: unknown file type {path.suffix!r}; replay takes an XDF recording "
-        f"({', '.join(XDF_SUFFIXES)}), a file MNE reads ({', '.join(MNE_SUFFIXES)}) or an ImageNet-EEG "
-        ".pth file with a subject"
-    )

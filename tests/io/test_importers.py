@@ -9,15 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from rtdecode.io.imagenet_eeg import channel_names, class_table, load_imagenet_eeg, to_recording
-from rtdecode.io.things_eeg2 import event_onsets, load_pickled_npy, load_things_eeg2_session
+from rtdecode.io.imagenet_eeg import channel_names, load_imagenet_eeg
+from rtdecode.io.things_eeg2 import event_onsets, load_pickled_npy, read_things_eeg2
+from tests.recording_files import (
+    EEG_NAMES,
+    GOOD,
+    LABELS,
+    N_SAMPLES,
+    SUBJECTS,
+    TRAIN_FILES,
+    things_raw,
+    write_imagenet_file,
+    write_things_session,
+)
 
 # ---------------------------------------------------------------- ImageNet-EEG
-
-# Dataset order interleaves the two subjects; each subject sees two blocks of three trials.
-SUBJECTS = [1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2]
-LABELS = [3, 10, 3, 10, 3, 10, 7, 0, 7, 0, 7, 0]
-N_IMAGES = 30
 
 
 class _Evil:
@@ -30,30 +36,10 @@ class _Evil:
         return (os.system, (f"touch {self.sentinel}",))
 
 
-def _imagenet_dict(seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    wnids = [w for _, w, _ in class_table()]
-    images = [f"{wnids[i % 40]}_{1000 + i}" for i in range(N_IMAGES)]
-    dataset = []
-    for i, (subject, label) in enumerate(zip(SUBJECTS, LABELS, strict=True)):
-        n = int(rng.integers(470, 560))
-        dataset.append(
-            {
-                "eeg": torch.from_numpy(rng.standard_normal((128, n)).astype(np.float32)),
-                "label": label,
-                "image": (7 * i) % N_IMAGES,
-                "subject": subject,
-            }
-        )
-    return {"dataset": dataset, "labels": wnids, "images": images}
-
-
 @pytest.fixture(params=[True, False], ids=["zip", "legacy"])
 def imagenet_file(tmp_path, request):
-    raw = _imagenet_dict()
     path = tmp_path / "eeg_5_95_std.pth"
-    torch.save(raw, path, _use_new_zipfile_serialization=request.param)
-    return path, raw
+    return path, write_imagenet_file(path, zip_format=request.param)
 
 
 @pytest.fixture
@@ -115,7 +101,7 @@ def test_imagenet_epochs_crop_paper_window(imagenet_file):
 def test_imagenet_to_recording_lays_trials_end_to_end(imagenet_file, gap_s):
     path, raw = imagenet_file
     ds = load_imagenet_eeg(path)
-    rec = to_recording(ds, subject=1, gap_s=gap_s)
+    rec = ds.to_recording(1, gap_s=gap_s)
     trials = [raw["dataset"][i]["eeg"].numpy().T for i in (0, 2, 4, 6, 8, 10)]
     gap = int(round(gap_s * 1000))
     onsets = np.concatenate([[0], np.cumsum([len(t) + gap for t in trials])[:-1]])
@@ -149,7 +135,7 @@ def test_imagenet_bad_subject_and_missing_file(imagenet_file, tmp_path):
     with pytest.raises(ValueError, match="subjects present"):
         load_imagenet_eeg(path, subject=5)
     with pytest.raises(ValueError, match="subjects present"):
-        to_recording(load_imagenet_eeg(path, subject=1), subject=2)
+        load_imagenet_eeg(path, subject=1).to_recording(2)
     with pytest.raises(ValueError, match="does not exist"):
         load_imagenet_eeg(tmp_path / "nope.pth")
     with pytest.raises(ValueError, match="split file.*does not exist"):
@@ -190,64 +176,17 @@ def test_imagenet_refusal_names_the_global(tmp_path):
 # ---------------------------------------------------------------- THINGS-EEG2
 
 SFREQ = 1000.0
-N_SAMPLES = 4000
-EVENTS = [(150, 3), (700, 1), (1200, 99999), (1900, 6), (2600, 2), (3300, 3)]
-GOOD = [(s, c) for s, c in EVENTS if c != 99999]
-EEG_NAMES = [f"E{i:02d}" for i in range(63)]
-TRAIN_CONCEPTS = [
-    "00001_aardvark",
-    "00001_aardvark",
-    "00002_ice_cream",
-    "00002_ice_cream",
-    "00003_zebra",
-    "00003_zebra",
-]
-TRAIN_FILES = [
-    "aardvark_01b.jpg",
-    "aardvark_02s.jpg",
-    "ice_cream_01b.jpg",
-    "ice_cream_03s.jpg",
-    "zebra_01b.jpg",
-    "zebra_02n.jpg",
-]
-
-
-def _things_raw(seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    eeg = rng.standard_normal((63, N_SAMPLES)) * 20e-6  # volts, as MNE's get_data() gives
-    stim = np.zeros((1, N_SAMPLES))
-    for sample, cond in EVENTS:
-        stim[0, sample] = cond
-    return {
-        "raw_eeg_data": np.concatenate([eeg, stim], axis=0),
-        "ch_names": EEG_NAMES + ["stim"],
-        "ch_types": ["eeg"] * 63 + ["stim"],
-        "sfreq": 1000,
-        "highpass": 0.01,
-        "lowpass": 100,
-    }
 
 
 @pytest.fixture
 def things_files(tmp_path):
-    session = tmp_path / "raw_data" / "sub-03" / "ses-02"
-    session.mkdir(parents=True)
-    raw = _things_raw()
-    np.save(session / "raw_eeg_training.npy", raw)
-    meta = {
-        "train_img_concepts": TRAIN_CONCEPTS,
-        "train_img_files": TRAIN_FILES,
-        "test_img_concepts": ["00001_test_thing", "00002_other"],
-        "test_img_files": ["test_thing_01b.jpg", "other_01b.jpg"],
-    }
-    np.save(tmp_path / "image_metadata.npy", meta)
-    return session / "raw_eeg_training.npy", tmp_path / "image_metadata.npy", raw
+    return write_things_session(tmp_path)
 
 
 def test_things_refuses_without_trust_file(things_files):
     path, meta, _ = things_files
     with pytest.raises(ValueError, match="trust_file=True") as info:
-        load_things_eeg2_session(path)
+        read_things_eeg2(path)
     assert "arbitrary code" in str(info.value)
     with pytest.raises(ValueError, match="trust_file=True"):
         load_pickled_npy(meta)
@@ -255,7 +194,7 @@ def test_things_refuses_without_trust_file(things_files):
 
 def test_things_loads_session_as_recording(things_files):
     path, _, raw = things_files
-    rec = load_things_eeg2_session(path, trust_file=True)
+    rec = read_things_eeg2(path, trust_file=True)
     assert rec.data.shape == (N_SAMPLES, 63) and rec.data.dtype == np.float32
     assert rec.channel_names == EEG_NAMES and rec.sfreq == SFREQ
     np.testing.assert_allclose(rec.data, raw["raw_eeg_data"][:63].T * 1e6, rtol=1e-5, atol=1e-4)
@@ -272,7 +211,7 @@ def test_things_loads_session_as_recording(things_files):
 
 def test_things_metadata_gives_image_files_and_concepts(things_files):
     path, meta, _ = things_files
-    rec = load_things_eeg2_session(path, metadata_path=meta, trust_file=True)
+    rec = read_things_eeg2(path, metadata_path=meta, trust_file=True)
     stim = [e for _, e in rec.stimulus_events()]
     assert [e["image"] for e in stim] == [TRAIN_FILES[c - 1] for _, c in GOOD]
     assert [e["class"] for e in stim] == ["ice cream", "aardvark", "zebra", "aardvark", "ice cream"]
@@ -281,17 +220,17 @@ def test_things_metadata_gives_image_files_and_concepts(things_files):
 def test_things_pseudo_labels_from_array_and_dict(things_files):
     path, meta, _ = things_files
     by_condition = np.array([5, 1, 0, 2, 7, 4])  # index = condition - 1
-    rec = load_things_eeg2_session(path, metadata_path=meta, labels=by_condition, trust_file=True)
+    rec = read_things_eeg2(path, metadata_path=meta, labels=by_condition, trust_file=True)
     stim = [e for _, e in rec.stimulus_events()]
     assert [e["label"] for e in stim] == [by_condition[c - 1] for _, c in GOOD]
     assert [e["class"] for e in stim] == [f"cluster {by_condition[c - 1]}" for _, c in GOOD]
     by_file = {f: int(k) for f, k in zip(TRAIN_FILES, by_condition, strict=True)}
-    rec2 = load_things_eeg2_session(path, metadata_path=meta, labels=by_file, trust_file=True)
+    rec2 = read_things_eeg2(path, metadata_path=meta, labels=by_file, trust_file=True)
     assert rec2.events() == rec.events()
     with pytest.raises(ValueError, match="labels has no entry"):
-        load_things_eeg2_session(path, metadata_path=meta, labels={"x.jpg": 1}, trust_file=True)
+        read_things_eeg2(path, metadata_path=meta, labels={"x.jpg": 1}, trust_file=True)
     with pytest.raises(ValueError, match="condition - 1"):
-        load_things_eeg2_session(path, labels=np.array([0, 1]), trust_file=True)
+        read_things_eeg2(path, labels=np.array([0, 1]), trust_file=True)
 
 
 def test_things_test_partition_and_name_inference(things_files, tmp_path):
@@ -302,14 +241,14 @@ def test_things_test_partition_and_name_inference(things_files, tmp_path):
     raw["raw_eeg_data"] = np.concatenate([raw["raw_eeg_data"][:63], stim[None]], axis=0)
     test_path = tmp_path / "raw_eeg_test.npy"
     np.save(test_path, raw)
-    rec = load_things_eeg2_session(test_path, metadata_path=meta, trust_file=True)
+    rec = read_things_eeg2(test_path, metadata_path=meta, trust_file=True)
     assert [e["image"] for _, e in rec.stimulus_events()] == ["other_01b.jpg", "test_thing_01b.jpg"]
     assert rec.metadata["partition"] == "test" and rec.metadata["n_catch_trials"] == 1
     odd = tmp_path / "session.npy"
     np.save(odd, raw)
     with pytest.raises(ValueError, match="partition="):
-        load_things_eeg2_session(odd, trust_file=True)
-    assert load_things_eeg2_session(odd, trust_file=True, partition="test").metadata["partition"] == "test"
+        read_things_eeg2(odd, trust_file=True)
+    assert read_things_eeg2(odd, trust_file=True, partition="test").metadata["partition"] == "test"
 
 
 def test_things_microvolt_file_is_not_rescaled(things_files, tmp_path):
@@ -320,7 +259,7 @@ def test_things_microvolt_file_is_not_rescaled(things_files, tmp_path):
     raw["raw_eeg_data"] = scaled
     path = tmp_path / "raw_eeg_training.npy"
     np.save(path, raw)
-    rec = load_things_eeg2_session(path, trust_file=True)
+    rec = read_things_eeg2(path, trust_file=True)
     assert rec.metadata["unit_scale"] == 1.0
     np.testing.assert_allclose(rec.data, scaled[:63].T, rtol=1e-5)
 
@@ -330,7 +269,7 @@ def test_things_refuses_malicious_pickle_even_when_trusted(tmp_path):
     path = tmp_path / "raw_eeg_training.npy"
     np.save(path, {"raw_eeg_data": _Evil(str(sentinel))}, allow_pickle=True)
     with pytest.raises(ValueError, match=r"refusing.*system"):
-        load_things_eeg2_session(path, trust_file=True)
+        read_things_eeg2(path, trust_file=True)
     assert not sentinel.exists()
 
 
@@ -338,7 +277,7 @@ def test_things_reads_numpy1_module_names(tmp_path):
     # numpy 1.x (which wrote the release) names the rebuilder numpy.core.multiarray._reconstruct.
     # Protocol 3 spells globals as text lines, so the module name can be swapped in place.
     arr = np.empty((), dtype=object)
-    arr[()] = _things_raw()
+    arr[()] = things_raw()
     path = tmp_path / "raw_eeg_training.npy"
     with path.open("wb") as f:
         np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(arr))
@@ -346,7 +285,7 @@ def test_things_reads_numpy1_module_names(tmp_path):
     blob = path.read_bytes()
     assert b"cnumpy._core.multiarray\n" in blob
     path.write_bytes(blob.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
-    rec = load_things_eeg2_session(path, trust_file=True)
+    rec = read_things_eeg2(path, trust_file=True)
     assert rec.data.shape == (N_SAMPLES, 63) and len(rec.stimulus_events()) == 5
 
 
@@ -354,7 +293,7 @@ def test_things_not_a_raw_file(tmp_path):
     path = tmp_path / "raw_eeg_training.npy"
     np.save(path, {"preprocessed_eeg_data": np.zeros((2, 2))})
     with pytest.raises(ValueError, match="not a THINGS-EEG2 raw file"):
-        load_things_eeg2_session(path, trust_file=True)
+        read_things_eeg2(path, trust_file=True)
     plain = tmp_path / "plain.npy"
     np.save(plain, np.arange(3))
     np.testing.assert_array_equal(load_pickled_npy(plain, trust_file=True), np.arange(3))

@@ -10,38 +10,17 @@ mne = pytest.importorskip("mne")
 
 from calibration.epochs import epochs_from_recording  # noqa: E402
 from rtdecode.config import PipelineConfig  # noqa: E402
+from rtdecode.io import read_recording  # noqa: E402
 from rtdecode.io.mne_io import EventMapping, epochs_to_mne, read_mne, to_mne_raw  # noqa: E402
-from rtdecode.streams.player import replay_source  # noqa: E402
-
-SFREQ = 250.0
-
-
-def _raw_with_annotations():
-    rng = np.random.default_rng(0)
-    n = int(60 * SFREQ)
-    data = rng.standard_normal((3, n)) * 10e-6  # volts
-    info = mne.create_info(["Oz", "Pz", "Cz"], SFREQ, ch_types="eeg")
-    raw = mne.io.RawArray(data, info, verbose="error")
-    # Two runs of stimuli separated by a 5 s pause, plus a response code that is no stimulus.
-    onsets = np.concatenate(
-        [np.arange(2.0, 20.0, 0.6), np.arange(25.0, 43.0, 0.6), np.arange(48.0, 58.0, 0.6)]
-    )
-    codes = ["1" if i % 2 else "2" for i in range(len(onsets))]
-    onsets = np.append(onsets, 21.0)
-    codes.append("99")
-    raw.set_annotations(mne.Annotations(onsets, np.zeros(len(onsets)), codes))
-    return raw, onsets[:-1], codes[:-1]
+from tests.recording_files import MNE_SFREQ as SFREQ  # noqa: E402
+from tests.recording_files import mne_raw_with_annotations, write_mne_file  # noqa: E402
 
 
 @pytest.mark.parametrize("suffix", [".vhdr", ".edf", ".set", "_raw.fif"])
 def test_mne_written_files_read_back_with_markers(tmp_path, suffix):
-    raw, onsets, codes = _raw_with_annotations()
     path = tmp_path / f"session{suffix}"
-    if suffix.endswith(".fif"):
-        raw.save(path, verbose="error")
-    else:
-        mne.export.export_raw(path, raw, verbose="error")
-    recording = read_mne(path, "1=face,2=house")
+    raw, onsets, codes = write_mne_file(path)
+    recording = read_mne(path, events="1=face,2=house")
     assert recording.sfreq == SFREQ and recording.channel_names == ["Oz", "Pz", "Cz"]
     # Microvolts, samples as rows; EDF stores 16-bit integers, BrainVision floats or scaled ints.
     np.testing.assert_allclose(recording.data, raw.get_data().T * 1e6, atol=0.05, rtol=1e-3)
@@ -57,8 +36,8 @@ def test_mne_written_files_read_back_with_markers(tmp_path, suffix):
     pipeline = PipelineConfig(sfreq=SFREQ)
     epochs = epochs_from_recording(recording, pipeline)
     assert len(epochs) == len(onsets) and epochs.class_names == ["face", "house"]
-    # And replay / predict / calibrate reach it through replay_source.
-    assert len(replay_source(path, events="1=face,2=house").stimulus_events()) == len(onsets)
+    # And replay / predict / calibrate reach it through read_recording.
+    assert len(read_recording(path, events="1=face,2=house").stimulus_events()) == len(onsets)
 
 
 def test_event_mapping_matches_brainvision_style_codes_and_refuses_nonsense(tmp_path):
@@ -66,19 +45,19 @@ def test_event_mapping_matches_brainvision_style_codes_and_refuses_nonsense(tmp_
     assert mapping.label_of("Stimulus/S  1") == (0, "house") and mapping.label_of("Stimulus/S  3") is None
     with pytest.raises(ValueError, match="CODE=CLASS"):
         EventMapping.parse("S1:house")
-    raw, _, _ = _raw_with_annotations()
+    raw, _, _ = mne_raw_with_annotations()
     path = tmp_path / "s.edf"
     mne.export.export_raw(path, raw, verbose="error")
     with pytest.raises(ValueError, match="none of the event codes"):
-        read_mne(path, "7=cat")
+        read_mne(path, events="7=cat")
     assert read_mne(path).stimulus_events() == []  # no mapping: every event stays a plain marker
 
 
 def test_export_to_mne_objects(tmp_path):
-    raw, onsets, _ = _raw_with_annotations()
+    raw, onsets, _ = mne_raw_with_annotations()
     path = tmp_path / "s.edf"
     mne.export.export_raw(path, raw, verbose="error")
-    recording = read_mne(path, "1=face,2=house")
+    recording = read_mne(path, events="1=face,2=house")
     back = to_mne_raw(recording)
     np.testing.assert_allclose(back.get_data(), recording.data.T * 1e-6, rtol=1e-6)
     stim = [a for a in back.annotations if a["description"].startswith("stimulus/")]
@@ -95,12 +74,12 @@ def test_export_to_mne_objects(tmp_path):
 
 def test_a_file_inside_a_bids_dataset_is_read_with_mne_bids(tmp_path):
     mne_bids = pytest.importorskip("mne_bids")
-    raw, onsets, _ = _raw_with_annotations()
+    raw, onsets, _ = mne_raw_with_annotations()
     source = tmp_path / "source.edf"
     mne.export.export_raw(source, raw, verbose="error")
     bids_path = mne_bids.BIDSPath(subject="01", task="faces", root=tmp_path / "bids", datatype="eeg")
     written = mne_bids.write_raw_bids(
         mne.io.read_raw_edf(source, verbose="error"), bids_path, allow_preload=False, verbose="error"
     )
-    recording = read_mne(written.fpath, "1=face,2=house")
+    recording = read_mne(written.fpath, events="1=face,2=house")
     assert recording.metadata["source"] == "bids" and len(recording.stimulus_events()) == len(onsets)

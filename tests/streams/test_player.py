@@ -18,7 +18,7 @@ from rtdecode import cli  # noqa: E402
 from rtdecode.cli import main  # noqa: E402
 from rtdecode.io.recording import Marker, Recording  # noqa: E402
 from rtdecode.io.xdf import write_xdf  # noqa: E402
-from rtdecode.streams.player import Player, marker_stream_name, replay_source  # noqa: E402
+from rtdecode.streams.player import Player, marker_stream_name  # noqa: E402
 
 SFREQ = 500.0
 
@@ -195,30 +195,6 @@ def test_invalid_arguments_are_refused() -> None:
     empty = Recording(np.zeros((0, 2)), np.zeros(0), SFREQ, ["a", "b"])
     with pytest.raises(ValueError, match="no samples"):
         Player(empty, unique_name())
-
-
-def test_replay_source_reads_xdf_and_refuses_unknown_files(tmp_path: Path) -> None:
-    rec = make_recording(seconds=0.5, n_channels=3)
-    path = tmp_path / "session.xdf"
-    write_xdf(path, rec)
-    loaded = replay_source(path)
-    np.testing.assert_array_equal(loaded.data, rec.data)
-    assert [m.text for m in loaded.markers] == [m.text for m in rec.markers]
-
-    other = tmp_path / "session.abc"
-    other.write_bytes(b"0")
-    with pytest.raises(ValueError, match="unknown file type '.abc'"):
-        replay_source(other)
-    broken = tmp_path / "session.edf"  # read through MNE, which refuses it with a clear message
-    broken.write_bytes(b"0")
-    with pytest.raises(ValueError, match="cannot read .*session.edf"):
-        replay_source(broken)
-    pth = tmp_path / "eeg_5_95_std.pth"
-    pth.write_bytes(b"0")
-    with pytest.raises(ValueError, match="subject"):
-        replay_source(pth)
-    with pytest.raises(FileNotFoundError):
-        replay_source(tmp_path / "missing.xdf")
 
 
 def test_cli_replay_serves_a_file(
