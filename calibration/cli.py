@@ -7,12 +7,20 @@ import shutil
 from pathlib import Path
 
 from calibration.options import (
-    BASELINES,
-    TEACHER_NONE,
+    DEFAULT_BATCH_SIZE,
+    add_batch_size_option,
     add_training_arguments,
+    distills,
     parse_baselines,
+    train_config,
 )
-from rtdecode.cli_args import add_latency_option, device, positive, refuse_to_replace
+from rtdecode.cli_args import (
+    add_command,
+    add_device_option,
+    add_latency_option,
+    add_recording_arguments,
+    refuse_to_replace,
+)
 
 DESCRIPTION = """\
 Train a subject-specific decoder from a calibration recording and save it as a model bundle.
@@ -37,22 +45,15 @@ Examples:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``calibrate`` subcommand to the ``rtdecode`` parser."""
-    p = sub.add_parser(
-        "calibrate",
-        help="train and evaluate a subject-specific model from a recording",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "calibrate", run, "train and evaluate a subject-specific model from a recording", DESCRIPTION
     )
-    p.add_argument(
-        "recording",
-        help="calibration session: .xdf, or BrainVision (.vhdr), EDF/BDF, FIF, EEGLAB (.set) or a file in a "
+    add_recording_arguments(
+        p,
+        "calibration session: .xdf, or BrainVision (.vhdr), EDF/BDF, FIF, EEGLAB (.set) or a file in a "
         "BIDS dataset (read with MNE; say which events are which class with --events)",
-    )
-    p.add_argument(
-        "--events",
-        default=None,
-        help="for files read with MNE: stimulus event codes and their classes, e.g. 'S1=house,S2=face' or "
-        "'1=house,2=face' (annotation descriptions, or stimulus-channel codes)",
+        events_help="for files read with MNE: stimulus event codes and their classes, e.g. 'S1=house,S2=face' "
+        "or '1=house,2=face' (annotation descriptions, or stimulus-channel codes)",
     )
     p.add_argument("--out", required=True, help="output folder for the bundle and the report")
     p.add_argument(
@@ -67,12 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train the student on labels only (same as --teacher none)",
     )
     add_training_arguments(p)
-    p.add_argument(
-        "--batch-size",
-        type=positive(int),
-        default=64,
-        help="EEG epochs (trials) per training step of every network (default: %(default)s)",
-    )
+    add_batch_size_option(p, "EEG epochs (trials) per training step of every network (default: %(default)s)")
     p.add_argument(
         "--seed",
         type=int,
@@ -80,9 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seed of the weight initialization and batch order; the same seed gives the same model "
         "(default: %(default)s)",
     )
-    p.add_argument(
-        "--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ..."
-    )
+    add_device_option(p, "auto (GPU when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--config", default=None, help="preprocessing config (.toml/.json); default: the paper's")
     add_latency_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace the model and report already in --out")
@@ -114,19 +108,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--config), 'config' keeps the config's notch (default with --config; a mismatch is a warning), "
         "or 50 / 60",
     )
-    p.set_defaults(handler=run)
-
-
-def _baseline_names() -> tuple[str, ...]:
-    # Spelled out in calibration.options rather than imported from the baselines: those pull in
-    # torch, and this runs for every `rtdecode` invocation. A test keeps it equal to ALL_BASELINES.
-    return BASELINES
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``rtdecode calibrate``."""
     from calibration.calibrate import CalibrationConfig, calibrate
-    from calibration.train import TrainConfig
     from rtdecode.config import PipelineConfig
     from rtdecode.io import read_recording
 
@@ -137,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]
-    distill = not args.no_distillation and args.teacher != TEACHER_NONE
+    distill = distills(args)
     if images is not None and distill and not Path(images).is_dir():
         source = "--images" if args.images else f"the image folder named in {recording_path}"
         raise ValueError(
@@ -149,15 +135,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline = pipeline.replace(acquisition_latency_ms=args.latency_ms)
     config = CalibrationConfig(
         pipeline=pipeline,
-        train=TrainConfig(
-            alpha=args.alpha if distill else 1.0,
-            temperature=args.temperature,
-            max_epochs=args.max_epochs,
-            patience=args.patience,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            device=args.device,
-        ),
+        train=train_config(args, batch_size=args.batch_size, seed=args.seed, device=args.device),
         teacher_model=args.teacher,
         teacher_pretrained=args.teacher_weights,
         soft_target_folds=args.soft_target_folds,
@@ -223,7 +201,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "out": str(out / "calibration"),
                 "images": None,
                 "no_distillation": False,
-                "batch_size": 64,
+                "batch_size": DEFAULT_BATCH_SIZE,
                 "seed": 0,
                 "device": "auto",
                 "config": None,

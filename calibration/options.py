@@ -2,15 +2,20 @@
 
 ``rtdecode calibrate``, ``rtdecode calibrate-gui``, ``rtdecode demo`` and ``rtdecode study`` add
 their training flags through :func:`add_training_arguments`, so ``--teacher``, ``--max-epochs``,
-``--baselines``... mean the same and default the same everywhere. No torch import here: this
+``--baselines``... mean the same and default the same everywhere, and :func:`train_config` is the
+one way from those flags to a :class:`~calibration.train.TrainConfig`. No torch import here: this
 runs for every ``rtdecode --help``.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from rtdecode.cli_args import at_least, fraction, positive
+
+if TYPE_CHECKING:
+    from calibration.train import TrainConfig
 
 # "auto": the best pretrained image encoder on this machine (see calibration.teacher_choice).
 TEACHER_AUTO = "auto"
@@ -29,6 +34,7 @@ DEFAULT_PATIENCE = 8
 DEFAULT_ALPHA = 0.5
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_SOFT_TARGET_FOLDS = 5
+DEFAULT_BATCH_SIZE = 64
 
 BASELINES = (
     "logreg_standardized",
@@ -123,3 +129,37 @@ def parse_baselines(value: str) -> tuple[str, ...]:
             f"{', '.join(BASELINE_SETS)} or a comma-separated list of {', '.join(BASELINES)}"
         )
     return names
+
+
+def add_batch_size_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--batch-size``: EEG epochs per training step (default :data:`DEFAULT_BATCH_SIZE`)."""
+    parser.add_argument("--batch-size", type=positive(int), default=DEFAULT_BATCH_SIZE, help=help)
+
+
+def distills(options: Any) -> bool:
+    """Whether ``options`` train with the teacher: a teacher other than 'none' and no ``--no-distillation``."""
+    return options.teacher != TEACHER_NONE and not getattr(options, "no_distillation", False)
+
+
+def train_config(options: Any, **settings: Any) -> TrainConfig:
+    """The :class:`~calibration.train.TrainConfig` of the shared training flags (imports torch).
+
+    Parameters
+    ----------
+    options : argparse.Namespace or object
+        Has the flags of :func:`add_training_arguments`: ``teacher``, ``alpha``, ``temperature``,
+        ``max_epochs``, ``patience`` (and ``no_distillation`` where the command offers it).
+        Without distillation (:func:`distills` false) the label loss weighs 1.
+    **settings
+        The command's own training settings (``batch_size``, ``seed``, ``device``, ``threads``,
+        ``progress``...), passed to ``TrainConfig`` as they are.
+    """
+    from calibration.train import TrainConfig
+
+    return TrainConfig(
+        alpha=options.alpha if distills(options) else 1.0,
+        temperature=options.temperature,
+        max_epochs=options.max_epochs,
+        patience=options.patience,
+        **settings,
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from calibration.options import TEACHER_NONE, add_training_arguments
-from rtdecode.cli_args import device, positive
+from calibration.options import add_batch_size_option, add_training_arguments, train_config
+from rtdecode.cli_args import add_command, add_device_option, positive
 
 DESCRIPTION = """\
 Train every network on every subject's recording with several seeds, each once distilled from
@@ -31,11 +31,12 @@ Examples:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``study`` subcommand to the ``rtdecode`` parser."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "study",
-        help="distilled vs not, across subjects x seeds x networks (sequential or on Ray)",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        run,
+        "distilled vs not, across subjects x seeds x networks (sequential or on Ray)",
+        DESCRIPTION,
     )
     p.add_argument("recordings", nargs="+", help="one calibration session (.xdf) per subject")
     p.add_argument("--out", required=True, help="output folder")
@@ -49,18 +50,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper's student); known: stft_cnn, wavelet_cnn, cnn1d, lstm",
     )
     add_training_arguments(p, baselines=False)
-    p.add_argument(
-        "--batch-size", type=positive(int), default=64, help="training batch size (default: %(default)s)"
-    )
+    add_batch_size_option(p, "training batch size (default: %(default)s)")
     p.add_argument(
         "--threads",
         type=int,
         default=None,
         help="torch threads per run (default: torch's choice here, 1 per Ray task)",
     )
-    p.add_argument(
-        "--device", type=device, default="auto", help="auto (GPU when present), cpu, cuda ... (default: auto)"
-    )
+    add_device_option(p, "auto (GPU when present), cpu, cuda ... (default: auto)")
     p.add_argument(
         "--ray",
         default=None,
@@ -72,13 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gpus-per-run", type=float, default=None, help="GPUs per Ray task when there are GPUs (default: 1)"
     )
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``rtdecode study``."""
     from calibration.study import StudyConfig, run_study, study_markdown
-    from calibration.train import TrainConfig
 
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: give at least 1")
@@ -86,15 +81,8 @@ def run(args: argparse.Namespace) -> int:
     config = StudyConfig(
         networks=networks,
         seeds=tuple(range(args.seeds)),
-        train=TrainConfig(
-            alpha=args.alpha if args.teacher != TEACHER_NONE else 1.0,
-            temperature=args.temperature,
-            max_epochs=args.max_epochs,
-            patience=args.patience,
-            batch_size=args.batch_size,
-            device=args.device,
-            threads=args.threads,
-            progress=False,
+        train=train_config(
+            args, batch_size=args.batch_size, device=args.device, threads=args.threads, progress=False
         ),
         teacher=args.teacher,
         teacher_weights=args.teacher_weights,

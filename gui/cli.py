@@ -10,7 +10,15 @@ import argparse
 import sys
 
 from calibration.options import add_training_arguments
-from rtdecode.cli_args import add_latency_option, at_least, device, positive
+from rtdecode.cli_args import (
+    add_class_count_options,
+    add_command,
+    add_device_option,
+    add_latency_option,
+    add_pipeline_option,
+    at_least,
+    positive,
+)
 
 GUI_DESCRIPTION = """\
 Open the live decoding window: choose the EEG and marker streams LSL can see (Refresh lists
@@ -40,39 +48,36 @@ Examples:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``gui`` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "gui",
-        help="live decoding window (streams, EEG view, prediction, image, recording)",
-        description=GUI_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        run_gui,
+        "live decoding window (streams, EEG view, prediction, image, recording)",
+        GUI_DESCRIPTION,
     )
     p.add_argument("--model", default=None, help="model bundle folder to preselect")
     p.add_argument("--stream", default=None, help="EEG stream to preselect (name, name=, type=, source_id=)")
     p.add_argument("--markers", default=None, help="marker stream to preselect")
     p.add_argument("--images", default=None, help="calibration images folder (images.tsv + images/)")
-    p.add_argument(
-        "--pipeline",
-        default=None,
-        metavar="PATH",
-        help="diffusion weights: diffusers folder, checkpoint file or a model id in the local Hugging Face "
+    add_pipeline_option(
+        p,
+        "diffusion weights: diffusers folder, checkpoint file or a model id in the local Hugging Face "
         "cache (nothing is downloaded); without it the calibration exemplars are shown",
     )
     p.add_argument("--record-dir", default="recordings", help="where Record writes (default: %(default)s)")
-    p.add_argument(
-        "--device", type=device, default="auto", help="decoder device: auto, cpu, cuda ... (default: auto)"
-    )
+    add_device_option(p, "decoder device: auto, cpu, cuda ... (default: auto)")
     p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
     add_latency_option(p)
-    p.set_defaults(handler=run_gui)
 
 
 def register_presenter(sub: argparse._SubParsersAction) -> None:
     """Add the ``calibrate-gui`` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "calibrate-gui",
-        help="calibration presenter: show images, mark onsets, record, train",
-        description=PRESENTER_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        run_presenter,
+        "calibration presenter: show images, mark onsets, record, train",
+        PRESENTER_DESCRIPTION,
     )
     p.add_argument("--out", default="calibration-session", help="output folder (default: %(default)s)")
     p.add_argument("--images", default=None, help="stimulus folder: images.tsv + images/<image_id>.png")
@@ -81,14 +86,11 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--simulate", action="store_true", help="the simulated subject is the EEG source (no hardware)"
     )
-    p.add_argument(
-        "--classes", type=positive(int), default=10, help="--simulate: classes (default: %(default)s)"
-    )
-    p.add_argument(
-        "--images-per-class",
-        type=positive(int),
-        default=50,
-        help="--simulate: images per class (default: %(default)s)",
+    add_class_count_options(
+        p,
+        classes=10,
+        classes_help="--simulate: classes (default: %(default)s)",
+        images_help="--simulate: images per class (default: %(default)s)",
     )
     p.add_argument(
         "--channels", type=positive(int), default=128, help="--simulate: channels (default: %(default)s)"
@@ -107,7 +109,6 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     add_training_arguments(p)
     p.add_argument("--start", action="store_true", help="start the session at once")
     p.add_argument("--fullscreen", action="store_true", help="open the stimulus screen full screen")
-    p.set_defaults(handler=run_presenter)
 
 
 DEMO_DESCRIPTION = """\
@@ -130,26 +131,21 @@ that it finishes in about ten minutes on a laptop CPU; --classes 40 runs the pap
 
 def register_demo(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand (simulate, calibrate, decode, then the live window)."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "demo",
-        help="run the main job on the simulated subject (simulate, calibrate, decode live)",
-        description=DEMO_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        run_demo,
+        "run the main job on the simulated subject (simulate, calibrate, decode live)",
+        DEMO_DESCRIPTION,
     )
     p.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
-    p.add_argument(
-        "--classes", type=positive(int), default=10, help="number of classes, up to 40 (default: %(default)s)"
-    )
-    p.add_argument(
-        "--images-per-class", type=positive(int), default=50, help="images per class (default: %(default)s)"
-    )
+    add_class_count_options(p, classes=10, classes_help="number of classes, up to 40 (default: %(default)s)")
     p.add_argument("--subject", type=int, default=1, help="simulated subject (default: %(default)s)")
     add_training_arguments(p)
     p.add_argument("--no-gui", action="store_true", help="stop after decoding the file; open no window")
     p.add_argument(
         "--overwrite", action="store_true", help="replace the session and model of an earlier demo in --out"
     )
-    p.set_defaults(handler=run_demo)
 
 
 def _has_display() -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 from PySide6 import QtCore
 
 from gui.discovery import StreamChoice, discover
-from gui.live_session import LiveSession, SessionSettings, describe_error
+from gui.live_session import SessionSettings, WindowSession, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,12 @@ class StreamDiscoverer(QtCore.QObject):
 
 
 class EngineBridge(QtCore.QObject):
-    """Runs a :class:`LiveSession` for the live window and reports through signals.
+    """Runs a :class:`~gui.live_session.WindowSession` for the live window and reports through signals.
 
     Signals
     -------
     started(object)
-        The running :class:`LiveSession` (its reader may be read from the GUI thread).
+        The running :class:`~gui.live_session.WindowSession` (its reader may be read from the GUI thread).
     failed(str, str)
         A title and a message: a start that did not happen, or an operation that failed.
     stopped()
@@ -95,7 +95,7 @@ class EngineBridge(QtCore.QObject):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gui-control")
-        self.session: LiveSession | None = None
+        self.session: WindowSession | None = None
 
     # -- requests from the GUI ---------------------------------------------------------------
     def start(self, settings: SessionSettings) -> Future:
@@ -136,7 +136,7 @@ class EngineBridge(QtCore.QObject):
 
     def _start(self, settings: SessionSettings) -> None:
         self._stop(emit=False)
-        session = LiveSession(
+        session = WindowSession(
             settings,
             on_prediction=lambda p: emit_safely(self.prediction, p),
             on_image=lambda i: emit_safely(self.image, i),

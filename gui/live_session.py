@@ -1,10 +1,11 @@
-"""One live decoding session as the window runs it: the engine's parts wired together.
+"""One live decoding session as the window runs it: the engine's session plus images and recording.
 
-No Qt here and no decoding logic: the model bundle, the stream reader, the marker reader, the
-online decoder, the image service and the recorder are the engine's; this class starts them in
-the right order, stops them all (even after a partial start), and says what went wrong in words
-a person can act on. Its methods block (resolving streams, loading torch), so the window calls
-them from its control thread (:mod:`gui.engine_bridge`).
+No Qt here and no decoding logic: the engine's :class:`~rtdecode.streams.live_session.LiveSession`
+resolves the streams and owns the readers and the decoder; this module adds what only the window
+shows (the image service) and does (Record), starts them in the right order, stops them all (even
+after a partial start), and says what went wrong in words a person can act on. Its methods block
+(resolving streams, loading torch), so the window calls them from its control thread
+(:mod:`gui.engine_bridge`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class SessionSettings:
     smoothing : int
         Average of this many recent predictions for display (0: off).
     resolve_timeout : float
-        Seconds to wait for each stream.
+        Seconds to wait for the streams (EEG and markers at once); each inlet gets at least 2 s to open.
     buffer_s : float
         Seconds of signal the reader's ring buffer keeps.
     latency_ms : float or None
@@ -81,8 +82,8 @@ def describe_error(error: BaseException) -> tuple[str, str]:
     return "Unexpected error", f"{type(error).__name__}: {error} (details in the log)"
 
 
-class LiveSession:
-    """Reader + decoder + image service (+ recorder) for one stream and one model.
+class WindowSession:
+    """The engine's live session + image service (+ recorder) for one stream and one model.
 
     Parameters
     ----------
@@ -103,9 +104,7 @@ class LiveSession:
         self._on_prediction = on_prediction
         self._on_image = on_image
         self.bundle = None
-        self.reader = None
-        self.markers = None
-        self.decoder = None
+        self.live = None  # rtdecode.streams.live_session.LiveSession, once the bundle is loaded
         self.images = None
         self.image_note = ""
         self.image_warning = ""  # why there is no generator although weights were asked for
@@ -117,7 +116,12 @@ class LiveSession:
     def mode(self) -> str:
         return "marker" if self.settings.markers else "sliding"
 
-    def start(self) -> LiveSession:
+    @property
+    def reader(self):
+        """The EEG stream's reader (None before the streams are connected)."""
+        return self.live.reader if self.live is not None else None
+
+    def start(self) -> WindowSession:
         """Load the model, connect the streams, start decoding (cleans up when it raises).
 
         Raises
@@ -139,38 +143,34 @@ class LiveSession:
     def _start(self) -> None:
         from gui.image_source import cache_dir_for, find_exemplar_dir, make_image_service
         from rtdecode.cli_args import with_latency
-        from rtdecode.decoder import OnlineDecoder
         from rtdecode.io.bundle import load_bundle
-        from rtdecode.streams.lsl_utils import resolve_stream
-        from rtdecode.streams.reader import MarkerReader, StreamReader
+        from rtdecode.streams.live_session import LiveSession
 
         s = self.settings
         self.bundle = with_latency(load_bundle(s.model), s.latency_ms)
-        timeout = s.resolve_timeout
-        eeg_info = resolve_stream(s.eeg, timeout)
-        marker_info = resolve_stream(s.markers, timeout) if s.markers else None
-        self.reader = StreamReader(eeg_info, self.bundle.pipeline, buffer_s=s.buffer_s)
-        self.reader.start(open_timeout=max(timeout, 2.0))
-        if marker_info is not None:
-            self.markers = MarkerReader(marker_info).start(open_timeout=max(timeout, 2.0))
-        self.decoder = OnlineDecoder(
+        self.live = LiveSession(
             self.bundle,
-            self.reader,
-            self.markers,
-            mode=self.mode,
+            stream=s.eeg,
+            markers=s.markers,
             hop_s=s.hop_s,
             smoothing=s.smoothing,
             device=s.device,
+            timeout=s.resolve_timeout,
+            open_timeout=max(s.resolve_timeout, 2.0),
+            buffer_s=s.buffer_s,
             on_prediction=self._prediction,
         )
-        self.device_text = _device_text(self.decoder.decoder.device)
+        # Connected and checked against the model before the (slow) image generator loads;
+        # decoding starts once the images can follow it.
+        self.live.connect()
+        self.device_text = _device_text(self.live.decoder.decoder.device)
         exemplars = s.exemplar_dir or find_exemplar_dir(s.model)
         generator = self._load_generator() if s.pipeline else None
         self.images, self.image_note = make_image_service(
             list(self.bundle.class_names), exemplars, self._on_image, generator, cache_dir_for(s.model)
         )
         self.images.start()
-        self.decoder.start()
+        self.live.start()
         log.info(
             "decoding %r (%s mode) with %s on %s", self.reader.name, self.mode, s.model, self.device_text
         )
@@ -208,8 +208,8 @@ class LiveSession:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         streams = [_query(self.reader.info)]
-        if self.markers is not None:
-            streams.append(_query(self.markers.info))
+        if self.live.marker_reader is not None:
+            streams.append(_query(self.live.marker_reader.info))
         recorder = Recorder(path, streams, resolve_timeout=self.settings.resolve_timeout)
         recorder.start()
         self.recorder = recorder
@@ -231,13 +231,14 @@ class LiveSession:
                 summary = self.stop_recording()
             except Exception:
                 log.exception("finishing the recording failed")
-        for part in (self.decoder, self.images, self.markers, self.reader):
-            if part is not None:
-                try:
-                    part.stop()
-                except Exception:  # one part failing to stop must not keep the others running
-                    log.exception("stopping %s failed", type(part).__name__)
-        self.decoder = self.images = self.markers = None
+        if self.live is not None:
+            self.live.stop()  # decoder, marker reader, reader; it logs a part that fails to stop
+        if self.images is not None:
+            try:
+                self.images.stop()
+            except Exception:  # the image service failing to stop must not hide the summary
+                log.exception("stopping %s failed", type(self.images).__name__)
+        self.images = None
         return summary
 
 

@@ -21,7 +21,7 @@ from gui.channel_groups import CUSTOM, GROUP_NAMES
 from gui.eeg_view import EegView
 from gui.engine_bridge import EngineBridge
 from gui.image_panel import ImagePanel
-from gui.live_session import LiveSession, SessionSettings
+from gui.live_session import SessionSettings, WindowSession
 from gui.prediction_view import PredictionView
 from gui.stream_picker import StreamPicker
 
@@ -99,7 +99,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("rtdecode · live decoding")
         self.device = device
         self.bridge = EngineBridge(self)
-        self.session: LiveSession | None = None
+        self.session: WindowSession | None = None
         self.state = "idle"
         self.recording_path: Path | None = None
         self._recording_since = 0.0
@@ -291,7 +291,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.bridge.stop_recording()
 
     # -- engine signals ---------------------------------------------------------------------
-    def _on_started(self, session: LiveSession) -> None:
+    def _on_started(self, session: WindowSession) -> None:
         self.session = session
         self.n_predictions = 0
         self._latencies.clear()

@@ -36,6 +36,7 @@ from calibration.options import (
     DEFAULT_TEMPERATURE,
     TEACHER_AUTO,
     parse_baselines,
+    train_config,
 )
 from gui.protocol import ProtocolConfig, Schedule, build_schedule, load_stimuli
 
@@ -89,18 +90,11 @@ class TrainingOptions:
     def to_config(self):
         """The :class:`~calibration.calibrate.CalibrationConfig` (imports torch: call off the GUI)."""
         from calibration.calibrate import CalibrationConfig
-        from calibration.train import TrainConfig
 
         if self.teacher not in TEACHERS:
             raise ValueError(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
         return CalibrationConfig(
-            train=TrainConfig(
-                alpha=self.alpha if self.distill else 1.0,
-                temperature=self.temperature,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                progress=False,
-            ),
+            train=train_config(self, progress=False),
             teacher_model=self.teacher,
             teacher_pretrained=self.teacher_weights,
             soft_target_folds=self.soft_target_folds,

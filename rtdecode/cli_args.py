@@ -1,8 +1,13 @@
-"""Argument checks shared by every ``rtdecode`` subcommand (core, calibration, gui).
+"""Arguments shared by every ``rtdecode`` subcommand (core, calibration, gui): checks and builders.
 
 Each ``type=`` function turns a bad value into argparse's own error, which names the option,
 the value and what is expected (``argument --timeout: must be > 0, got -5``); the subcommand
 never starts. :func:`refuse_to_replace` is the one rule for outputs that already exist.
+
+The ``add_*`` builders define an option once (name, type, default) for every command that
+offers it; a command whose help says something of its own passes ``help=``. Calibration-only
+option groups are in :mod:`calibration.options`. No heavy import here: this runs for every
+``rtdecode --help``.
 """
 
 from __future__ import annotations
@@ -130,3 +135,89 @@ def with_latency(bundle, latency_ms: float | None):
     if latency_ms is not None:
         bundle.pipeline = bundle.pipeline.replace(acquisition_latency_ms=float(latency_ms))
     return bundle
+
+
+# -- option builders ------------------------------------------------------------------------
+
+DEVICE_HELP = "auto (GPU when present), cpu, cuda ..."
+EVENTS_HELP = (
+    "for BrainVision/EDF/BDF/FIF/EEGLAB/BIDS files (read with MNE): stimulus codes and classes, "
+    "e.g. 'S1=house,S2=face'"
+)
+SUBJECT_HELP = "subject to read from an ImageNet-EEG file"
+TIMEOUT_HELP = "seconds to wait for the streams (default: %(default)s)"
+IMAGES_PER_CLASS_HELP = "images per class (default: %(default)s)"
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    handler: Callable[[argparse.Namespace], int | None],
+    help_text: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``: its line in ``rtdecode --help``, its description kept as written, its handler.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The subcommand's parser, for its arguments.
+    """
+    p = sub.add_parser(
+        name, help=help_text, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.set_defaults(handler=handler)
+    return p
+
+
+def add_device_option(p: argparse.ArgumentParser, help: str = DEVICE_HELP, *, flag: str = "--device") -> None:
+    """``--device`` (or ``flag``): a torch device checked by :func:`device`, ``auto`` by default."""
+    p.add_argument(flag, type=device, default="auto", help=help)
+
+
+def add_model_option(p: argparse.ArgumentParser) -> None:
+    """``--model``: the model bundle a command decodes with (required)."""
+    p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
+
+
+def add_recording_arguments(p: argparse.ArgumentParser, help: str, events_help: str = EVENTS_HELP) -> None:
+    """The positional ``recording`` and ``--events`` (the classes of a file's event codes)."""
+    p.add_argument("recording", help=help)
+    p.add_argument("--events", default=None, help=events_help)
+
+
+def add_subject_option(p: argparse.ArgumentParser, help: str = SUBJECT_HELP) -> None:
+    """``--subject``: which subject of a multi-subject file (ImageNet-EEG) to read."""
+    p.add_argument("--subject", type=int, default=None, help=help)
+
+
+def add_timeout_option(p: argparse.ArgumentParser, help: str = TIMEOUT_HELP) -> None:
+    """``--timeout``: seconds to wait for LSL streams to appear (10 by default)."""
+    p.add_argument("--timeout", type=positive(), default=10.0, help=help)
+
+
+def add_duration_option(p: argparse.ArgumentParser, help: str) -> None:
+    """``--duration``: stop after this many seconds (default: until Ctrl-C)."""
+    p.add_argument("--duration", type=positive(), default=None, help=help)
+
+
+def add_jsonl_option(p: argparse.ArgumentParser) -> None:
+    """``--jsonl``: one JSON object per prediction on stdout."""
+    p.add_argument("--jsonl", action="store_true", help="print JSON lines")
+
+
+def add_class_count_options(
+    p: argparse.ArgumentParser,
+    *,
+    classes: int,
+    classes_help: str,
+    images_help: str = IMAGES_PER_CLASS_HELP,
+) -> None:
+    """``--classes`` (default ``classes``) and ``--images-per-class`` (default 50) of a simulated protocol."""
+    p.add_argument("--classes", type=positive(int), default=classes, help=classes_help)
+    p.add_argument("--images-per-class", type=positive(int), default=50, help=images_help)
+
+
+def add_pipeline_option(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    """``--pipeline PATH``: local diffusion weights for the class images (nothing is downloaded)."""
+    p.add_argument("--pipeline", required=required, default=None, metavar="PATH", help=help)

@@ -1,4 +1,4 @@
-"""Replay a recording over loopback LSL into the stream reader and the marker-locked decoder."""
+"""Replay a recording over loopback LSL into a marker-locked :class:`LiveSession`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import uuid
 from typing import NamedTuple
 
 from rtdecode.decoder import OnlineDecoder, Prediction
-from rtdecode.streams.lsl_utils import resolve_stream
+from rtdecode.streams.live_session import LiveSession
 from rtdecode.streams.player import DriverEmulation, Player, marker_stream_name
-from rtdecode.streams.reader import MarkerReader, StreamReader
+from rtdecode.streams.reader import StreamReader
 
 
 class LiveRun(NamedTuple):
@@ -31,22 +31,20 @@ def decode_replay(
     player = Player(
         recording, name, speed=speed, source_id=uuid.uuid4().hex, wait_for_consumers=15.0, driver=driver
     )
-    markers = MarkerReader(resolve_stream(marker_stream_name(name), timeout=10)).start()
-    reader = StreamReader(resolve_stream(name, timeout=10), bundle.pipeline).start()
-    decoder = OnlineDecoder(bundle, reader, markers, mode="marker", device="cpu").start()
+    session = LiveSession(bundle, stream=name, markers=marker_stream_name(name), device="cpu", timeout=10)
     try:
-        player.start()
-        player.join(timeout=timeout)
-        deadline = time.monotonic() + 10
-        while reader.buffer.total < player.progress().samples_pushed and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # the last epochs' decoding
+        with session:
+            player.start()
+            player.join(timeout=timeout)
+            deadline = time.monotonic() + 10
+            while (
+                session.reader.buffer.total < player.progress().samples_pushed and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            time.sleep(0.5)  # the last epochs' decoding
     finally:
-        decoder.stop()
-        reader.stop()
-        markers.stop()
         player.close()
     predictions = []
-    while not decoder.predictions.empty():
-        predictions.append(decoder.predictions.get())
-    return LiveRun(predictions, reader, decoder, player)
+    while not session.decoder.predictions.empty():
+        predictions.append(session.decoder.predictions.get())
+    return LiveRun(predictions, session.reader, session.decoder, player)

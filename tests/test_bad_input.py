@@ -484,12 +484,12 @@ def test_library_chatter_only_with_verbose(ws):
 
 
 def test_unexpected_errors_are_one_line_and_point_to_verbose(capsys, restore_logging, monkeypatch):
-    from rtdecode import cli
+    from rtdecode.commands import recordings
 
     def broken(args):
         raise KeyError("boom")
 
-    monkeypatch.setattr(cli, "_cmd_info", broken)
+    monkeypatch.setattr(recordings, "_cmd_info", broken)
     code, err = run_main(["info", "x.xdf"], capsys)
     assert code == 1 and "Traceback" not in err
     assert (

@@ -63,7 +63,7 @@ def test_bad_arguments_are_refused(argv, tmp_path, monkeypatch):
 
 def test_calibrate_lists_exactly_the_baselines_it_can_run():
     from calibration.calibrate import ALL_BASELINES
-    from calibration.cli import BASELINES
+    from calibration.options import BASELINES
 
     assert set(BASELINES) == set(ALL_BASELINES)
 

@@ -28,7 +28,7 @@ def kept_figures(monkeypatch):
 
 
 def test_every_model_calibration_trains_has_words():
-    from calibration.cli import BASELINES
+    from calibration.options import BASELINES
 
     for code in ("student_kd_stft", "student_stft", *BASELINES):
         assert code in MODEL_NAMES and " " in display_name(code)

@@ -1,0 +1,317 @@
+"""``rtdecode live``, ``replay`` and ``record``: the commands at the LSL edge."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rtdecode.cli_args import (
+    add_command,
+    add_device_option,
+    add_duration_option,
+    add_jsonl_option,
+    add_latency_option,
+    add_model_option,
+    add_recording_arguments,
+    add_subject_option,
+    add_timeout_option,
+    at_least,
+    positive,
+    refuse_to_replace,
+    with_latency,
+)
+
+log = logging.getLogger("rtdecode")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``live``, ``replay`` and ``record``."""
+    p = add_command(
+        sub,
+        "live",
+        _cmd_live,
+        "decode a live LSL stream",
+        "Decode a live EEG stream. Marker-locked mode: one prediction per stimulus marker once its\n"
+        "epoch has fully arrived. Sliding mode: every --hop seconds, the latest epoch, no markers.\n"
+        "The stream's rate, channel count and names are checked against the bundle first.\n"
+        "With --jsonl, one JSON object per prediction on stdout (marker, label, topk, t_last_sample,\n"
+        "latency_ms: from the push at the source of the chunk that carried the epoch's last sample,\n"
+        "its LSL stamp, to the prediction; latency_arrival_ms: from its arrival here); logs on stderr.\n"
+        "Timestamps: jittered push-time stamps are smoothed on one time base (effective rate\n"
+        "estimated); only samples the device did not deliver count as gaps.\n"
+        "Streams are given as a name, name=X, type=Y or source_id=Z. A marker of a class the model\n"
+        "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.",
+    )
+    add_model_option(p)
+    p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
+    p.add_argument("--markers", default="type=Markers", help="marker stream (default: %(default)s)")
+    p.add_argument("--mode", choices=["marker", "sliding"], default="marker", help="default: %(default)s")
+    p.add_argument(
+        "--hop", type=positive(), default=0.25, help="sliding mode step in seconds (default: %(default)s)"
+    )
+    p.add_argument(
+        "--smoothing",
+        type=at_least(0, int),
+        default=0,
+        help="average the last N predictions for display (default: %(default)s, off)",
+    )
+    add_jsonl_option(p)
+    add_duration_option(p, "stop after this many seconds (default: until Ctrl-C)")
+    add_timeout_option(p)
+    add_device_option(p)
+    add_latency_option(p)
+
+    p = add_command(
+        sub,
+        "replay",
+        _cmd_replay,
+        "serve a recording as live LSL streams",
+        "Replay a recording as an EEG outlet (float32, microvolts, channel labels) and a marker\n"
+        "outlet NAME-markers, at real-time pace or faster, until its end (or forever with --loop).\n"
+        "Timestamps start at the local LSL clock and keep the original spacing (of the smoothed time\n"
+        "base) at any speed, so epochs cut by timestamp are the recorded ones. Takes an .xdf file, or\n"
+        "an ImageNet-EEG .pth file with --subject.\n\n"
+        "--emulate-driver makes the EEG outlet behave like a real amplifier connector, to test a\n"
+        "pipeline against real-world timing: a driver wakes every 10-30 ms, takes what the device\n"
+        "delivered 1-8 ms before and pushes it without timestamps (liblsl stamps it at push time),\n"
+        "the device clock runs --clock-ppm off the nominal rate, and --drop withholds samples.",
+    )
+    add_recording_arguments(
+        p,
+        "an .xdf recording, a BrainVision/EDF/BDF/FIF/EEGLAB/BIDS file, or an ImageNet-EEG .pth file "
+        "(with --subject)",
+    )
+    p.add_argument(
+        "--speed",
+        type=at_least(0),
+        default=1.0,
+        help="1 real time, 4 four times faster, 0 as fast as possible (needs --wait-for-consumer)",
+    )
+    p.add_argument("--loop", action="store_true", help="start again at the end until Ctrl-C")
+    p.add_argument("--name", default="rtdecode-replay", help="EEG stream name (default: %(default)s)")
+    p.add_argument("--source-id", default=None, help="EEG source_id (default: rtdecode-replay-NAME)")
+    add_subject_option(p, "subject to replay from an ImageNet-EEG file")
+    p.add_argument(
+        "--wait-for-consumer",
+        type=at_least(0),
+        default=0.0,
+        metavar="S",
+        help="wait up to S seconds for consumers of both streams before pushing (default: push at once)",
+    )
+    p.add_argument(
+        "--emulate-driver",
+        action="store_true",
+        help="push like an amplifier connector: jittered push-time stamps, device clock drift",
+    )
+    p.add_argument(
+        "--clock-ppm",
+        type=float,
+        default=50.0,
+        help="--emulate-driver: device clock error in ppm (default: %(default)s)",
+    )
+    p.add_argument(
+        "--driver-seed",
+        type=int,
+        default=0,
+        help="--emulate-driver: seed of the timing (default: %(default)s)",
+    )
+    p.add_argument(
+        "--drop",
+        type=_loss,
+        action="append",
+        default=[],
+        metavar="T:N",
+        help="--emulate-driver: withhold N samples T seconds into the recording (repeatable)",
+    )
+
+    p = add_command(
+        sub,
+        "record",
+        _cmd_record,
+        "record LSL streams to an XDF file",
+        "Record LSL streams (EEG, markers, anything) to XDF with their clock offsets, like\n"
+        "LabRecorder. Each STREAM is name=X, type=Y, source_id=Z or a bare name; by default the\n"
+        "first EEG stream and every Markers stream. Writing starts once every stream is\n"
+        "connected; the file is flushed every second; Ctrl-C stops and finalizes it.",
+    )
+    p.add_argument("--out", required=True, help="output .xdf file")
+    p.add_argument("streams", nargs="*", metavar="STREAM", help="streams to record (default: EEG + Markers)")
+    add_duration_option(p, "stop after this many seconds (default: Ctrl-C)")
+    add_timeout_option(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+
+def _loss(text: str) -> tuple[float, int]:
+    """``T:N`` -> (seconds, samples) for ``replay --drop``."""
+    try:
+        at, count = text.split(":")
+        return float(at), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected T:N (seconds:samples, e.g. 20:100), got {text!r}"
+        ) from None
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from rtdecode.io.bundle import load_bundle
+    from rtdecode.streams.live_session import LiveSession
+
+    bundle = with_latency(load_bundle(args.model), args.latency_ms)
+
+    def emit(prediction) -> None:  # in the decode worker, after the session has counted it
+        if args.jsonl:
+            print(json.dumps(prediction.to_json()), flush=True)
+        else:
+            best = ", ".join(f"{name} {p:.2f}" for name, p in prediction.topk[:3])
+            print(f"{prediction.label:24s} [{best}]  {prediction.latency_ms:.1f} ms", flush=True)
+
+    session = LiveSession(
+        bundle,
+        stream=args.stream,
+        markers=args.markers,
+        mode=args.mode,
+        hop_s=args.hop,
+        smoothing=args.smoothing,
+        device=args.device,
+        timeout=args.timeout,
+        on_prediction=emit,
+    )
+    with session:
+        log.info("decoding %r (%s mode) with %s; Ctrl-C stops", session.reader.name, args.mode, args.model)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        try:
+            # The reader logs its health events itself, repeated ones summarized once a second.
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    tally = session.tally
+    if tally.unknown:
+        log.warning("%s", tally.mismatch_text())
+    if tally.known or tally.unknown:
+        log.info("%s", tally.accuracy_text())
+    log.info("stopped; skipped epochs: %s", session.decoder.skipped or "none")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    import math
+    import time
+
+    from rtdecode.io import read_recording
+    from rtdecode.streams.player import DriverEmulation, Player
+
+    if args.speed == 0 and not args.wait_for_consumer:
+        raise ValueError(
+            "--speed 0 pushes the whole recording at once and exits, before any consumer can connect "
+            "to the new streams; add --wait-for-consumer S (e.g. 10), or give a speed such as 10"
+        )
+    recording = read_recording(args.recording, subject=args.subject, events=getattr(args, "events", None))
+    driver = None
+    if args.emulate_driver:
+        driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))
+    elif args.drop:
+        raise ValueError("--drop needs --emulate-driver (only the emulated amplifier withholds samples)")
+    player = Player(
+        recording,
+        args.name,
+        speed=args.speed,
+        loop=args.loop,
+        source_id=args.source_id,
+        wait_for_consumers=args.wait_for_consumer,
+        driver=driver,
+    )
+    pace = "as fast as possible" if math.isinf(player.speed) else f"{player.speed:g}x real time"
+    log.info(
+        "serving EEG stream %r (%d channels, %g Hz, %.1f s%s) and marker stream %r (%d markers) at %s "
+        "from %s",
+        player.name,
+        recording.n_channels,
+        recording.sfreq,
+        recording.duration_s,
+        ", looping" if player.loop else "",
+        player.marker_name,
+        len(recording.markers),
+        pace,
+        args.recording,
+    )
+    try:
+        player.start()
+        next_report = time.monotonic() + 10.0
+        while not player.join(timeout=0.5):
+            if time.monotonic() >= next_report:
+                p = player.progress()
+                log.info(
+                    "replayed %.1f / %.1f s (pass %d), %d markers, consumers: %s",
+                    p.position_s,
+                    p.duration_s,
+                    p.loop + 1,
+                    p.markers_pushed,
+                    "yes" if player.have_consumers() else "none",
+                )
+                next_report += 10.0
+        done = player.progress()
+        log.info("replay finished: %d samples, %d markers", done.samples_pushed, done.markers_pushed)
+        time.sleep(1.0)  # consumers receive the last chunks before the outlets disappear
+    except KeyboardInterrupt:
+        log.info("replay stopped (Ctrl-C)")
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        player.close()
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from rtdecode.streams.recorder import Recorder, StreamNotFoundError
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".xdf":
+        raise SystemExit(f"error: --out must end in .xdf, got {out}")
+    refuse_to_replace(out, args.overwrite, "recording")
+    recorder = Recorder(out, args.streams or None, resolve_timeout=args.timeout, overwrite=args.overwrite)
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a polite kill finalizes the file like Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        try:
+            recorder.start()
+        except StreamNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        log.info(
+            "recording to %s; %s", out, "Ctrl-C to stop" if args.duration is None else f"{args.duration:g} s"
+        )
+        end = time.monotonic() + (args.duration if args.duration is not None else float("inf"))
+        next_report = time.monotonic() + 10.0
+        try:
+            while time.monotonic() < end and not recorder.failed:
+                time.sleep(max(0.0, min(0.25, end - time.monotonic())))
+                if time.monotonic() >= next_report:
+                    log.info("recorded %s", ", ".join(f"{s.name!r}: {s.n_samples}" for s in recorder.stats()))
+                    next_report += 10.0
+        except KeyboardInterrupt:
+            log.info("stopping (interrupted); finalizing %s", out)
+        try:
+            stats = recorder.stop()
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(f"wrote {out}")
+    for s in stats:
+        note = f"  ({s.error})" if s.error else ""
+        print(f"  {s.name} [{s.type}]: {s.n_samples} samples, {s.n_clock_offsets} clock offsets{note}")
+    return 0
