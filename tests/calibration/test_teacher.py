@@ -302,3 +302,14 @@ def test_bad_fit_inputs_name_the_problem() -> None:
         fit_teacher(x, np.zeros(len(x), int), 2)
     with pytest.raises(ValueError, match="held_out_fraction"):
         fit_teacher(x, y, 2, held_out_fraction=1.0)
+
+
+def test_loading_an_encoder_leaves_the_offline_setting_as_it_was(
+    tiny_model_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.warns(RandomWeightsWarning):
+        load_image_encoder(tiny_model_name, None, "cpu")
+    assert "HF_HUB_OFFLINE" not in os.environ
