@@ -402,7 +402,7 @@ def _hf_cached_weights(model_name: str, tag: str, hf_hub: str, cache_dir: str | 
     if filename.endswith((".bin", ".pth")) and filename != HF_WEIGHTS_NAME:
         candidates.append(filename[:-4] + ".safetensors")
     candidates.append(filename)
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     for name in candidates:
         found = cached_file(repo_id, name, cache)
         if found is not None:
@@ -421,7 +421,7 @@ def _hf_cached_weights(model_name: str, tag: str, hf_hub: str, cache_dir: str | 
 
 
 def _hf_snapshot(repo_id: str, cache_dir: str | os.PathLike | None) -> Path:
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     snapshot = cached_snapshot(repo_id, cache)
     if snapshot is None:
         raise MissingWeightsError(

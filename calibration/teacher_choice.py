@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from calibration.options import TEACHER_AUTO, TEACHER_NONE, TEACHER_RANDOM
 from rtdecode.weights import hf_cache_dir
@@ -135,7 +134,7 @@ def find_cached_clip(
     -------
     (model_name, tag) or None
     """
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     if not cache.is_dir():
         return None
     import open_clip

@@ -20,13 +20,15 @@ log = logging.getLogger(__name__)
 _OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache as the environment names it now.
+def hf_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The Hugging Face hub cache: ``cache_dir`` when given, else the one the environment names now.
 
     huggingface_hub fixes its cache path when first imported; this reads the same variables at
     call time (``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``), so a
     changed environment is honoured.
     """
+    if cache_dir is not None:
+        return Path(cache_dir)
     explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if explicit:
         return Path(os.path.expandvars(explicit)).expanduser()
@@ -83,7 +85,7 @@ def cached_file(repo_id: str, filename: str, cache_dir: str | os.PathLike | None
     """
     from huggingface_hub import try_to_load_from_cache
 
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     try:
         found = try_to_load_from_cache(repo_id, filename, cache_dir=cache)
     except ValueError as err:  # a malformed repository id or file name cannot be in the cache
@@ -105,7 +107,7 @@ def cached_snapshot(repo_id: str, cache_dir: str | os.PathLike | None = None) ->
     """
     from huggingface_hub import snapshot_download
 
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     try:
         with offline_mode():
             return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))

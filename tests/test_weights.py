@@ -47,6 +47,7 @@ def test_hf_cache_dir_follows_the_environment_at_call_time(
     assert hf_cache_dir() == tmp_path / "home" / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "explicit"))
     assert hf_cache_dir() == tmp_path / "explicit"
+    assert hf_cache_dir(tmp_path / "given") == tmp_path / "given"
 
 
 def test_cached_files_and_snapshots_come_from_the_cache_only(

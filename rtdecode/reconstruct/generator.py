@@ -471,7 +471,7 @@ def _from_cache(repo_id: str, torch_dtype: Any, cache_dir: str | Path | None) ->
     from diffusers import AutoPipelineForText2Image
 
     # The lookup and the load read the same cache, the one the environment names now.
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     if cached_file(repo_id, "model_index.json", cache) is None:
         raise ValueError(
             f"{repo_id} is not in the local Hugging Face cache ({cache}) and nothing is downloaded at run "
