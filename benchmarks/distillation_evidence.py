@@ -101,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "bench-results" / "distillation_evidence.json"))
     args = p.parse_args(argv)
 
+    from calibration.image_encoder import load_image_encoder
     from calibration.soft_targets import (
         cached_embeddings,
+        fit_linear,
         image_paths,
         out_of_fold_logits,
         softmax,
         target_statistics,
     )
-    from calibration.teacher import _fit_linear, load_image_encoder
     from calibration.teacher_choice import resolve_teacher
     from rtdecode.io.xdf import read_xdf
     from rtdecode.sim.simulate import _snr_channels, subject_from_recording
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_image_encoder(choice.model_name, choice.pretrained, "cpu")
     emb = cached_embeddings(encoder, [paths[i] for i in ids]).astype(np.float64)
     result["teacher"] = {"encoder": encoder.name, "weight_source": choice.source}
-    w, b = _fit_linear(emb, labels, n_classes, 1.0)
+    w, b = fit_linear(emb, labels, n_classes, 1.0)
     in_fold = emb @ w.T + b
     oof = out_of_fold_logits(emb, labels, n_classes, folds=5, seed=0)
     temps = [float(t) for t in args.temperatures.split(",")]

@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
-    from calibration.study import StudyConfig, run_study, study_markdown
+    from calibration.study import StudyConfig, run_sequential, run_study
+    from calibration.study_ray import RayExecutor
+    from calibration.study_report import study_markdown
     from calibration.train import TrainConfig
     from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
 
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=False,
         ),
     )
-    report = run_study(sessions, args.out, config, ray_address=args.ray)
+    executor = run_sequential if args.ray is None else RayExecutor(args.ray)
+    report = run_study(sessions, args.out, config, executor=executor)
     print(study_markdown(report))
     return 0
 

@@ -12,6 +12,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from calibration.defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_EPOCHS,
+    DEFAULT_PATIENCE,
+    DEFAULT_SOFT_TARGET_FOLDS,
+    DEFAULT_TEMPERATURE,
+)
 from rtdecode.cli_args import at_least, fraction, positive
 
 if TYPE_CHECKING:
@@ -29,12 +37,6 @@ TEACHER_HELP = (
     "on labels only (no distillation)"
 )
 
-DEFAULT_MAX_EPOCHS = 60
-DEFAULT_PATIENCE = 8
-DEFAULT_ALPHA = 0.5
-DEFAULT_TEMPERATURE = 1.0
-DEFAULT_SOFT_TARGET_FOLDS = 5
-DEFAULT_BATCH_SIZE = 64
 
 BASELINES = (
     "logreg_standardized",

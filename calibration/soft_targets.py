@@ -1,6 +1,7 @@
 """The teacher's soft targets for distillation: out-of-fold, at the distillation temperature.
 
-A linear head fitted on every stimulus image and then asked about those same images answers
+The teacher is an image encoder (:mod:`calibration.image_encoder`) with a linear head
+(:func:`fit_linear`) on the embeddings of the stimulus images. A linear head fitted on every stimulus image and then asked about those same images answers
 with near one-hot rows (mean max probability 0.999 at T = 1 on the simulated subject): the
 targets then carry nothing beyond the label. Here the images are split into k stratified folds
 and each image's targets come from a head fitted on the other folds only, so they show which
@@ -19,9 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from calibration.teacher import ImageEncoder
+    from calibration.image_encoder import ImageEncoder
 
 log = logging.getLogger(__name__)
+
+# Logit given to classes without any image: far enough below any fitted logit that their
+# probability is exactly 0 in float32 at any sensible temperature, yet finite for JSON.
+ABSENT_CLASS_LOGIT = -1.0e4
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -33,6 +38,50 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)
     return p.astype(np.float32)
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, n_classes: int, C: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's linear head: logistic regression on standardized embeddings, over all classes.
+
+    A multinomial logistic regression (scikit-learn, L-BFGS; deterministic) fitted on ``x``
+    standardized per feature, with the standardization folded into the returned weights, so
+    ``x @ weight.T + bias`` are the logits of the raw embeddings.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_images, d), float64
+        Image embeddings.
+    y : np.ndarray, shape (n_images,), int in [0, n_classes)
+        At least two distinct classes.
+    n_classes : int
+        Rows of the result; classes absent from ``y`` get a zero weight row and a bias of
+        :data:`ABSENT_CLASS_LOGIT` (probability 0).
+    C : float
+        Inverse L2 regularization strength.
+
+    Returns
+    -------
+    weight : np.ndarray, shape (n_classes, d), float32
+    bias : np.ndarray, shape (n_classes,), float32
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    # Constant features (zero spread) stay as they are instead of dividing by zero.
+    scale[scale < 1e-12] = 1.0
+    clf = LogisticRegression(C=C, max_iter=2000)
+    clf.fit((x - mean) / scale, y)
+    coef, intercept = clf.coef_, clf.intercept_
+    if len(clf.classes_) == 2:
+        # sklearn keeps one logit for two classes; softmax([-z/2, z/2]) equals sigmoid(z).
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    weight = np.zeros((n_classes, x.shape[1]))
+    bias = np.full(n_classes, ABSENT_CLASS_LOGIT)
+    weight[clf.classes_] = coef / scale
+    bias[clf.classes_] = intercept - (coef / scale) @ mean
+    return weight.astype(np.float32), bias.astype(np.float32)
 
 
 def out_of_fold_logits(
@@ -50,16 +99,13 @@ def out_of_fold_logits(
     seed : int
         Seeds the fold assignment.
     C : float
-        Inverse L2 strength of the logistic regression (the teacher's, see
-        :func:`calibration.teacher.fit_teacher`).
+        Inverse L2 strength of the logistic regression (:func:`fit_linear`).
 
     Returns
     -------
     np.ndarray, shape (n_images, n_classes), float32
     """
     from sklearn.model_selection import StratifiedKFold
-
-    from calibration.teacher import _fit_linear
 
     x = np.asarray(embeddings, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
@@ -78,7 +124,7 @@ def out_of_fold_logits(
         # Classes with fewer images than folds are expected with small sessions.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         for train_idx, test_idx in splitter.split(x, y):
-            weight, bias = _fit_linear(x[train_idx], y[train_idx], n_classes, C)
+            weight, bias = fit_linear(x[train_idx], y[train_idx], n_classes, C)
             out[test_idx] = x[test_idx] @ weight.T + bias
     return out
 
@@ -213,7 +259,7 @@ def teacher_soft_targets(
     choice = resolve_teacher(teacher, weights)
     if choice is None:
         return {"used": False, "reason": "--teacher none: trained on labels only"}, None
-    from calibration.teacher import load_image_encoder
+    from calibration.image_encoder import load_image_encoder
 
     paths = image_paths(image_folder)
     missing = sorted(set(image_ids) - set(paths))

@@ -73,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``rtdecode study``."""
-    from calibration.study import StudyConfig, run_study, study_markdown
+    from calibration.study import StudyConfig, run_sequential, run_study
+    from calibration.study_report import study_markdown
 
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: give at least 1")
@@ -88,14 +89,12 @@ def run(args: argparse.Namespace) -> int:
         teacher_weights=args.teacher_weights,
         soft_target_folds=args.soft_target_folds,
     )
-    report = run_study(
-        args.recordings,
-        args.out,
-        config,
-        ray_address=args.ray,
-        ray_cpus=args.ray_cpus,
-        gpus_per_run=args.gpus_per_run,
-    )
+    executor = run_sequential
+    if args.ray is not None:
+        from calibration.study_ray import RayExecutor
+
+        executor = RayExecutor(args.ray, cpus=args.ray_cpus, gpus_per_run=args.gpus_per_run)
+    report = run_study(args.recordings, args.out, config, executor=executor)
     print(study_markdown(report))
     print(f"report: {args.out}/study.md, study.json, study.png")
     return 0

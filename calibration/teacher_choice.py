@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from calibration.options import TEACHER_AUTO, TEACHER_NONE, TEACHER_RANDOM
+from rtdecode.weights import hf_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class TeacherChoice:
     model_name : str
         open_clip model name (or ``local-dir:``/``hf-hub:`` form) or ``"efficientnet-lite0"``.
     pretrained : str or None
-        What :func:`calibration.teacher.load_image_encoder` takes; ``None`` is random weights.
+        What :func:`calibration.image_encoder.load_image_encoder` takes; ``None`` is random weights.
     source : str
         Where the weights come from, in words (for reports and logs).
     """
@@ -76,7 +76,7 @@ def resolve_teacher(
 
     Raises
     ------
-    calibration.teacher.MissingWeightsError
+    calibration.image_encoder.MissingWeightsError
         A named CLIP model has no weights on this machine.
     """
     teacher = teacher or TEACHER_AUTO
@@ -105,7 +105,7 @@ def resolve_teacher(
         return TeacherChoice(teacher, weights, f"CLIP weights given: {weights}")
     cached = find_cached_clip(cache_dir, models=(teacher,))
     if cached is None:
-        from calibration.teacher import MissingWeightsError
+        from calibration.image_encoder import MissingWeightsError
 
         raise MissingWeightsError(
             f"--teacher {teacher}: no weights for it on this machine (none in the Hugging Face cache); "
@@ -134,14 +134,12 @@ def find_cached_clip(
     -------
     (model_name, tag) or None
     """
-    from calibration.teacher import hf_cache_dir
-
-    cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
+    cache = hf_cache_dir(cache_dir)
     if not cache.is_dir():
         return None
     import open_clip
 
-    from calibration.teacher import MissingWeightsError, _tag_source
+    from calibration.image_encoder import MissingWeightsError, cached_tag_weights
 
     pairs = open_clip.list_pretrained()
     rank = {m: i for i, m in enumerate(models or _PREFERRED_CLIP)}
@@ -156,7 +154,7 @@ def find_cached_clip(
         if folder is None or not folder.is_dir():
             continue
         try:
-            _tag_source(model, tag, cache)
+            cached_tag_weights(model, tag, cache)
         except MissingWeightsError:
             continue
         log.info("teacher: found open_clip %s/%s in %s", model, tag, cache)

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from calibration.defaults import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
 from calibration.metrics import class_weights
-from calibration.options import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
+from rtdecode.weights import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +93,6 @@ class TrainHistory:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else CPU; any other string is passed to torch."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -214,7 +208,7 @@ def train_classifier(
     if teacher_probs is not None and len(teacher_probs) != len(x_train):
         raise ValueError(f"teacher_probs has {len(teacher_probs)} rows for {len(x_train)} training examples")
     seed_everything(config.seed, config.deterministic)
-    device = resolve_device(config.device)
+    device = torch.device(resolve_device(config.device))
     previous_threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)

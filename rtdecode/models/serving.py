@@ -33,10 +33,9 @@ class ServedModel:
         self.architecture = bundle.architecture
         self.is_network = hasattr(bundle.model, "parameters")
         if self.is_network:
-            import torch
+            from rtdecode.weights import resolve_device
 
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = resolve_device(device)
             self.model = bundle.model.to(device).eval()
         else:
             device = "cpu"

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.reconstruct.names import DEFAULT_PROMPT, check_template, make_prompt
+from rtdecode.weights import cached_file, hf_cache_dir, offline_mode, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -333,17 +333,6 @@ def to_uint8(image: Any) -> np.ndarray:
     return np.ascontiguousarray(array[..., :3])
 
 
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other values are checked."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
-    return device
-
-
 def resolve_dtype(dtype: str, device: str) -> Any:
     """The torch dtype for a name; ``"auto"`` is float16 on CUDA and float32 elsewhere."""
     import torch
@@ -409,27 +398,6 @@ def native_size(pipe: Any) -> int:
     if not isinstance(sample, int) or not isinstance(factor, int):
         return 512
     return int(sample * factor)
-
-
-@contextlib.contextmanager
-def offline_mode() -> Iterator[None]:
-    """Hugging Face offline mode for the duration of a load: no network call is even attempted."""
-    import huggingface_hub.constants as hf_constants
-
-    saved_env = {key: os.environ.get(key) for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    saved = hf_constants.HF_HUB_OFFLINE
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    hf_constants.HF_HUB_OFFLINE = True  # read at import time; set it for modules already loaded
-    try:
-        yield
-    finally:
-        hf_constants.HF_HUB_OFFLINE = saved
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def model_name(source: str | Path) -> str:
@@ -501,21 +469,18 @@ def _from_folder(path: Path, torch_dtype: Any) -> Any:
 
 def _from_cache(repo_id: str, torch_dtype: Any, cache_dir: str | Path | None) -> Any:
     from diffusers import AutoPipelineForText2Image
-    from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo_id, "model_index.json", cache_dir=cache_dir)
-    if not isinstance(found, str):
-        from huggingface_hub.constants import HF_HUB_CACHE
-
-        where = cache_dir or HF_HUB_CACHE
+    # The lookup and the load read the same cache, the one the environment names now.
+    cache = hf_cache_dir(cache_dir)
+    if cached_file(repo_id, "model_index.json", cache) is None:
         raise ValueError(
-            f"{repo_id} is not in the local Hugging Face cache ({where}) and nothing is downloaded at run "
+            f"{repo_id} is not in the local Hugging Face cache ({cache}) and nothing is downloaded at run "
             f"time; download it once on a machine with internet (`hf download {repo_id}`) and copy the "
             "cache, or give a local pipeline folder or checkpoint file with --pipeline"
         )
     return _with_fp16_variant_fallback(
         lambda **extra: AutoPipelineForText2Image.from_pretrained(
-            repo_id, dtype=torch_dtype, local_files_only=True, cache_dir=cache_dir, **extra
+            repo_id, dtype=torch_dtype, local_files_only=True, cache_dir=cache, **extra
         ),
         repo_id,
     )

@@ -107,7 +107,7 @@ def test_the_readmes_calibrate_command_uses_a_pretrained_teacher_without_warning
     import warnings
     from pathlib import Path
 
-    from calibration.teacher import RandomWeightsWarning
+    from calibration.image_encoder import RandomWeightsWarning
     from rtdecode.cli import main
     from rtdecode.sim.simulate import save_simulated_session
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.soft_targets import out_of_fold_logits, softmax, target_statistics
-from calibration.teacher import MissingWeightsError, _fit_linear
+from calibration.image_encoder import MissingWeightsError
+from calibration.soft_targets import fit_linear, out_of_fold_logits, softmax, target_statistics
 from calibration.teacher_choice import resolve_teacher
 
 
@@ -20,7 +20,7 @@ def _embeddings(n_classes=4, per_class=10, d=8, spread=1.0, seed=0):
 def test_out_of_fold_logits_never_score_an_image_with_a_head_fitted_on_it():
     x, y = _embeddings()
     oof = out_of_fold_logits(x, y, 4, folds=5, seed=1)
-    in_fold_weight, in_fold_bias = _fit_linear(x.astype(np.float64), y, 4, 1.0)
+    in_fold_weight, in_fold_bias = fit_linear(x.astype(np.float64), y, 4, 1.0)
     in_fold = softmax(x @ in_fold_weight.T + in_fold_bias)
     # The head that saw every image is more confident about them than heads that did not.
     assert target_statistics(softmax(oof))["mean_max_prob"] < target_statistics(in_fold)["mean_max_prob"]
@@ -28,7 +28,7 @@ def test_out_of_fold_logits_never_score_an_image_with_a_head_fitted_on_it():
     from sklearn.model_selection import StratifiedKFold
 
     train, test = next(StratifiedKFold(5, shuffle=True, random_state=1).split(x, y))
-    w, b = _fit_linear(x[train].astype(np.float64), y[train], 4, 1.0)
+    w, b = fit_linear(x[train].astype(np.float64), y[train], 4, 1.0)
     np.testing.assert_allclose(oof[test], x[test] @ w.T + b, rtol=1e-5, atol=1e-4)
 
 
@@ -96,8 +96,8 @@ def test_teacher_rule_random_and_none_only_when_asked(tmp_path):
 def test_embeddings_are_cached_by_encoder_and_image_content(tmp_path, tiny_model_name):
     from PIL import Image
 
+    from calibration.image_encoder import load_image_encoder
     from calibration.soft_targets import cached_embeddings
-    from calibration.teacher import load_image_encoder
 
     paths = []
     for i in range(3):
@@ -112,3 +112,38 @@ def test_embeddings_are_cached_by_encoder_and_image_content(tmp_path, tiny_model
     Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(paths[0])  # new content, new key
     with pytest.raises(TypeError):
         cached_embeddings(encoder, paths, cache=tmp_path / "cache")
+
+
+def test_teacher_soft_targets_embed_the_stimuli_and_report_out_of_fold(tmp_path, tiny_model_name):
+    import json
+
+    from PIL import Image
+
+    from calibration.soft_targets import teacher_soft_targets
+
+    # 3 classes x 6 images of one colour each, shown twice: trials repeat their image's targets.
+    colours = np.array([[230, 20, 20], [20, 230, 20], [20, 20, 230]], dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    image_labels = np.repeat(np.arange(3), 6)
+    for k, label in enumerate(image_labels):
+        pixels = np.clip(colours[label] + rng.normal(0, 10, (32, 32, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"img{k:02d}.png")
+    image_ids = [f"img{k:02d}" for k in range(len(image_labels))] * 2
+    labels = np.tile(image_labels, 2)
+    with pytest.warns(UserWarning, match="random"):
+        report, soft = teacher_soft_targets(
+            image_ids, labels, tmp_path, 3, tiny_model_name, "random", temperature=2.0, folds=3, device="cpu"
+        )
+    assert soft.shape == (len(image_ids), 3) and soft.dtype == np.float32
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(soft[:18], soft[18:])
+    assert report["used"] and report["pretrained"] is False
+    assert report["encoder"] == f"open_clip:{tiny_model_name}" and report["embed_dim"] == 16
+    assert report["n_images"] == 18 and report["folds"] == 3 and report["temperature"] == 2.0
+    assert 0.0 <= report["held_out_accuracy"] <= 1.0
+    assert 1 / 3 <= report["mean_max_soft_target"] <= 1.0 and "targets_at_T1" in report
+    json.dumps(report)
+    assert teacher_soft_targets(image_ids, labels, tmp_path, 3, "none") == (
+        {"used": False, "reason": "--teacher none: trained on labels only"},
+        None,
+    )

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from calibration.networks import NETWORKS, fit_network, network, network_inputs
-from calibration.study import StudyConfig, paired_difference, run_study
+from calibration.study import StudyConfig, run_study
+from calibration.study_analysis import paired_difference
 from calibration.train import TrainConfig
 from rtdecode.models.student import StudentConfig
 from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
@@ -95,6 +96,8 @@ def test_sequential_study_reports_subjects_table_and_paired_differences(sequenti
 
 def test_ray_study_equals_the_sequential_study(sessions, sequential, tmp_path, tiny_model_name):
     ray = pytest.importorskip("ray")
+    from calibration.study_ray import RayExecutor
+
     sequential, seq_folder = sequential
     # A study stopped midway: its first run is already in the journal and must not run again.
     first = json.loads((seq_folder / "runs.jsonl").read_text().splitlines()[0])
@@ -103,7 +106,9 @@ def test_ray_study_equals_the_sequential_study(sessions, sequential, tmp_path, t
     (tmp_path / "runs.partial.jsonl").write_text(json.dumps(first) + "\n")
     try:
         with pytest.warns(UserWarning, match="random"):  # its own preparation, in its own folder
-            on_ray = run_study(sessions, tmp_path, _config(tiny_model_name), ray_address="local", ray_cpus=2)
+            on_ray = run_study(
+                sessions, tmp_path, _config(tiny_model_name), executor=RayExecutor("local", cpus=2)
+            )
     finally:
         ray.shutdown()
     assert on_ray["executor"]["kind"] == "ray" and on_ray["executor"]["cluster"]["CPU"] == 2
@@ -190,11 +195,16 @@ def test_an_interrupted_sequential_study_resumes_from_its_journal(sequential, ti
     monkeypatch.setattr(study, "run_task", fake_run)
     prepared = [(s, p) for s, p in {(r["subject"], r["prepared"]) for r in report["runs"]}]
     tasks = study.study_tasks(sorted(prepared), _config(tiny_model_name), distill=True)
-    results = study.run_sequential(tasks, _config(tiny_model_name), journal=folder / study.JOURNAL)
+
+    def run(tasks, config):
+        return study.run_sequential(tasks, config, study.Journal(folder / study.JOURNAL, config))
+
+    results, where = run(tasks, _config(tiny_model_name))
     assert tasks_run == [] and len(results) == len(tasks)  # every run came from the journal
+    assert where == {"kind": "sequential"}
     grown = StudyConfig(**{**_config(tiny_model_name).__dict__, "seeds": (0, 1, 2)})
-    study.run_sequential(tasks, grown, journal=folder / study.JOURNAL)
+    run(tasks, grown)
     assert tasks_run == []  # a study grown by a seed keeps the runs it has
     other = StudyConfig(**{**_config(tiny_model_name).__dict__, "seeds": (0, 1, 2), "soft_target_folds": 4})
-    study.run_sequential(tasks[:1], other, journal=folder / study.JOURNAL)
+    run(tasks[:1], other)
     assert len(tasks_run) == 1  # another configuration is not taken from the journal
