@@ -13,7 +13,8 @@ from calibration.networks import NETWORKS, fit_network, network, network_inputs
 from calibration.study import StudyConfig, paired_difference, run_study
 from calibration.train import TrainConfig
 from rtdecode.models.student import StudentConfig
-from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import save_simulated_session
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtdecode.io.imagenet_eeg import channel_names, class_table, load_imagenet_eeg, to_recording
+from rtdecode.classes import class_table
+from rtdecode.io.imagenet_eeg import channel_names, load_imagenet_eeg, to_recording
 from rtdecode.io.things_eeg2 import event_onsets, load_pickled_npy, load_things_eeg2_session
 
 # ---------------------------------------------------------------- ImageNet-EEG
