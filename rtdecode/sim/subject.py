@@ -8,8 +8,8 @@ The subject watches the paper's protocol (40 classes x 50 images, 0.5 s each, ba
 Everything is produced by :class:`SignalGenerator`, a chunked generator whose filters and random
 streams carry their state, so that any chunking yields the same samples; an offline session is
 that generator run over the whole schedule (:func:`rtdecode.sim.session.simulate_session`), and a
-live LSL outlet (:mod:`rtdecode.sim.live`) runs it chunk by chunk and
-:meth:`SignalGenerator.present` s images when an external presenter says.
+live LSL outlet (:mod:`rtdecode.sim.live`) runs it chunk by chunk and calls
+:meth:`SignalGenerator.present` when an external presenter shows an image.
 
 The subject knows its ground truth: latent vectors, prototypes, noise-free class-mean responses,
 and an oracle classifier (:meth:`SimulatedSubject.oracle_predict`) to report next to real models
