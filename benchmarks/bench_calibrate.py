@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _session(args: argparse.Namespace, work: Path) -> Path:
     if args.session:
         return Path(args.session)
-    from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.session import save_simulated_session
 
     path = work / f"subject{args.subject}_{args.classes}c.xdf"
     if not path.exists():

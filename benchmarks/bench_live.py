@@ -36,7 +36,8 @@ from bench_common import random_bundle, write_result  # noqa: E402 (a sibling sc
 from rtdecode.config import PipelineConfig
 from rtdecode.decoder import OnlineDecoder, Prediction
 from rtdecode.models.student import count_parameters
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 from rtdecode.streams.lsl_utils import resolve_stream
 from rtdecode.streams.player import DriverEmulation, Player, marker_stream_name
 from rtdecode.streams.reader import MarkerReader, StreamReader

@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     from calibration.teacher_choice import resolve_teacher
     from rtdecode.io.xdf import read_xdf
-    from rtdecode.sim.simulate import _snr_channels, subject_from_recording
+    from rtdecode.sim.evoked import snr_channels
+    from rtdecode.sim.oracle import subject_from_recording
     from rtdecode.sim.stimuli import IMAGE_SCALE
 
     session = Path(args.session)
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. Image-level signal in the EEG: noise-free evoked responses of every image.
     # Over the occipito-parietal channels where the background RMS (the snr unit) is measured.
-    channels = _snr_channels(subject.montage)
+    channels = snr_channels(subject.montage)
     responses = np.stack([subject.evoked_response(i)[:, channels] for i in range(len(ids))])
     class_means = np.stack([responses[labels == c].mean(0) for c in range(n_classes)])
     within = ((responses - class_means[labels]) ** 2).mean()

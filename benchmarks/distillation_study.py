@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from calibration.study_ray import RayExecutor
     from calibration.study_report import study_markdown
     from calibration.train import TrainConfig
-    from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.session import save_simulated_session
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     work = Path(args.work)

@@ -29,7 +29,9 @@ from calibration.metrics import evaluate_predictions
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import design_filter_bank
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.sim.simulate import DEFAULT_SNR, SimulatedSubject, SimulationConfig, simulate_session
+from rtdecode.sim.config import DEFAULT_SNR, SimulationConfig
+from rtdecode.sim.session import simulate_session
+from rtdecode.sim.subject import SimulatedSubject
 
 
 def class_dependent_rms(sim: SimulatedSubject, sos: np.ndarray) -> float:

@@ -27,7 +27,8 @@ from bench_common import random_bundle, write_result  # noqa: E402 (a sibling sc
 
 from rtdecode.io.bundle import save_bundle
 from rtdecode.io.xdf import write_xdf
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 
 
 def rss_mb(pid: int) -> float:

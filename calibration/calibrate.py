@@ -567,7 +567,7 @@ def _oracle_accuracy(
     if recording.metadata.get("source") != "simulator":
         return None
     from rtdecode.signal.filters import design_filter_bank
-    from rtdecode.sim.simulate import subject_from_recording
+    from rtdecode.sim.oracle import subject_from_recording
 
     subject = subject_from_recording(recording)
     test = epochs.subset(split.test)

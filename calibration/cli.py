@@ -175,7 +175,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.io.summary import summarize_recording
-    from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.session import save_simulated_session
 
     out = Path(args.out)
     session = out / f"subject{args.subject}.xdf"

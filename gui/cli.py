@@ -180,8 +180,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     import uuid
 
+    from rtdecode.sim.config import SimulationConfig
     from rtdecode.sim.live import LiveSimulator
-    from rtdecode.sim.simulate import SimulationConfig
 
     print("[4/4] streaming the simulated subject live and opening the decoding window (close it to end)...")
     name = f"demo-sim-{uuid.uuid4().hex[:6]}"
@@ -267,7 +267,7 @@ def run_presenter(args: argparse.Namespace) -> int:
     )
     simulate = None
     if args.simulate:
-        from rtdecode.sim.simulate import SimulationConfig
+        from rtdecode.sim.config import SimulationConfig
 
         simulate = SimulationConfig(
             n_classes=args.classes, images_per_class=args.images_per_class, n_channels=args.channels

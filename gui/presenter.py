@@ -322,7 +322,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
     # -- settings ---------------------------------------------------------------------------
     def settings(self) -> PresenterSettings:
         """The form as :class:`PresenterSettings` (ValueError names a bad field)."""
-        from rtdecode.sim.simulate import SimulationConfig
+        from rtdecode.sim.config import SimulationConfig
 
         simulate = None
         if self.simulate_check.isChecked():

@@ -221,7 +221,7 @@ class PresenterSession:
         if s.simulate is None and not s.eeg:
             raise ValueError("choose the EEG stream to record (or simulate a subject)")
         if self.stimuli_dir is None and s.simulate is not None:
-            from rtdecode.sim.simulate import SimulatedSubject
+            from rtdecode.sim.subject import SimulatedSubject
 
             self.stimuli_dir = self.out_dir / "stimuli"
             SimulatedSubject(s.simulate).write_images(self.stimuli_dir)

@@ -50,7 +50,7 @@ def run_presenter(args, out: Path, docs: Path, measurements: dict) -> Path:
     from gui.presenter import PresenterWindow
     from gui.presenter_session import TrainingOptions
     from gui.protocol import ProtocolConfig
-    from rtdecode.sim.simulate import SimulationConfig
+    from rtdecode.sim.config import SimulationConfig
 
     simulation = SimulationConfig(
         n_classes=args.classes, images_per_class=args.images_per_class, n_channels=128, snr=args.snr

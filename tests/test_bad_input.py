@@ -25,7 +25,9 @@ import pytest
 from rtdecode.cli import main
 from rtdecode.io.recording import Marker, Recording
 from rtdecode.io.xdf import write_xdf
-from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig, save_simulated_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import save_simulated_session
+from rtdecode.sim.subject import SimulatedSubject
 from tests.bundles import make_bundle
 
 # 16 channels, 3 classes, 2 s blocks: a few seconds of EEG, enough to decode and to split.

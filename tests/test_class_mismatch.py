@@ -57,8 +57,8 @@ def test_every_class_known_reads_as_before():
 def test_live_warns_about_markers_of_unknown_classes(tmp_path, caplog):
     pytest.importorskip("pylsl")
     from rtdecode.cli import main
+    from rtdecode.sim.config import SimulationConfig
     from rtdecode.sim.live import LiveSimulator
-    from rtdecode.sim.simulate import SimulationConfig
 
     config = SimulationConfig(
         n_classes=3, images_per_class=4, n_channels=16, image_s=0.5, block_s=2.0, break_s=0.5, lead_in_s=0.5

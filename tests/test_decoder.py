@@ -11,7 +11,8 @@ from rtdecode.decoder import OnlineDecoder, StreamMismatch, predict_recording, v
 from rtdecode.io.bundle import ModelBundle
 from rtdecode.models.student import StudentCNN, StudentConfig
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 from tests.live_replay import decode_replay
 
 

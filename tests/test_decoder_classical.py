@@ -12,7 +12,8 @@ from rtdecode.config import PipelineConfig
 from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import ModelBundle
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 from tests.live_replay import decode_replay
 
 

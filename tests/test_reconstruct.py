@@ -284,7 +284,8 @@ def test_pregenerated_images_are_indexed_and_served_from_the_cache(generator, tm
 
 
 def test_without_weights_the_calibration_exemplar_is_shown(tmp_path):
-    from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.subject import SimulatedSubject
 
     subject = SimulatedSubject(
         SimulationConfig(n_classes=3, images_per_class=2, n_channels=16, image_size=32)
@@ -328,7 +329,8 @@ def session(tmp_path_factory):
     from rtdecode.io.xdf import read_xdf
     from rtdecode.models.student import StudentCNN, StudentConfig
     from rtdecode.signal.standardize import Standardizer
-    from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.session import save_simulated_session
 
     root = tmp_path_factory.mktemp("session")
     xdf = root / "s.xdf"

@@ -110,7 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.session import save_simulated_session
 
     config = SimulationConfig(
         subject=args.subject,

@@ -55,12 +55,12 @@ import json
 import logging
 import pickle
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rtdecode.classes import class_table
 from rtdecode.io.markers import block_marker, stimulus_marker
 from rtdecode.io.recording import Marker, Recording
 
@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 
 N_CHANNELS = 128
 SFREQ = 1000.0
-CLASSES_RESOURCE = "imagenet-eeg-classes.tsv"
 SPLIT_NAMES = ("train", "val", "test")
 # The paper's (and the reference loader's) window in samples after onset at 1 kHz.
 PAPER_CROP = (20, 460)
@@ -87,18 +86,6 @@ _CONVERT_HINT = (
 def channel_names() -> list[str]:
     """The 128 channel names used for ImageNet-EEG: ``"EEG001"`` .. ``"EEG128"`` (see module doc)."""
     return [f"EEG{i:03d}" for i in range(1, N_CHANNELS + 1)]
-
-
-def class_table() -> list[tuple[int, str, str]]:
-    """Rows ``(index, wnid, name)`` of the packaged ``imagenet-eeg-classes.tsv``, in label order."""
-    text = resources.files("rtdecode").joinpath("data", CLASSES_RESOURCE).read_text(encoding="utf-8")
-    rows: list[tuple[int, str, str]] = []
-    for line in text.splitlines()[1:]:
-        if not line.strip():
-            continue
-        index, wnid, name = line.split("\t")
-        rows.append((int(index), wnid.strip(), name.strip()))
-    return rows
 
 
 @dataclass

@@ -6,14 +6,14 @@ import functools
 import hashlib
 import re
 
+from rtdecode.classes import class_table
+
 DEFAULT_PROMPT = "an image of a {label}"
 _WNID = re.compile(r"n\d{8}")
 
 
 @functools.cache
 def _wnid_names() -> dict[str, str]:
-    from rtdecode.io.imagenet_eeg import class_table
-
     return {wnid: name for _, wnid, name in class_table()}
 
 

@@ -1,6 +1,6 @@
 """The simulated subject as live LSL streams, in real time.
 
-The same chunked :class:`~rtdecode.sim.simulate.SignalGenerator` as the offline session,
+The same chunked :class:`~rtdecode.sim.subject.SignalGenerator` as the offline session,
 paced against the local LSL clock. Either the subject runs the paper's protocol itself (its own
 schedule, with its own marker stream), or it follows an external marker stream, a stimulus
 presenter, and responds to every image that stream announces.
@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 from rtdecode.io.markers import STIMULUS, parse_marker
-from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.subject import SimulatedSubject
 from rtdecode.streams.lsl_utils import make_outlet
 from rtdecode.worker import BackgroundWorker
 

@@ -1,9 +1,9 @@
-"""The simulated subject's visual world: classes, latent features and procedural stimulus images.
+"""The simulated subject's visual world: latent features of classes and images, and the images.
 
 Every image has a latent feature vector ``z = prototype[class] + variation[image]``; class
 prototypes are drawn around the centre of their super-category (animals, vehicles, ...), so
 classes of one super-category are closer to each other than to the rest. The same latent drives
-the EEG evoked response (``rtdecode.sim.simulate``) and the image's appearance here, through
+the EEG evoked response (:mod:`rtdecode.sim.evoked`) and the image's appearance here, through
 fixed linear maps: colours, shape, size, orientation, texture. An image classifier can therefore
 tell the classes apart, and classes of one super-category look alike, as in ImageNet.
 
@@ -19,55 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtdecode.io.imagenet_eeg import class_table
-
-# The super-category the simulator files each ImageNet-EEG class under, in label order; the
-# class names themselves come from the packaged table (rtdecode/data/imagenet-eeg-classes.tsv).
-# fmt: off
-CLASS_SUPER_CATEGORIES: tuple[str, ...] = (
-    "animal",  # 0 sorrel
-    "vehicle",  # 1 parachute
-    "device",  # 2 iron
-    "animal",  # 3 anemone fish
-    "device",  # 4 espresso maker
-    "object",  # 5 coffee mug
-    "vehicle",  # 6 mountain bike
-    "object",  # 7 revolver
-    "animal",  # 8 giant panda
-    "food and plant",  # 9 daisy
-    "vehicle",  # 10 canoe
-    "animal",  # 11 lycaenid butterfly
-    "animal",  # 12 German shepherd
-    "object",  # 13 running shoe
-    "food and plant",  # 14 jack-o'-lantern
-    "device",  # 15 cellular phone
-    "object",  # 16 golf ball
-    "device",  # 17 desktop computer
-    "object",  # 18 broom
-    "food and plant",  # 19 pizza
-    "vehicle",  # 20 missile
-    "animal",  # 21 capuchin
-    "object",  # 22 pool table
-    "object",  # 23 mailbag
-    "vehicle",  # 24 convertible
-    "object",  # 25 folding chair
-    "object",  # 26 pajama
-    "object",  # 27 mitten
-    "device",  # 28 electric guitar
-    "device",  # 29 reflex camera
-    "device",  # 30 grand piano
-    "object",  # 31 mountain tent
-    "food and plant",  # 32 banana
-    "food and plant",  # 33 bolete
-    "device",  # 34 digital watch
-    "animal",  # 35 African elephant
-    "vehicle",  # 36 airliner
-    "vehicle",  # 37 electric locomotive
-    "device",  # 38 radio telescope
-    "animal",  # 39 Egyptian cat
-)
-# fmt: on
-SUPER_CATEGORIES: tuple[str, ...] = ("animal", "vehicle", "device", "object", "food and plant")
+from rtdecode.classes import SUPER_CATEGORIES, super_categories_for
+from rtdecode.sim.seeds import TAG_APPEARANCE, TAG_CLASS, TAG_IMAGE, TAG_SUPER, seeded_rng
 
 LATENT_DIM = 24
 # Spread of the latent hierarchy per dimension: super-category centres, class offsets around
@@ -77,27 +30,6 @@ CLASS_SCALE = 0.6
 IMAGE_SCALE = 0.3
 
 SHAPES: tuple[str, ...] = ("disk", "square", "triangle", "star", "cross")
-
-# Seed-sequence tags keep every random draw of the simulator on its own stream.
-_TAG_SUPER = 101
-_TAG_CLASS = 102
-_TAG_IMAGE = 103
-_TAG_APPEARANCE = 104
-
-
-def class_names_for(n_classes: int) -> list[str]:
-    """The first ``n_classes`` ImageNet-EEG names, then ``"class 40"``, ``"class 41"``..."""
-    if n_classes < 1:
-        raise ValueError(f"n_classes must be at least 1, got {n_classes}")
-    names = [name for _, _, name in class_table()[:n_classes]]
-    return names + [f"class {i}" for i in range(len(names), n_classes)]
-
-
-def super_categories_for(n_classes: int) -> list[str]:
-    """Super-category of each of the first ``n_classes`` classes (cycling for generic classes)."""
-    known = list(CLASS_SUPER_CATEGORIES[:n_classes])
-    extra = [SUPER_CATEGORIES[i % len(SUPER_CATEGORIES)] for i in range(len(known), n_classes)]
-    return known + extra
 
 
 def image_id(label: int, k: int) -> str:
@@ -139,19 +71,22 @@ def make_latent_space(seed: int, n_classes: int, images_per_class: int) -> Laten
     if images_per_class < 1:
         raise ValueError(f"images_per_class must be at least 1, got {images_per_class}")
     supers = np.stack(
-        [_rng(seed, _TAG_SUPER, s).normal(0.0, SUPER_SCALE, LATENT_DIM) for s in range(len(SUPER_CATEGORIES))]
+        [
+            seeded_rng(seed, TAG_SUPER, s).normal(0.0, SUPER_SCALE, LATENT_DIM)
+            for s in range(len(SUPER_CATEGORIES))
+        ]
     )
     super_index = [SUPER_CATEGORIES.index(s) for s in super_categories_for(n_classes)]
     prototypes = np.stack(
         [
-            supers[super_index[c]] + _rng(seed, _TAG_CLASS, c).normal(0.0, CLASS_SCALE, LATENT_DIM)
+            supers[super_index[c]] + seeded_rng(seed, TAG_CLASS, c).normal(0.0, CLASS_SCALE, LATENT_DIM)
             for c in range(n_classes)
         ]
     )
     latents, labels, ids = [], [], []
     for c in range(n_classes):
         for k in range(images_per_class):
-            variation = _rng(seed, _TAG_IMAGE, c, k).normal(0.0, IMAGE_SCALE, LATENT_DIM)
+            variation = seeded_rng(seed, TAG_IMAGE, c, k).normal(0.0, IMAGE_SCALE, LATENT_DIM)
             latents.append(prototypes[c] + variation)
             labels.append(c)
             ids.append(image_id(c, k))
@@ -182,7 +117,7 @@ class ImageRenderer:
         if size < 16:
             raise ValueError(f"image size must be at least 16 pixels, got {size}")
         self.size = int(size)
-        rng = _rng(seed, _TAG_APPEARANCE)
+        rng = seeded_rng(seed, TAG_APPEARANCE)
         # Unit-norm-ish rows: each appearance parameter varies about as much as one latent axis.
         self._map = rng.normal(0.0, 1.0, (self._N_PARAMS, LATENT_DIM)) / np.sqrt(LATENT_DIM)
         # Shape logits get a larger gain so that shape follows the super-category firmly.
@@ -297,7 +232,3 @@ def _shape_inside(shape: str, u: np.ndarray, v: np.ndarray, size: float) -> np.n
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(seed), *keys]))

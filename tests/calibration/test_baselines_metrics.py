@@ -16,7 +16,8 @@ from calibration.metrics import class_weights, evaluate_predictions, model_warni
 from calibration.train import TrainConfig
 from rtdecode.io.bundle import load_bundle
 from rtdecode.models.student import StudentConfig
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 
 
 def test_logreg_pca_clips_its_components_to_the_data():

@@ -12,7 +12,9 @@ from calibration.train import TrainConfig
 from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import load_bundle
 from rtdecode.models.student import StudentConfig
-from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
+from rtdecode.sim.subject import SimulatedSubject
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,7 @@ def test_the_readmes_calibrate_command_uses_a_pretrained_teacher_without_warning
 
     from calibration.image_encoder import RandomWeightsWarning
     from rtdecode.cli import main
-    from rtdecode.sim.simulate import save_simulated_session
+    from rtdecode.sim.session import save_simulated_session
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     command = re.search(r"`rtdecode calibrate (session\.xdf --out run/)", readme).group(1).split()

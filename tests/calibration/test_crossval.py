@@ -10,7 +10,8 @@ from calibration.calibrate import CalibrationConfig, calibrate
 from calibration.train import TrainConfig
 from rtdecode.io.bundle import load_bundle
 from rtdecode.models.student import StudentConfig
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 
 
 def test_few_blocks_are_cross_validated_and_the_bundle_is_refitted_on_all(tmp_path):

@@ -11,7 +11,8 @@ from calibration.train import TrainConfig
 from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import load_bundle
 from rtdecode.models.student import StudentConfig
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 
 FAST = CalibrationConfig(
     train=TrainConfig(max_epochs=12, patience=5, batch_size=32, progress=False),

@@ -14,7 +14,8 @@ from calibration.study import StudyConfig, run_study
 from calibration.study_analysis import paired_difference
 from calibration.train import TrainConfig
 from rtdecode.models.student import StudentConfig
-from rtdecode.sim.simulate import SimulationConfig, save_simulated_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import save_simulated_session
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig  # noqa: E402
+from rtdecode.sim.config import SimulationConfig  # noqa: E402
+from rtdecode.sim.subject import SimulatedSubject  # noqa: E402
 from tests.bundles import make_bundle  # noqa: E402, F401  (the GUI tests import it from here)
 
 # 16 channels, 3 classes, short blocks: small enough to decode in real time on a busy CPU.

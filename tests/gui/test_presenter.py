@@ -15,8 +15,9 @@ from gui.protocol import ProtocolConfig
 from rtdecode.io.bundle import load_bundle
 from rtdecode.io.xdf import read_xdf
 from rtdecode.models.student import StudentConfig
+from rtdecode.sim.config import SimulationConfig
 from rtdecode.sim.live import LiveSimulator
-from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig
+from rtdecode.sim.subject import SimulatedSubject
 from tests.gui.conftest import unique
 
 WAIT_MS = 60_000

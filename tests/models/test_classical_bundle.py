@@ -17,7 +17,8 @@ from rtdecode.io.bundle import ModelBundle, load_bundle, save_bundle
 from rtdecode.models.classical import WindowedMeansLDA
 from rtdecode.models.eegnet import EEGNet, EEGNetConfig
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 
 
 def _data(n_classes: int, seed: int = 0):

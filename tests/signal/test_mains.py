@@ -8,7 +8,8 @@ import pytest
 from calibration.notch import choose_notch
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.mains import detect_mains
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 
 
 @pytest.fixture(scope="module", params=[50.0, 60.0])

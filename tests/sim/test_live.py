@@ -10,8 +10,9 @@ import pylsl
 
 from rtdecode.config import PipelineConfig
 from rtdecode.io.markers import parse_marker, stimulus_marker
+from rtdecode.sim.config import SimulationConfig
 from rtdecode.sim.live import LiveSimulator
-from rtdecode.sim.simulate import SimulatedSubject, SimulationConfig
+from rtdecode.sim.subject import SimulatedSubject
 from rtdecode.streams.lsl_utils import make_outlet, resolve_stream
 from rtdecode.streams.reader import MarkerReader, StreamReader
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from importlib import resources
 
 import numpy as np
 import pytest
@@ -14,16 +13,11 @@ from rtdecode.config import PipelineConfig
 from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS, parse_marker
 from rtdecode.signal.filters import design_filter_bank
 from rtdecode.signal.preprocess import filter_recording
-from rtdecode.sim.montage import CHANNELS_128, parse_label, standard_montage
-from rtdecode.sim.simulate import (
-    DEFAULT_SNR,
-    SimulatedSubject,
-    SimulationConfig,
-    oracle_accuracy,
-    simulate_session,
-    subject_from_recording,
-)
-from rtdecode.sim.stimuli import CLASS_SUPER_CATEGORIES, SUPER_CATEGORIES, class_names_for
+from rtdecode.sim.config import DEFAULT_SNR, SimulationConfig
+from rtdecode.sim.montage import CHANNELS_128, standard_montage
+from rtdecode.sim.oracle import oracle_accuracy, subject_from_recording
+from rtdecode.sim.session import simulate_session
+from rtdecode.sim.subject import SimulatedSubject
 
 SFREQ = 1000.0
 # 4 classes x 25 images: two full 50-image blocks, 72 s in all.
@@ -47,41 +41,6 @@ def _onset_samples(recording) -> list[int]:
     ]
 
 
-# Montage -----------------------------------------------------------------------------------------
-
-
-def test_montage_has_128_unique_10_5_labels_on_the_unit_sphere():
-    montage = standard_montage()
-    assert montage.n_channels == 128 == len(set(montage.names))
-    assert {"Oz", "Fp1", "Cz", "Iz", "PPO1h", "POO1", "OI1h", "AFF1h"} <= set(montage.names)
-    np.testing.assert_allclose(np.linalg.norm(montage.positions, axis=1), 1.0)
-    assert montage.positions[montage.index("Cz"), 2] == pytest.approx(1.0)
-    # Left labels on the left, front labels in front.
-    assert montage.positions[montage.index("C3"), 0] < 0 < montage.positions[montage.index("C4"), 0]
-    assert montage.positions[montage.index("Fpz"), 1] > 0 > montage.positions[montage.index("Oz"), 1]
-
-
-def test_montage_regions_and_neighbours():
-    montage = standard_montage()
-    frontal, posterior = montage.frontal_mask(), montage.occipitoparietal_mask()
-    assert frontal[montage.index("Fp1")] and not frontal[montage.index("Oz")]
-    assert posterior[montage.index("Oz")] and posterior[montage.index("PO7")]
-    assert not posterior[montage.index("Fp1")] and not (frontal & posterior).any()
-    distances = montage.angular_distances(montage.positions)
-    np.fill_diagonal(distances, np.inf)
-    # Every electrode has a neighbour within 15 degrees, none closer than 5: a plausible cap.
-    assert np.rad2deg(distances.min(axis=1)).max() < 15
-    assert np.rad2deg(distances.min()) > 5
-
-
-def test_parse_label():
-    assert parse_label("Oz") == ("O", 0.0, 0)
-    assert parse_label("PPO1h") == ("PPO", 0.5, -1)
-    assert parse_label("FT10") == ("FT", 5.0, 1)
-    with pytest.raises(ValueError, match="10-5"):
-        parse_label("EEG001")
-
-
 # Config ------------------------------------------------------------------------------------------
 
 
@@ -93,14 +52,6 @@ def test_config_round_trip_and_validation():
     for bad in ({"n_channels": 200}, {"snr": -1.0}, {"minutes": 0.0}, {"line_freq": 600.0}):
         with pytest.raises(ValueError):
             SimulationConfig(**bad)
-
-
-def test_class_table_matches_the_packaged_names():
-    text = resources.files("rtdecode").joinpath("data", "imagenet-eeg-classes.tsv").read_text("utf-8")
-    packaged = [line.split("\t")[2] for line in text.splitlines()[1:] if line.strip()]
-    assert class_names_for(40) == packaged
-    assert len(CLASS_SUPER_CATEGORIES) == len(packaged)
-    assert set(CLASS_SUPER_CATEGORIES) == set(SUPER_CATEGORIES)
 
 
 # Recording shape and determinism -----------------------------------------------------------------
@@ -238,6 +189,23 @@ def test_minutes_truncates_to_whole_blocks():
     assert blocks(minutes=0.5) == 1  # never less than one block
     assert blocks(minutes=2.0) == 3
     assert blocks(n_classes=4, images_per_class=10) == 1  # 40 images: one short block
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"minutes": 2.0},
+        {"n_classes": 4, "images_per_class": 10},
+        {"n_classes": 3, "images_per_class": 7, "block_s": 2.0, "break_s": 0.5, "sfreq": 512.0},
+    ],
+)
+def test_config_knows_the_session_length_before_the_schedule(kwargs):
+    config = SimulationConfig(**kwargs)
+    schedule = SimulatedSubject(config).schedule()
+    assert config.session_samples == schedule[-1].sample + round(config.break_s * config.sfreq)
+    assert config.n_blocks == sum(parse_marker(e.marker)["event"] == BLOCK_START for e in schedule)
+    assert config.n_shown == sum(e.image is not None for e in schedule)
 
 
 # Physiology --------------------------------------------------------------------------------------

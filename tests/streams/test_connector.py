@@ -20,7 +20,8 @@ from calibration.epochs import epochs_from_recording
 from rtdecode.decoder import predict_recording
 from rtdecode.io.summary import summarize_recording
 from rtdecode.io.xdf import read_xdf, write_xdf
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 from rtdecode.streams.player import DriverEmulation
 from rtdecode.streams.recorder import Recorder
 from tests.live_replay import decode_replay

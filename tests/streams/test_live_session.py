@@ -15,7 +15,8 @@ from rtdecode.decoder import StreamMismatch, predict_recording
 from rtdecode.io.bundle import ModelBundle
 from rtdecode.models.student import StudentCNN, StudentConfig
 from rtdecode.signal.standardize import Standardizer
-from rtdecode.sim.simulate import SimulationConfig, simulate_session
+from rtdecode.sim.config import SimulationConfig
+from rtdecode.sim.session import simulate_session
 from rtdecode.streams.live_session import LiveSession
 from rtdecode.streams.player import Player, marker_stream_name
 
