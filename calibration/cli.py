@@ -19,6 +19,8 @@ from rtdecode.cli_args import (
     add_device_option,
     add_latency_option,
     add_recording_arguments,
+    add_subject_option,
+    recording_options,
     refuse_to_replace,
 )
 
@@ -55,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         events_help="for files read with MNE: stimulus event codes and their classes, e.g. 'S1=house,S2=face' "
         "or '1=house,2=face' (annotation descriptions, or stimulus-channel codes)",
     )
+    add_subject_option(p)
     p.add_argument("--out", required=True, help="output folder for the bundle and the report")
     p.add_argument(
         "--images",
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     recording_path, out = Path(args.recording), Path(args.out)
     for existing in (out / "model", out / "report.md"):
         refuse_to_replace(existing, getattr(args, "overwrite", False), "calibration output")
-    recording = read_recording(recording_path, events=getattr(args, "events", None))
+    recording = read_recording(recording_path, **recording_options(args))
     images = args.images
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]

@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _number(kind: type, text: str) -> float | int:
@@ -187,8 +188,36 @@ def add_recording_arguments(p: argparse.ArgumentParser, help: str, events_help: 
 
 
 def add_subject_option(p: argparse.ArgumentParser, help: str = SUBJECT_HELP) -> None:
-    """``--subject``: which subject of a multi-subject file (ImageNet-EEG) to read."""
+    """``--subject``: which subject of a multi-subject file (ImageNet-EEG) to read, and the other
+    options of the dataset formats (THINGS-EEG2's ``--session`` and ``--trust-file``)."""
     p.add_argument("--subject", type=int, default=None, help=help)
+    p.add_argument(
+        "--session",
+        type=int,
+        default=None,
+        help="session to read from a THINGS-EEG2 subject or dataset folder",
+    )
+    p.add_argument(
+        "--trust-file",
+        action="store_true",
+        help="read a THINGS-EEG2 .npy file although it holds pickled Python objects (only files you trust)",
+    )
+
+
+def recording_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reader options of :func:`rtdecode.io.read_recording` that a command's flags give.
+
+    The one mapping from flags to reader options: ``--events``, ``--subject``, ``--session`` and
+    ``--trust-file``, where the command has them; a flag not given is left out (None), so a format
+    that cannot use it is not asked to.
+    """
+    options = {
+        "events": getattr(args, "events", None),
+        "subject": getattr(args, "subject", None),
+        "session": getattr(args, "session", None),
+        "trust_file": True if getattr(args, "trust_file", False) else None,
+    }
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def add_timeout_option(p: argparse.ArgumentParser, help: str = TIMEOUT_HELP) -> None:

@@ -12,6 +12,7 @@ from rtdecode.cli_args import (
     add_pipeline_option,
     add_subject_option,
     positive,
+    recording_options,
     refuse_to_replace,
 )
 
@@ -155,7 +156,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     runs = []
     for i, (model_dir, recording_path) in enumerate(zip(args.model, args.recordings, strict=True)):
         bundle = load_bundle(model_dir)
-        recording = read_recording(recording_path, subject=args.subject)
+        recording = read_recording(recording_path, **recording_options(args))
         predictions = predict_recording(bundle, recording, device=args.decode_device)
         images_dir = Path(args.images_dir) if args.images_dir else None
         if images_dir is None:

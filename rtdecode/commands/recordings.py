@@ -6,8 +6,10 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from rtdecode.cli_args import (
+    EVENTS_HELP,
     add_class_count_options,
     add_command,
     add_device_option,
@@ -18,6 +20,7 @@ from rtdecode.cli_args import (
     add_subject_option,
     at_least,
     positive,
+    recording_options,
     refuse_to_replace,
     with_latency,
 )
@@ -86,7 +89,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calibration and decoding use: effective sampling rate, timestamp jitter (SD of the raw stamps\n"
         "around the smoothed ones) and true gaps (samples not delivered; late chunks are not gaps).",
     )
-    p.add_argument("file", help="an .xdf file")
+    p.add_argument(
+        "file", help="a recording: .xdf, a file MNE reads, an ImageNet-EEG .pth file or THINGS-EEG2 data"
+    )
+    p.add_argument("--events", default=None, help=EVENTS_HELP)
+    add_subject_option(p)
 
     p = add_command(
         sub,
@@ -132,7 +139,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     refuse_to_replace(out, args.overwrite, "recording")
     image_dir = save_simulated_session(config, out, overwrite=args.overwrite)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and stimulus images in {image_dir}/")
-    _print_summary(out)
+    _print_summary(out, {})
     return 0
 
 
@@ -174,14 +181,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.exists():
         raise SystemExit(f"error: {path} does not exist")
-    _print_summary(path)
+    _print_summary(path, recording_options(args))
     return 0
 
 
-def _print_summary(path: Path) -> None:
+def _print_summary(path: Path, options: dict[str, Any]) -> None:
     from rtdecode.io.summary import summarize_file
 
-    print(summarize_file(path))
+    print(summarize_file(path, **options))
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -193,7 +200,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rtdecode.scoring import ClassTally
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
-    recording = read_recording(args.recording, subject=args.subject, events=getattr(args, "events", None))
+    recording = read_recording(args.recording, **recording_options(args))
     _check_decodable(recording, args.recording)
     predictions = predict_recording(bundle, recording, device=args.device)
     if not predictions:

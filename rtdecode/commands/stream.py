@@ -19,6 +19,7 @@ from rtdecode.cli_args import (
     add_timeout_option,
     at_least,
     positive,
+    recording_options,
     refuse_to_replace,
     with_latency,
 )
@@ -211,7 +212,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             "--speed 0 pushes the whole recording at once and exits, before any consumer can connect "
             "to the new streams; add --wait-for-consumer S (e.g. 10), or give a speed such as 10"
         )
-    recording = read_recording(args.recording, subject=args.subject, events=getattr(args, "events", None))
+    recording = read_recording(args.recording, **recording_options(args))
     driver = None
     if args.emulate_driver:
         driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))

@@ -192,3 +192,22 @@ def test_registering_a_format_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not take"):
         register_format("new", read_nothing, title="new", suffixes=(".x",), hints={"subject": "?"})
     assert "new" not in {spec.name for spec in known_formats()}
+
+
+def test_the_dataset_formats_are_reachable_from_the_command_line(tmp_path: Path, capsys) -> None:
+    """``rtdecode info`` reads ImageNet-EEG with --subject and THINGS-EEG2 with --session / --trust-file:
+    every command that reads a recording maps these flags to the reader's options in one place."""
+    from rtdecode.cli import main
+
+    (tmp_path / "i").mkdir()
+    imagenet = _imagenet(tmp_path / "i")
+    assert main(["info", str(imagenet), "--subject", "1"]) == 0
+    assert "format: ImageNet-EEG" in capsys.readouterr().out
+    files.write_things_session(tmp_path / "t", subject=3, session=1)
+    files.write_things_session(tmp_path / "t", subject=3, session=2)
+    things = tmp_path / "t" / "raw_data"
+    assert main(["info", str(things), "--subject", "3", "--session", "2", "--trust-file"]) == 0
+    out = capsys.readouterr().out
+    assert "format: THINGS-EEG2" in out and "EEG: 63 channels" in out
+    assert main(["info", str(imagenet)]) != 0  # ImageNet-EEG without --subject: one error line
+    assert "subject" in capsys.readouterr().err
