@@ -319,11 +319,9 @@ def calibrate(
     test_pred = np.concatenate([p[1] for p in pooled[chosen.name]]).argmax(1)
     split = folds[0]
 
-    tested = (
-        blocks_text("test", split.test_blocks)
-        if len(folds) == 1
-        else "every block tested once (pooled over folds)"
-    )
+    tested = blocks_text("test", [b for fold in folds for b in fold.test_blocks])
+    if len(folds) > 1:
+        tested += ", each once (pooled over folds)"
     plot_confusion(
         y_test,
         test_pred,

@@ -24,8 +24,8 @@ _COLUMNS = {
 }
 # top-k of a column; a top-k with k >= n_classes is 1.000 by definition and says nothing.
 _TOP_K = {"top1": 1, "top3": 3, "top5": 5}
-# A network whose best validation epoch is among its last this many epochs stopped at its
-# epoch cap while still improving.
+# A network that ran to its epoch cap with its best validation epoch among its last this many
+# (at most a tenth of the cap, at least the last one) was cut off while still improving.
 CAP_EPOCHS = 3
 
 
@@ -277,9 +277,10 @@ def report_notes(report: dict[str, Any]) -> list[str]:
                 f"chance {chance:.3f}; kappa {kappa:.3f}, chance 0): it decodes nothing here"
             )
     cap = report["max_epochs"]
+    last = max(1, min(CAP_EPOCHS, cap // 10))
     for name, history in report["histories"].items():
         ran, best = len(history["val_acc"]), history.get("best_epoch", -1)
-        if ran >= cap and best >= ran - CAP_EPOCHS:
+        if ran >= cap and best >= ran - last:
             notes.append(
                 f"{display_name(name)} stopped at its cap of {cap} epochs while still improving (best validation "
                 f"at epoch {best + 1} of {ran}): more epochs (--max-epochs) may score higher"

@@ -229,6 +229,11 @@ def test_a_network_cut_off_at_its_epoch_cap_while_improving_gets_a_note():
         "student_stft": history(60, 40),  # stopped improving long before the cap
         "cnn1d": history(20, 11),  # early-stopped
     }
+    # A short cap counts only its last epoch as "still improving".
+    short = {"eegnet": history(6, 5), "student_stft": history(6, 3)}
+    assert [note.split(" stopped")[0] for note in report_notes(_report(histories=short, max_epochs=6))] == [
+        "EEGNet (time domain)"
+    ]
     notes = report_notes(_report(histories=histories))
     assert notes == [
         "EEGNet (time domain) stopped at its cap of 60 epochs while still improving (best validation at epoch 59 "
