@@ -37,7 +37,14 @@ from calibration.fitting import (
 from calibration.metrics import class_weights, evaluate_predictions, model_warnings, summarize_folds
 from calibration.model_names import display_name
 from calibration.notch import choose_notch
-from calibration.report import plot_confusion, plot_learning_curves, write_report
+from calibration.report import (
+    blocks_text,
+    plot_confusion,
+    plot_learning_curves,
+    report_header,
+    report_notes,
+    write_report,
+)
 from calibration.soft_targets import describe_teacher
 from calibration.splits import Split, block_split, leave_one_block_out
 from calibration.train import TrainConfig
@@ -276,7 +283,9 @@ def calibrate(
             y_all = np.concatenate([p[0] for p in pooled[name]])
             proba_all = np.concatenate([p[1] for p in pooled[name]])
             notes.extend(
-                model_warnings(name, evaluate_predictions(y_all, proba_all, n_classes), histories.get(name))
+                model_warnings(
+                    display_name(name), evaluate_predictions(y_all, proba_all, n_classes), histories.get(name)
+                )
             )
     if class_weights(y, n_classes) is not None:
         notes.append(
@@ -285,7 +294,7 @@ def calibrate(
         )
     for name, message in failures.items():
         results[name] = {"failed": message}
-        notes.append(f"{name} FAILED and is left out of the comparison: {message}")
+        notes.append(f"{display_name(name)} FAILED and is left out of the comparison: {message}")
     if ORACLE in results:
         oracle_metrics = results.pop(ORACLE)
         results[ORACLE] = oracle_metrics  # last row
@@ -310,14 +319,25 @@ def calibrate(
     test_pred = np.concatenate([p[1] for p in pooled[chosen.name]]).argmax(1)
     split = folds[0]
 
+    tested = blocks_text("test", [b for fold in folds for b in fold.test_blocks])
+    if len(folds) > 1:
+        tested += ", each once (pooled over folds)"
     plot_confusion(
         y_test,
         test_pred,
         epochs.class_names,
         out_dir / "confusion.png",
-        f"{display_name(chosen.name)}: test blocks" + (" (pooled over folds)" if len(folds) > 1 else ""),
+        f"{display_name(chosen.name)}: {tested}",
     )
-    plot_learning_curves(histories, out_dir / "learning_curves.png")
+    # Histories are of the first fold (the only one of a single split).
+    plot_learning_curves(
+        histories,
+        out_dir / "learning_curves.png",
+        n_classes,
+        distilled=[main_name] if teacher_probs is not None and config.train.alpha < 1.0 else [],
+        val_blocks=folds[0].val_blocks,
+        chosen=chosen.name,
+    )
     chance = 1.0 / n_classes
     n_test = sum(len(f.test) for f in folds)
     report: dict[str, Any] = {
@@ -333,7 +353,10 @@ def calibrate(
         "n_train": len(split.train),
         "n_val": len(split.val),
         "n_test": n_test,
+        "student": main_name,
         "student_parameters": n_params,
+        "chosen_parameters": count_parameters(chosen.model) if hasattr(chosen.model, "parameters") else None,
+        "max_epochs": config.train.max_epochs,
         "teacher": teacher_report,
         "selection": selection,
         "results": results,
@@ -344,20 +367,8 @@ def calibrate(
         "seconds": time.perf_counter() - started,
         "notes": notes,
     }
-    where = (
-        f"test on {len(split.test_blocks)} held-out blocks ({len(split.test)} epochs)"
-        if len(folds) == 1
-        else f"leave-one-block-out over {len(folds)} blocks ({n_test} test epochs in all); mean [95 % interval]"
-    )
-    header = (
-        f"# Calibration report (subject {report['subject']})\n\n"
-        f"{len(epochs)} epochs ({sum(epochs.dropped.values())} dropped: {epochs.dropped or 'none'}), "
-        f"{n_classes} classes; {where}. "
-        f"Student: {n_params:,} parameters. Teacher held-out accuracy: "
-        f"{teacher_report.get('held_out_accuracy', float('nan')):.3f}.\n\n"
-        f"Chosen model: **{chosen.name}** ({selection['reason']})."
-    )
-    write_report(out_dir, report, header)
+    notes.extend(report_notes(report))
+    write_report(out_dir, report, report_header(report))
     bundle = _bundle(chosen, chosen_view, recording, epochs.class_names, results, selection, test_blocks)
     bundle.extra["evaluation"] = evaluation
     bundle.extra.update(
@@ -432,8 +443,9 @@ def _select(
         "model selection on the validation blocks ("
         + SELECTION_METRIC.replace("_", " ")
         + "): "
-        + ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
-        + f"; kept {chosen} ({reason}). The networks also early-stop on these blocks, which flatters them slightly."
+        + ", ".join(f"{display_name(name)} {score:.3f}" for name, score in scores.items())
+        + f"; kept {display_name(chosen)} ({reason}). The networks also early-stop on these blocks, which flatters "
+        "them slightly."
     )
     return {
         "metric": SELECTION_METRIC,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from calibration.metrics import point
 from calibration.model_names import display_name
 
 _COLUMNS = {
@@ -20,12 +22,16 @@ _COLUMNS = {
     "balanced_accuracy": "balanced acc.",
     "roc_auc": "ROC AUC",
 }
+# top-k of a column; a top-k with k >= n_classes is 1.000 by definition and says nothing.
+_TOP_K = {"top1": 1, "top3": 3, "top5": 5}
+# A network that ran to its epoch cap with its best validation epoch among its last this many
+# (at most a tenth of the cap, at least the last one) was cut off while still improving.
+CAP_EPOCHS = 3
 
 
 def metrics_table_markdown(
-    results: dict[str, dict[str, float]],
-    chance_top1: float,
-    chance_top5: float,
+    results: dict[str, dict[str, Any]],
+    n_classes: int,
     majority_rate: float | None = None,
 ) -> str:
     """One row per model, the metric columns, chance and majority-class levels underneath.
@@ -38,18 +44,24 @@ def metrics_table_markdown(
         "mean (sd)"), ``{model name: {metric: {"mean", "ci_low", "ci_high", ...}}}`` for
         cross-validation (shown as "mean [95 % interval]"), or
         ``{model name: {"failed": message}}`` for a model that failed. A column appears when
-        some model has it (ROC AUC: two classes only).
+        some model has it (ROC AUC: two classes only); top-k columns only for k < n_classes.
+    n_classes : int
+        Sets the chance levels and which top-k columns mean something.
     majority_rate : float, optional
         Top-1 of always answering the most common test class.
     """
-    present = [k for k in _COLUMNS if any(k in m for m in results.values())]
+    present = [
+        k for k in _COLUMNS if any(k in m for m in results.values()) and _TOP_K.get(k, 1) < max(n_classes, 2)
+    ]
     lines = [
         "| model | " + " | ".join(_COLUMNS[k] for k in present) + " |",
         "|---|" + "---|" * len(present),
     ]
     for name, metrics in results.items():
         if "failed" in metrics:
-            lines.append(f"| {name} | failed: {metrics['failed'][:80]} |" + " |" * (len(present) - 1))
+            lines.append(
+                f"| {display_name(name)} | failed: {metrics['failed'][:80]} |" + " |" * (len(present) - 1)
+            )
             continue
         cells = []
         for key in present:
@@ -62,9 +74,16 @@ def metrics_table_markdown(
                 cells.append(f"{value:.3f}")
         lines.append(f"| {display_name(name)} | " + " | ".join(cells) + " |")
     lines.append("")
+    chance = ", ".join(f"{_COLUMNS[k]} {_TOP_K[k] / n_classes:.3f}" for k in present if k in _TOP_K)
     majority = "" if majority_rate is None else f" Majority class: top-1 {majority_rate:.3f}."
-    lines.append(f"Chance: top-1 {chance_top1:.3f}, top-5 {chance_top5:.3f}.{majority}")
+    lines.append(f"Chance: {chance}.{majority}")
     return "\n".join(lines)
+
+
+def blocks_text(kind: str, blocks: list[int]) -> str:
+    """``"test blocks 5, 9"`` / ``"validation block 3"`` (``"block 3"`` for kind ``""``), by block id."""
+    plural = "s" if len(blocks) != 1 else ""
+    return f"{kind} block{plural} {', '.join(str(int(b)) for b in blocks)}".lstrip()
 
 
 def plot_confusion(
@@ -101,8 +120,34 @@ def plot_confusion(
     plt.close(fig)
 
 
-def plot_learning_curves(histories: dict[str, dict[str, Any]], path: Path) -> None:
-    """Training/validation loss and accuracy per epoch for every trained network."""
+def plot_learning_curves(
+    histories: dict[str, dict[str, Any]],
+    path: Path,
+    n_classes: int,
+    *,
+    distilled: Collection[str] = (),
+    val_blocks: list[int] | None = None,
+    chosen: str | None = None,
+) -> None:
+    """Training/validation loss and accuracy per epoch (1-based) for every trained network.
+
+    Parameters
+    ----------
+    histories : dict
+        ``{model code name: TrainHistory.to_dict()}`` (``best_epoch`` is 0-based there).
+    path : Path
+        Where the PNG goes.
+    n_classes : int
+        Puts the chance line at ``1 / n_classes`` on the accuracy panel.
+    distilled : collection of str
+        The models whose training loss includes the distillation term (the loss label says so
+        only when there is one).
+    val_blocks : list of int, optional
+        The validation blocks, named in the legend.
+    chosen : str, optional
+        The bundle's model; when it has no history (a classical model) the title says why it has
+        no curve.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,49 +155,144 @@ def plot_learning_curves(histories: dict[str, dict[str, Any]], path: Path) -> No
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
+    # The legend goes below both panels (constrained layout makes room): inside, it hid curves.
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    handles = []
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i % 10}"
         epochs = np.arange(1, len(h["train_loss"]) + 1)
         ax_loss.plot(epochs, h["train_loss"], color=color, ls="--", lw=1)
-        ax_loss.plot(epochs, h["val_loss"], color=color, label=display_name(name))
+        ax_loss.plot(epochs, h["val_loss"], color=color)
         ax_acc.plot(epochs, h["train_acc"], color=color, ls="--", lw=1)
-        ax_acc.plot(epochs, h["val_acc"], color=color, label=display_name(name))
+        handles += ax_acc.plot(epochs, h["val_acc"], color=color, label=display_name(name))
         if h.get("best_epoch", -1) >= 0:
             ax_acc.axvline(h["best_epoch"] + 1, color=color, ls=":", lw=0.8)
+    chance = 1.0 / n_classes
+    ax_acc.axhline(chance, color="0.5", lw=1, ls="-.", zorder=0)
+    kd = [display_name(name) for name in histories if name in distilled]
+    training = "training set" + (f" (with the distillation term for {', '.join(kd)})" if kd else "")
+    validation = "validation set" + (f" ({blocks_text('', val_blocks)})" if val_blocks else "")
     # Colours name the models; line styles say which split (one legend entry each, in grey).
-    styles = [
-        Line2D([], [], color="0.4", ls="--", lw=1, label="training set (training objective)"),
-        Line2D([], [], color="0.4", ls="-", label="validation set (cross-entropy)"),
+    handles += [
+        Line2D([], [], color="0.4", ls="--", lw=1, label=training),
+        Line2D([], [], color="0.4", ls="-", label=validation),
+        Line2D([], [], color="0.4", ls=":", lw=0.8, label="epoch kept (best validation)"),
+        Line2D([], [], color="0.5", ls="-.", lw=1, label=f"chance (1/{n_classes} = {chance:.3f})"),
     ]
     ax_loss.set(
         xlabel="epoch",
-        ylabel="loss (cross-entropy; training: with the distillation term)",
+        ylabel="loss (cross-entropy" + (", + distillation term where distilled)" if kd else ")"),
         title="loss per epoch",
     )
-    ax_loss.legend(handles=ax_loss.get_legend_handles_labels()[0] + styles, fontsize=8)
     ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy", title="accuracy per epoch", ylim=(0, 1.02))
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    kept = Line2D([], [], color="0.4", ls=":", lw=0.8, label="epoch kept (best validation)")
-    acc_styles = [
-        Line2D([], [], color="0.4", ls="--", lw=1, label="training set"),
-        Line2D([], [], color="0.4", ls="-", label="validation set"),
-        kept,
-    ]
-    ax_acc.legend(handles=ax_acc.get_legend_handles_labels()[0] + acc_styles, fontsize=8)
-    fig.tight_layout()
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize=8)
+    if chosen is not None and chosen not in histories:
+        fig.suptitle(
+            f"The chosen model, {display_name(chosen)}, is fitted in closed form (no epochs): it has no curve",
+            fontsize=10,
+        )
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def report_header(report: dict[str, Any]) -> str:
+    """The Markdown header of a calibration report: data, split, teacher and the chosen model.
+
+    Parameters
+    ----------
+    report : dict
+        As :func:`calibration.calibrate.calibrate` builds it (code names as keys; this turns
+        them into words). Needs ``subject``, ``n_epochs``, ``dropped``, ``n_classes``, ``split``,
+        ``n_test``, ``teacher``, ``selection``, ``student``, ``student_parameters``,
+        ``chosen_parameters`` and ``histories``.
+    """
+    split = report["split"]
+    if "folds" in split:
+        where = (
+            f"leave-one-block-out over {len(split['folds'])} blocks (each block is the test set once, the next "
+            f"block validates; {report['n_test']} test epochs in all); mean [95 % interval]"
+        )
+    else:
+        where = (
+            f"{blocks_text('training', split['train_blocks'])}; {blocks_text('validation', split['val_blocks'])}; "
+            f"{blocks_text('test', split['test_blocks'])} ({report['n_test']} test epochs)"
+        )
+    teacher = report["teacher"]
+    if teacher.get("used"):
+        accuracy = teacher.get("held_out_accuracy")
+        teacher_text = "Teacher held-out accuracy: " + (
+            "not measured" if accuracy is None else f"{accuracy:.3f}"
+        )
+    else:
+        teacher_text = (
+            f"No teacher ({teacher.get('reason', 'no stimulus images given')}): trained without distillation"
+        )
+    selection = report["selection"]
+    chosen, student = selection["chosen"], report["student"]
+    # The parameter count is the chosen model's; the student's is named as the student's.
+    if report["chosen_parameters"] is None:
+        size = "fitted in closed form, no epochs"
+    else:
+        size = f"{report['chosen_parameters']:,} parameters"
+    if chosen != student:
+        size += (
+            f". For comparison, the paper's student, {display_name(student)}, has "
+            f"{report['student_parameters']:,} parameters"
+        )
+    dropped = sum(report["dropped"].values())
+    return (
+        f"# Calibration report (subject {report['subject']})\n\n"
+        f"{report['n_epochs']} epochs ({dropped} dropped: {report['dropped'] or 'none'}), "
+        f"{report['n_classes']} classes; {where}. {teacher_text}.\n\n"
+        f"Chosen model: **{display_name(chosen)}** ({selection['reason']}): {size}."
+    )
+
+
+def report_notes(report: dict[str, Any]) -> list[str]:
+    """Notes on results a reader would misread: models below chance, networks cut off at their epoch cap.
+
+    Parameters
+    ----------
+    report : dict
+        Needs ``results``, ``n_classes``, ``histories`` and ``max_epochs``.
+
+    Returns
+    -------
+    list of str
+        Readable model names, 1-based epochs.
+    """
+    notes = []
+    chance = 1.0 / report["n_classes"]
+    for name, metrics in report["results"].items():
+        if "failed" in metrics:
+            continue
+        balanced, kappa = point(metrics.get("balanced_accuracy")), point(metrics.get("kappa"))
+        # Strictly below (beyond rounding): a model that answers one class sits exactly at chance
+        # and has its own warning.
+        if balanced < chance - 1e-9 or kappa < -1e-9:
+            notes.append(
+                f"{display_name(name)} scores below chance on the test blocks (balanced accuracy {balanced:.3f}, "
+                f"chance {chance:.3f}; kappa {kappa:.3f}, chance 0): it decodes nothing here"
+            )
+    cap = report["max_epochs"]
+    last = max(1, min(CAP_EPOCHS, cap // 10))
+    for name, history in report["histories"].items():
+        ran, best = len(history["val_acc"]), history.get("best_epoch", -1)
+        if ran >= cap and best >= ran - last:
+            notes.append(
+                f"{display_name(name)} stopped at its cap of {cap} epochs while still improving (best validation "
+                f"at epoch {best + 1} of {ran}): more epochs (--max-epochs) may score higher"
+            )
+    return notes
 
 
 def write_report(folder: Path, report: dict[str, Any], markdown_header: str) -> None:
     """``report.json`` and ``report.md`` (header, the table, then notes) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
-    table = metrics_table_markdown(
-        report["results"], report["chance_top1"], report["chance_top5"], report.get("majority_rate")
-    )
+    table = metrics_table_markdown(report["results"], report["n_classes"], report.get("majority_rate"))
     notes = "\n".join(f"- {note}" for note in report.get("notes", []))
     plots = _plots_markdown(folder)
     (folder / "report.md").write_text(f"{markdown_header}\n\n{table}\n\n{notes}\n{plots}", encoding="utf-8")
@@ -162,11 +302,13 @@ def write_report(folder: Path, report: dict[str, Any], markdown_header: str) -> 
 PLOTS = {
     "confusion.png": (
         "Confusion matrix",
-        "the main model on the test blocks; colour: fraction of the true class, numbers: trials",
+        "the chosen model on the test blocks; colour: fraction of the true class, numbers: trials",
     ),
     "learning_curves.png": (
         "Learning curves",
-        "loss and top-1 accuracy per epoch of every network, training (dashed) and validation (solid)",
+        "loss and top-1 accuracy per epoch (1-based) of every network, training (dashed) and validation "
+        "(solid), chance as a grey dash-dot line; classical models are fitted in closed form, no epochs, "
+        "and have no curve",
     ),
 }
 

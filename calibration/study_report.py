@@ -37,7 +37,7 @@ def study_markdown(report: dict[str, Any]) -> str:
         "",
         "## Table 1: mean (sd) across subjects (each subject: mean over seeds)",
         "",
-        metrics_table_markdown(report["summary"], 1.0 / n_classes, min(5, n_classes) / n_classes),
+        metrics_table_markdown(report["summary"], n_classes),
         "",
         "## Top-1 per subject (mean over seeds; 95 % interval: bootstrap over test trials)",
         "",

@@ -275,7 +275,10 @@ def train_classifier(
         else:
             stale += 1
             if stale >= config.patience:
-                log.info("%s: early stop at epoch %d (best %d)", description, epoch, history.best_epoch)
+                # 1-based, as the learning-curve plot and the report count epochs.
+                log.info(
+                    "%s: early stop at epoch %d (best %d)", description, epoch + 1, history.best_epoch + 1
+                )
                 break
     bar.close()
     model.load_state_dict(best_state)

@@ -2,7 +2,9 @@
 
 Groups are chosen by 10-5 label rows (``PO7`` is in row ``PO``), so they work for any cap whose
 labels follow the 10-20/10-10/10-5 names; a custom group is a comma-separated list of labels or
-shell-style patterns (``O*, PO*``). Labels that follow no system only ever land in "all".
+shell-style patterns (``O*, PO*``). Labels that follow no system only ever land in "all". A group
+that matches none of a stream's channels (a 4-channel headband has no occipito-parietal one) shows
+every channel instead, and says so (:func:`channels_to_show`).
 """
 
 from __future__ import annotations
@@ -62,3 +64,35 @@ def select_channels(names: list[str], group: str, custom: str = "") -> list[int]
         raise ValueError(f"unknown channel group {group!r}; choose one of {', '.join(GROUP_NAMES)}")
     rows = {r.lower() for r in GROUP_ROWS[group]}
     return [i for i, n in enumerate(names) if (row := label_row(n)) is not None and row.lower() in rows]
+
+
+def channels_to_show(names: list[str], group: str, custom: str = "") -> tuple[list[int], str | None]:
+    """The channels of ``group``, or every channel when the group matches none of them.
+
+    An empty view reads as a dead stream, so a group the cap lacks falls back to all channels.
+
+    Parameters
+    ----------
+    names : list of str
+        The stream's channel labels.
+    group, custom : str
+        As in :func:`select_channels`.
+
+    Returns
+    -------
+    indices : list of int
+        In stream order; empty only when ``names`` is.
+    note : str or None
+        One line for the window when it fell back (None when the group matched).
+    """
+    selected = select_channels(names, group, custom)
+    if selected or not names:
+        return selected, None
+    if group == CUSTOM:
+        which = f"the custom list {custom.strip()!r}" if custom.strip() else "the custom list (empty)"
+    else:
+        which = f"the group {group!r}"
+    return list(range(len(names))), (
+        f"no channel of this stream ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}) is in "
+        f"{which}: showing all {len(names)} channels"
+    )

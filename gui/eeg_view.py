@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from gui.channel_groups import ALL, select_channels
+from gui.channel_groups import ALL, channels_to_show
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ class EegView(pg.PlotWidget):
         self._fixed_scale_uv: float | None = None
         self._scale_uv = 20.0
         self.scale_label_text = ""  # the window shows it next to the scale choice
+        self.channel_text = ""  # "4/4 channels", next to the group choice
+        self.group_note: str | None = None  # set when the group matched nothing and all channels show
         self._names: list[str] = []
         self._selected: list[int] = []
         self._data = np.zeros((0, 0), dtype=np.float32)
@@ -134,7 +136,13 @@ class EegView(pg.PlotWidget):
         self._reader = None
 
     def set_group(self, group: str, custom: str = "") -> int:
-        """Show the channels of ``group`` (see :mod:`gui.channel_groups`); returns how many."""
+        """Show the channels of ``group`` (all of them when it matches none, see :attr:`group_note`).
+
+        Returns
+        -------
+        int
+            How many channels are shown.
+        """
         self._group, self._custom = group, custom
         self._select()
         return len(self._selected)
@@ -152,7 +160,9 @@ class EegView(pg.PlotWidget):
         return [self._names[i] for i in self._selected]
 
     def _select(self) -> None:
-        self._selected = select_channels(self._names, self._group, self._custom) if self._names else []
+        self._selected, self.group_note = channels_to_show(self._names, self._group, self._custom)
+        shown = f"{len(self._selected)}/{len(self._names)} channels" if self._names else ""
+        self.channel_text = shown + (f" (none in {self._group!r}: all shown)" if self.group_note else "")
         self._layout_key = None
         labels = [(-k, self._names[i]) for k, i in enumerate(self._selected)]
         every = max(1, math.ceil(len(labels) / MAX_AXIS_LABELS))

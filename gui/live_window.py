@@ -301,10 +301,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.image_panel.clear()
         self.image_panel.set_note(session.image_note)
         self.eeg_view.attach(session.reader)
-        self._apply_group()
         self.device_label.setText(f"decoder on {session.device_text}")
         mode = "marker-locked" if session.mode == "marker" else "sliding window"
         self.statusBar().showMessage(f"decoding {session.reader.name!r} ({mode})", 5000)
+        self._apply_group()  # after the message above: a group that matched nothing says so there
         if session.image_warning:
             self._warned_images = True
             self.banner.show_message(
@@ -434,11 +434,11 @@ class LiveWindow(QtWidgets.QMainWindow):
     def _apply_group(self, *_: object) -> None:
         group = self.group_combo.currentText()
         self.custom_edit.setEnabled(group == CUSTOM)
-        n = self.eeg_view.set_group(group, self.custom_edit.text())
-        total = len(self.session.reader.channel_names) if self.session and self.session.reader else 0
-        self.channel_count.setText(f"{n}/{total} channels" if total else "")
-        if total and n == 0:
-            self.statusBar().showMessage(f"no channel of this stream is in the group {group!r}", 5000)
+        self.eeg_view.set_group(group, self.custom_edit.text())
+        self.channel_count.setText(self.eeg_view.channel_text)
+        self.channel_count.setToolTip(self.eeg_view.group_note or "")
+        if self.eeg_view.group_note:
+            self.statusBar().showMessage(self.eeg_view.group_note, 8000)
 
     def _apply_scale(self, text: str) -> None:
         self.eeg_view.set_scale(None if text == "auto" else float(text))

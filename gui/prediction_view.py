@@ -1,4 +1,5 @@
-"""The decoder's answer: the predicted class in large type and the top-5 probabilities as bars."""
+"""The decoder's answer: the predicted class in large type and the top-5 probabilities as bars
+(one bar per class for models of fewer than five)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,15 @@ class PredictionView(QtWidgets.QGroupBox):
         return self.tally.known
 
     def set_classes(self, class_names) -> None:
-        """The model's classes: markers of other classes are counted apart (a new session)."""
+        """The model's classes: markers of other classes are counted apart (a new session).
+
+        Shows ``min(5, n_classes)`` probability rows: a two-class model has no third guess.
+        """
         self.tally = ClassTally(class_names)
+        rows = min(TOP_K, len(self.tally.class_names)) or TOP_K
+        for row, widgets in enumerate(zip(self._names, self._bars, self._values, strict=True)):
+            for widget in widgets:
+                widget.setVisible(row < rows)
 
     def show_prediction(self, prediction) -> str | None:
         """Display a :class:`~rtdecode.decoder.Prediction` (its top-k, best first).

@@ -13,6 +13,7 @@ from calibration import fitting as fitting_module
 from calibration.baselines import feature_sliding, feature_standardized, fit_logreg, samples_for
 from calibration.calibrate import CalibrationConfig, calibrate
 from calibration.metrics import class_weights, evaluate_predictions, model_warnings
+from calibration.model_names import display_name
 from calibration.train import TrainConfig
 from rtdecode.io.bundle import load_bundle
 from rtdecode.models.student import StudentConfig
@@ -107,5 +108,5 @@ def test_a_failing_baseline_is_reported_and_the_run_still_writes_everything(
     assert report["results"]["cnn1d"] == {"failed": "RuntimeError: simulated failure"}
     assert 0.0 <= report["results"]["logreg_pca"]["top1"] <= 1.0
     assert "failed: RuntimeError" in (tmp_path / "report.md").read_text()
-    assert any("cnn1d FAILED" in note for note in report["notes"])
+    assert any(f"{display_name('cnn1d')} FAILED" in note for note in report["notes"])  # words in prose
     assert load_bundle(tmp_path / "model").class_names == result.bundle.class_names

@@ -78,7 +78,14 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
     assert teacher["folds"] == 5 and teacher["weight_source"].startswith("random weights")
     assert 1 / 3 <= teacher["targets"]["mean_max_prob"] <= 1.0
     assert any("out-of-fold soft targets" in note for note in report["notes"])
-    assert "| distilled student (STFT) |" in (tmp_path / "report.md").read_text()  # code name: JSON only
+    text = (tmp_path / "report.md").read_text()
+    assert "| distilled student (STFT) |" in text
+    for code in report["results"]:
+        assert code.startswith("oracle") or code not in text  # code names: JSON only
+    # Three classes: top-3 would be 1.000 by definition, so the table leaves it out.
+    assert "top-3" not in text and "top-5" not in text and "Chance: top-1 0.333." in text
+    split = report["split"]
+    assert f"validation block {split['val_blocks'][0]}; test block {split['test_blocks'][0]}" in text
     for png in ("confusion.png", "learning_curves.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -102,6 +109,9 @@ def test_without_images_trains_without_distillation(session, tmp_path):
     result = calibrate(recording, None, tmp_path, config)
     assert set(result.report["results"]) == {"student_stft", "oracle (simulator ground truth)"}
     assert any("without distillation" in note for note in result.report["notes"])
+    header = (tmp_path / "report.md").read_text().split("| model |")[0]
+    assert "No teacher (no stimulus images given)" in header and "nan" not in header
+    assert result.report["max_epochs"] == 2 and result.report["student"] == "student_stft"
 
 
 def test_the_readmes_calibrate_command_uses_a_pretrained_teacher_without_warning(tmp_path, capsys):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from gui.channel_groups import select_channels
+from gui.channel_groups import channels_to_show, select_channels
 from gui.eeg_view import minmax_decimate
 from gui.image_source import ExemplarImageService, find_exemplar_dir
 from gui.protocol import ProtocolConfig, build_schedule, load_stimuli
@@ -63,6 +63,28 @@ def test_channel_groups_follow_10_5_rows():
     assert select_channels(names, "all") == list(range(len(names)))
     with pytest.raises(ValueError, match="unknown channel group"):
         select_channels(names, "parietal-ish")
+
+
+MUSE = ["TP9", "AF7", "AF8", "TP10"]  # a 4-channel headband, as in the real N170 recording
+
+
+@pytest.mark.parametrize(
+    ("group", "custom", "shown", "note"),
+    [
+        ("occipito-parietal", "", MUSE, "is in the group 'occipito-parietal': showing all 4 channels"),
+        ("central", "", MUSE, "(TP9, AF7, AF8, TP10) is in the group 'central'"),
+        ("custom", "O1, Oz", MUSE, "is in the custom list 'O1, Oz'"),
+        ("custom", " ", MUSE, "is in the custom list (empty)"),
+        ("frontal", "", ["AF7", "AF8"], None),
+        ("temporal", "", ["TP9", "TP10"], None),
+        ("all", "", MUSE, None),
+    ],
+)
+def test_a_group_that_matches_nothing_shows_every_channel_and_says_so(group, custom, shown, note):
+    indices, said = channels_to_show(MUSE, group, custom)
+    assert [MUSE[i] for i in indices] == shown
+    assert (said is None) if note is None else (note in said)
+    assert channels_to_show([], "occipito-parietal") == ([], None)  # no stream yet: nothing to say
 
 
 def test_minmax_decimation_keeps_every_peak():
