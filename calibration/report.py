@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from calibration.model_names import display_name
+from rtdecode.models.registry import display_name
 
 _COLUMNS = {
     "top1": "top-1",

@@ -26,6 +26,7 @@ import numpy as np
 from calibration.soft_targets import describe_teacher
 from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
+from rtdecode.models.registry import PAPER_MODEL
 from rtdecode.models.student import StudentConfig
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class StudyConfig:
         Shares of blocks held out.
     """
 
-    networks: tuple[str, ...] = ("stft_cnn",)
+    networks: tuple[str, ...] = (PAPER_MODEL,)
     seeds: tuple[int, ...] = (0, 1, 2)
     train: TrainConfig = field(default_factory=TrainConfig)
     student: StudentConfig = field(default_factory=StudentConfig)

@@ -9,8 +9,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from calibration.model_names import MODEL_NAMES, display_name
 from calibration.report import metrics_table_markdown, plot_confusion, plot_learning_curves, write_report
+from rtdecode.models import registry
+from rtdecode.models.registry import display_name
 
 matplotlib.use("Agg")
 
@@ -30,21 +31,22 @@ def kept_figures(monkeypatch):
 def test_every_model_calibration_trains_has_words():
     from calibration.cli import BASELINES
 
-    for code in ("student_kd_stft", "student_stft", *BASELINES):
-        assert code in MODEL_NAMES and " " in display_name(code)
+    for code in ("student+kd", "student", *BASELINES, *registry.candidates()):
+        assert registry.find(code.removesuffix("+kd")) is not None and " " in display_name(code)
+    assert display_name("student+kd") == "distilled student (STFT)"
     assert display_name("some_new_model") == "some_new_model"
 
 
 def test_table_uses_words_and_json_keeps_code_names(tmp_path):
-    report = {"results": {"student_kd_stft": METRICS}, "chance_top1": 0.25, "chance_top5": 1.0, "notes": []}
+    report = {"results": {"student+kd": METRICS}, "chance_top1": 0.25, "chance_top5": 1.0, "notes": []}
     write_report(tmp_path, report, "# Calibration report")
     assert "| distilled student (STFT) | 0.500 |" in (tmp_path / "report.md").read_text()
-    assert "student_kd_stft" in json.loads((tmp_path / "report.json").read_text())["results"]
-    assert "| 2D CNN (STFT, no distillation) |" in metrics_table_markdown({"cnn2d_stft": METRICS}, 0.25, 1.0)
+    assert "student+kd" in json.loads((tmp_path / "report.json").read_text())["results"]
+    assert "| student (STFT) |" in metrics_table_markdown({"student": METRICS}, 0.25, 1.0)
 
 
 def test_report_names_and_embeds_its_plots(tmp_path):
-    report = {"results": {"student_kd_stft": METRICS}, "chance_top1": 0.25, "chance_top5": 1.0, "notes": []}
+    report = {"results": {"student+kd": METRICS}, "chance_top1": 0.25, "chance_top5": 1.0, "notes": []}
     write_report(tmp_path, report, "# Calibration report")
     assert "![" not in (tmp_path / "report.md").read_text()  # no plot yet: none announced
     (tmp_path / "confusion.png").write_bytes(b"png")
@@ -75,11 +77,11 @@ def test_loss_panel_has_a_legend_and_labelled_axes(tmp_path, kept_figures):
         "val_acc": [0.3, 0.4, 0.45],
         "best_epoch": 2,
     }
-    plot_learning_curves({"student_kd_stft": history, "cnn2d_stft": history}, tmp_path / "lc.png")
+    plot_learning_curves({"student+kd": history, "student": history}, tmp_path / "lc.png")
     ax_loss, ax_acc = kept_figures[0].axes
     for ax in (ax_loss, ax_acc):
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert "distilled student (STFT)" in labels and "2D CNN (STFT, no distillation)" in labels
+        assert "distilled student (STFT)" in labels and "student (STFT)" in labels
         assert any(label.startswith("training set") for label in labels)
         assert any(label.startswith("validation set") for label in labels)
         assert ax.get_xlabel() == "epoch"
