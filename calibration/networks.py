@@ -2,8 +2,7 @@
 
 The networks are the specs of :mod:`rtdecode.models.registry` that the ``"network"`` fit hook
 trains: the paper's student, the other servable networks, and the networks among the paper's
-baselines (the LSTM and 1D CNN classes live in :mod:`calibration.baselines`, as they are never
-served). :func:`fit_network` trains any of them through the one loop of
+baselines (some of whose classes live in :mod:`calibration.baselines`, as they are never served). :func:`fit_network` trains any of them through the one loop of
 :func:`calibration.train.train_classifier`: with teacher soft targets it distils
 (``alpha * CE + (1 - alpha) * T^2 * KL``), without them it is the same network on labels alone.
 Calibration (:mod:`calibration.fitting`) and the study both train through it, so the study can
@@ -80,7 +79,7 @@ def build_network(
     a network whose config class matches one takes its fields, channels and classes aside.
     """
     n_channels, n_times = spec.view.dims(tuple(example_shape))
-    if spec.network is None:  # the paper's LSTM / 1D CNN baselines
+    if spec.network is None:  # a baseline network built by calibration.baselines
         return RAW_NETWORKS[spec.name](n_channels, n_classes)
     config_class = spec.config_class()
     base = next((o for o in (options or {}).values() if isinstance(o, config_class)), None)

@@ -26,7 +26,7 @@ Without --ray the runs go one after the other here; with --ray each run is a Ray
 Examples:
   for s in 1 2 3; do rtdecode simulate --subject $s --classes 10 --out sims/s$s.xdf; done
   rtdecode study sims/s1.xdf sims/s2.xdf sims/s3.xdf --seeds 3 --out runs/study
-  rtdecode study sims/s*.xdf --seeds 3 --networks student,cnn1d --ray auto --out runs/study
+  rtdecode study sims/s*.xdf --seeds 3 --networks student,shallow_convnet --ray auto --out runs/study
 """
 
 
