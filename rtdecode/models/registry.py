@@ -280,7 +280,7 @@ def candidates(default_only: bool = False) -> tuple[str, ...]:
 
 
 def networks() -> tuple[str, ...]:
-    """Names of the networks (the ``"network"`` hook trains them, with or without distillation)."""
+    """Names of the networks the ``"network"`` hook trains that can be distilled (the study's choices)."""
     return tuple(s.name for s in MODELS.values() if s.fit == "network" and s.distillable)
 
 
@@ -300,7 +300,7 @@ def aliases_help(names: tuple[str, ...]) -> str:
 
 
 def spec_of(model: Any) -> ModelSpec:
-    """The servable spec whose class ``model`` is an instance of (by class path: nothing is imported).
+    """The servable spec whose network or classical class is ``model``'s class (compared by path: nothing is imported).
 
     Raises
     ------
