@@ -16,7 +16,7 @@ same leave-one-block-out folds (fitted on every other block).
 Targets (issue 11): the chosen model >= 0.60 on the held-out block and >= 0.64 leave-one-block-out.
 
 Run:  python benchmarks/bench_real.py [--xdf FILE] [--out bench-results/real] [--max-epochs 100]
-      [--baselines all] [--device auto] [--candidates eegnet,erp_xdawn,erp_lda]
+      [--baselines all] [--device auto] [--candidates eegnet,xdawn,lda]
 Writes OUT/split/, OUT/lobo/ (reports and bundles) and OUT/real.json; prints the table.
 """
 
@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--baselines", default="all", help="'all', or a comma-separated list ('' for none)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--candidates", default="eegnet,erp_xdawn,erp_lda", help="comma-separated candidates")
+    parser.add_argument("--candidates", default="eegnet,xdawn,lda", help="comma-separated candidates")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     summary = run(args)

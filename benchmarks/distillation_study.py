@@ -7,7 +7,7 @@ protocol (40 classes x 50 images) with the calibration's training defaults: 30 r
 with ``--ray local`` on an idle 2-core CPU (2 runs at once, 1 thread each).
 
 Run:  nice -n 10 python benchmarks/distillation_study.py [--subjects 5] [--classes 40] [--seeds 3]
-          [--networks stft_cnn] [--max-epochs 60] [--patience 8] [--temperature 1] [--ray local]
+          [--networks student] [--max-epochs 60] [--patience 8] [--temperature 1] [--ray local]
           [--out bench-results/distillation_study]
 """
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--subjects", type=int, default=5)
     p.add_argument("--classes", type=int, default=40)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--networks", default="stft_cnn")
+    p.add_argument("--networks", default="student")
     p.add_argument("--max-epochs", type=int, default=60)
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--temperature", type=float, default=1.0)

@@ -1,10 +1,10 @@
 """The paper's baselines, on the same block-respecting splits as the student.
 
 Classical: logistic regression on four hand-made feature sets of the standardized epochs.
-Neural (trained by :func:`calibration.train.train_classifier` without distillation, about the
-student's 1.1 M parameters at 128 channels): an LSTM and a 4-layer 1D CNN on the raw time series.
-The 2D CNN baselines on STFT and wavelet TFDs are the student architecture trained with
-``alpha = 1``; :mod:`calibration.calibrate` runs those.
+Neural (about the student's 1.1 M parameters at 128 channels): an LSTM and a 4-layer 1D CNN on
+the raw time series in 4 ms bins, built here (:data:`RAW_NETWORKS`, never served) and trained
+like every network of the model registry by :func:`calibration.networks.fit_network`. The 2D CNN
+baselines on STFT and wavelet TFDs are the student architecture trained with ``alpha = 1``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
-
-from calibration.train import TrainConfig, TrainHistory, predict_proba, seed_everything, train_classifier
 
 # Every duration is in seconds and converted at the recording's rate, so the features mean the
 # same at 256 Hz as at 1 kHz.
@@ -175,44 +173,3 @@ class Conv1DClassifier(nn.Module):
 
 
 RAW_NETWORKS: dict[str, type[nn.Module]] = {"lstm": LSTMClassifier, "cnn1d": Conv1DClassifier}
-
-
-def fit_raw_network(
-    name: str,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    n_classes: int,
-    config: TrainConfig,
-    sfreq: float,
-) -> tuple[Callable, TrainHistory, nn.Module]:
-    """Train the LSTM or 1D CNN baseline on standardized epochs (no distillation).
-
-    Parameters
-    ----------
-    x_train, x_val : np.ndarray, shape (n, n_samples, n_channels)
-    sfreq : float
-        Sampling rate of the epochs: the 4 ms averaging bins are converted at it.
-
-    Returns
-    -------
-    proba : callable
-        Maps epochs to class probabilities.
-    history : TrainHistory
-    model : nn.Module
-    """
-    seed_everything(config.seed)
-    width = samples_for(RAW_BIN_S, sfreq)
-    model = RAW_NETWORKS[name](x_train.shape[2], n_classes)
-    no_kd = TrainConfig(**{**config.to_dict(), "alpha": 1.0})
-    history = train_classifier(
-        model,
-        bin_time(x_train, width),
-        y_train,
-        bin_time(x_val, width),
-        y_val,
-        no_kd,
-        description=name,
-    )
-    return (lambda x: predict_proba(model, bin_time(x, width))), history, model

@@ -25,17 +25,18 @@ from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS
 from calibration.epochs import EpochSet, epochs_from_recording
 from calibration.fitting import (
     CANDIDATES,
+    DEFAULT_CANDIDATES,
     ERP,
     PAPER,
-    PRESETS,
     Fitted,
     SplitOutcome,
     View,
+    candidate_names,
     erp_pipeline,
     fit_split,
+    preset_name,
 )
 from calibration.metrics import class_weights, evaluate_predictions, model_warnings, summarize_folds
-from calibration.model_names import display_name
 from calibration.notch import choose_notch
 from calibration.report import (
     blocks_text,
@@ -51,6 +52,8 @@ from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
 from rtdecode.io.bundle import ModelBundle, save_bundle
 from rtdecode.io.recording import Recording
+from rtdecode.models import registry
+from rtdecode.models.registry import PAPER_MODEL, display_name
 from rtdecode.models.student import StudentConfig, count_parameters
 
 log = logging.getLogger(__name__)
@@ -90,11 +93,14 @@ class CalibrationConfig:
         How the notch is chosen (:func:`calibration.notch.choose_notch`): ``"auto"`` follows
         the mains frequency found in the recording's spectrum.
     candidates : tuple of str
-        Pipelines compared with the paper's student on the validation blocks (keys of
-        :data:`calibration.fitting.CANDIDATES`: ``eegnet``, ``erp_xdawn``, ``erp_lda``).
+        Pipelines compared with the paper's student on the validation blocks: registry names
+        (or older names) of :data:`calibration.fitting.CANDIDATES`; by default
+        :data:`calibration.fitting.DEFAULT_CANDIDATES`. Stored as registry names.
     preset : str
         ``"auto"`` keeps the candidate with the best validation balanced accuracy (the paper's
-        student on ties); ``"paper"`` or a candidate's key keeps that one whatever the scores.
+        student on ties); the paper's model (:data:`~rtdecode.models.registry.PAPER_MODEL`, or
+        ``"paper"``) or a candidate's name keeps that one whatever the scores. Stored as a
+        registry name.
     erp_band_hz, erp_window_s : tuple of float
         The ERP view's causal band-pass and epoch window (seconds around onset).
     erp_reject_ptp_uv : float
@@ -118,7 +124,7 @@ class CalibrationConfig:
     split_seed: int = 0
     baselines: tuple[str, ...] = ALL_BASELINES
     mains: str = "auto"
-    candidates: tuple[str, ...] = tuple(CANDIDATES)
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     preset: str = "auto"
     erp_band_hz: tuple[float, float] = (0.5, 30.0)
     erp_window_s: tuple[float, float] = (-0.1, 0.8)
@@ -126,12 +132,10 @@ class CalibrationConfig:
     evaluation: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
-        unknown = set(self.candidates) - set(CANDIDATES)
-        if unknown:
-            raise ValueError(f"unknown candidates {sorted(unknown)}; choose from {sorted(CANDIDATES)}")
-        if self.preset not in ("auto", "paper") and self.preset not in self.candidates:
+        # Older names become the registry's, so reports name models one way.
+        object.__setattr__(self, "preset", preset_name(self.preset))
+        object.__setattr__(self, "candidates", candidate_names(self.candidates))
+        if self.preset not in ("auto", PAPER_MODEL) and self.preset not in self.candidates:
             raise ValueError(f"preset {self.preset!r} must also be among the candidates {self.candidates}")
 
 
@@ -391,7 +395,7 @@ def _erp_epochs(
     notes: list[str],
 ) -> tuple[PipelineConfig, EpochSet] | None:
     """The ERP view's pipeline and epochs, when an ERP candidate is asked for (None, with a note, if it fails)."""
-    if not any(c.startswith("erp_") for c in config.candidates):
+    if ERP not in {registry.get(name).view.preprocessing for name in config.candidates}:
         return None
     try:
         erp = erp_pipeline(pipeline, config.erp_band_hz, config.erp_window_s)
@@ -421,7 +425,7 @@ def _views(
 
 def _selectable(outcome: SplitOutcome) -> list[str]:
     """The models a bundle may hold: the paper's student and the candidate pipelines."""
-    return [name for name in (outcome.main, *CANDIDATES.values()) if name in outcome.fitted]
+    return [name for name in (outcome.main, *CANDIDATES) if name in outcome.fitted]
 
 
 def _select(
@@ -435,7 +439,7 @@ def _select(
         chosen = max(scores, key=lambda name: scores[name])
         reason = f"best validation {SELECTION_METRIC.replace('_', ' ')} {scores[chosen]:.3f}"
     else:
-        chosen = main if preset == "paper" else CANDIDATES[preset]
+        chosen = main if preset == PAPER_MODEL else preset
         if chosen not in scores:
             raise ValueError(f"the preset's model {chosen} failed: {outcome.failures.get(chosen)}")
         reason = f"preset {preset!r}"
@@ -472,9 +476,9 @@ def _refit(chosen: str, main: str, blocks: np.ndarray, fit_on: Any) -> tuple[Fit
     train it. A classical model has no early stopping and is fitted on every block.
     """
     unique = [int(b) for b in np.unique(blocks)]
-    candidates = tuple(key for key, name in CANDIDATES.items() if name == chosen)
-    classical = bool(candidates) and candidates[0].startswith("erp_")
-    train_blocks = unique if classical else unique[:-1]
+    candidates = (chosen,) if chosen in CANDIDATES else ()
+    early_stops = not candidates or registry.get(chosen).fit == "network"
+    train_blocks = unique[:-1] if early_stops else unique
     split = Split(
         train=np.flatnonzero(np.isin(blocks, train_blocks)),
         val=np.flatnonzero(blocks == unique[-1]),
@@ -514,7 +518,7 @@ def _bundle(
     model = chosen.model.cpu().eval() if hasattr(chosen.model, "parameters") else chosen.model
     return ModelBundle(
         model=model,
-        student_config=chosen.model_config,
+        model_config=chosen.model_config,
         pipeline=view.pipeline,
         standardizer=view.standardizer,
         class_names=class_names,

@@ -119,14 +119,18 @@ def fit_lda_windowed(x: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float)
     )
 
 
+# The fitting of each classical model of the registry (rtdecode.models.registry), by its class.
 CLASSICAL_FITTERS = {
-    XdawnTangentSpaceLR.kind: lambda x, y, n_classes, sfreq: fit_xdawn_ts_lr(x, y, n_classes),
-    WindowedMeansLDA.kind: fit_lda_windowed,
+    XdawnTangentSpaceLR: lambda x, y, n_classes, sfreq: fit_xdawn_ts_lr(x, y, n_classes),
+    WindowedMeansLDA: fit_lda_windowed,
 }
 
 
-def fit_classical(kind: str, x: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float) -> ClassicalModel:
-    """Fit the classical model named ``kind`` (a key of :data:`CLASSICAL_FITTERS`)."""
-    if kind not in CLASSICAL_FITTERS:
-        raise ValueError(f"unknown classical model {kind!r}; choose from {sorted(CLASSICAL_FITTERS)}")
-    return CLASSICAL_FITTERS[kind](x, y, n_classes, sfreq)
+def fit_classical(
+    model_class: type[ClassicalModel], x: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float
+) -> ClassicalModel:
+    """Fit a classical model of class ``model_class`` (a key of :data:`CLASSICAL_FITTERS`)."""
+    if model_class not in CLASSICAL_FITTERS:
+        known = sorted(c.__name__ for c in CLASSICAL_FITTERS)
+        raise ValueError(f"no fitting for classical model {model_class.__name__}; known: {known}")
+    return CLASSICAL_FITTERS[model_class](x, y, n_classes, sfreq)

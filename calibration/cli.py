@@ -23,6 +23,7 @@ from rtdecode.cli_args import (
     recording_options,
     refuse_to_replace,
 )
+from rtdecode.models import registry
 
 DESCRIPTION = """\
 Train a subject-specific decoder from a calibration recording and save it as a model bundle.
@@ -85,11 +86,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the model and report already in --out")
     p.add_argument(
         "--preset",
-        choices=("auto", "paper", "eegnet", "erp_xdawn", "erp_lda"),
+        type=registry.canonical,  # older names -> the registry's
+        choices=registry.presets(),
         default="auto",
         help="which pipeline the bundle holds: 'auto' (default) keeps the best on the validation blocks among "
-        "the paper's student (14-70 Hz STFT CNN), EEGNet and the ERP decoders (0.5-30 Hz: xDAWN covariances + "
-        "tangent space + logistic regression, shrinkage LDA); 'paper' keeps the paper's student",
+        "the paper's student (14-70 Hz STFT CNN) and the --candidates ("
+        + "; ".join(registry.get(name).readable for name in registry.candidates())
+        + f"); '{registry.PAPER_MODEL}' keeps the paper's student; {registry.aliases_help(registry.presets())}",
     )
     p.add_argument(
         "--evaluation",
@@ -100,8 +103,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--candidates",
-        default="eegnet,erp_xdawn,erp_lda",
-        help="comma-separated pipelines compared with the paper's student, or 'none' (default: %(default)s)",
+        default=",".join(registry.candidates(default_only=True)),
+        help="comma-separated pipelines compared with the paper's student, or 'none' (default: %(default)s); "
+        f"known: {', '.join(registry.candidates())}",
     )
     p.add_argument(
         "--mains",
@@ -146,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         mains=getattr(args, "mains", None) or ("config" if args.config else "auto"),
         preset=getattr(args, "preset", "auto"),
         evaluation=getattr(args, "evaluation", "auto"),
-        candidates=_candidates(getattr(args, "candidates", "eegnet,erp_xdawn,erp_lda")),
+        candidates=_candidates(getattr(args, "candidates", ",".join(registry.candidates(default_only=True)))),
     )
     created = not out.exists()
     try:

@@ -1,45 +1,82 @@
-"""Every model of a calibration run, fitted on one block split.
+"""Every model of a calibration run, fitted on one block split, as the model registry says.
 
 A run prepares the recording twice, once per preprocessing ("view"): the paper's (notch, 14-70 Hz,
-20-460 ms; the student's STFT, EEGNet and the paper's baselines) and an ERP one (notch, causal
-0.5-30 Hz band-pass, -100..800 ms; the classical xDAWN and LDA decoders). Both are the causal
-:class:`~rtdecode.signal.filters.SegmentedFilter` the live decoder runs, so whichever model wins
-is served on exactly the features it was trained on. :func:`fit_split` trains every model on the
-training blocks of one split (early stopping on its validation blocks) and returns their
-probabilities on the validation and test blocks; a model that fails is recorded, never fatal
-(except the paper's student, the reference every run must have).
+20-460 ms; the student's STFT, the time-series networks and the paper's baselines) and an ERP one
+(notch, causal 0.5-30 Hz band-pass, -100..800 ms; the classical decoders). Both are
+the causal :class:`~rtdecode.signal.filters.SegmentedFilter` the live decoder runs, and each model's
+input is computed by the function that serves it (:func:`rtdecode.models.serving.model_input`), so
+whichever model wins is served on exactly the features it was trained on.
+
+Which models exist, what they read and how they are fitted comes from
+:mod:`rtdecode.models.registry`: each spec names its fit hook, and :data:`FIT_HOOKS` here are
+those hooks (one per kind of fitting, not per model: a new network or classical model needs none).
+:func:`fit_split` trains the paper's student, the baselines and the candidates on the training
+blocks of one split (early stopping on its validation blocks) and returns their probabilities on
+the validation and test blocks; a model that fails is recorded, never fatal (except the paper's
+student, the reference every run must have).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
+from calibration.baselines import fit_logreg
 from calibration.classical import fit_classical
 from calibration.epochs import EpochSet
-from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
+from calibration.networks import fit_network, network_inputs
+from calibration.train import TrainConfig, predict_proba
 from rtdecode.config import PipelineConfig
-from rtdecode.models.eegnet import EEGNet, EEGNetConfig
-from rtdecode.models.student import StudentCNN, StudentConfig
-from rtdecode.signal.preprocess import epoch_features
+from rtdecode.models import registry
+from rtdecode.models.registry import PAPER_MODEL, ModelSpec
+from rtdecode.models.student import StudentConfig
 from rtdecode.signal.standardize import Standardizer
 
 log = logging.getLogger(__name__)
 
+# The two preprocessings (the registry's InputView.preprocessing values).
 PAPER, ERP = "paper", "erp"
-# Candidate pipelines besides the paper's student, by preset name -> the model's name in reports.
-CANDIDATES = {"eegnet": "eegnet", "erp_xdawn": "erp_xdawn_ts_lr", "erp_lda": "erp_lda_windowed"}
-PRESETS = ("auto", "paper", *CANDIDATES)
-_CLASSICAL_KIND = {"erp_xdawn": "xdawn_ts_lr", "erp_lda": "lda_windowed"}
+# Pipelines compared with the paper's student (all, and those compared by default); the presets.
+CANDIDATES = registry.candidates()
+DEFAULT_CANDIDATES = registry.candidates(default_only=True)
+PRESETS = registry.presets()
 # The ERP view's training-epoch rejection never leaves out more than this share of them.
 MAX_TRAIN_REJECT = 0.2
-# EEGNet learns with a larger step than the student (braindecode's usual 1e-3).
-EEGNET_LR = 1e-3
+
+
+def candidate_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Registry names of candidates given by their names or older names.
+
+    Raises
+    ------
+    ValueError
+        A name that is not a candidate (the message lists them).
+    """
+    resolved = tuple(registry.canonical(n) for n in names)
+    unknown = sorted(set(resolved) - set(CANDIDATES))
+    if unknown:
+        raise ValueError(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
+    return resolved
+
+
+def preset_name(preset: str) -> str:
+    """``"auto"`` or the registry name of a preset given by its name or an older name.
+
+    Raises
+    ------
+    ValueError
+        Not a preset.
+    """
+    name = preset if preset == "auto" else registry.canonical(preset)
+    if name not in PRESETS:
+        raise ValueError(
+            f"preset must be one of {PRESETS} ({registry.aliases_help(PRESETS)}), got {preset!r}"
+        )
+    return name
 
 
 def erp_pipeline(
@@ -72,7 +109,6 @@ class View:
         test epochs are never rejected: the scores cover every trial a live session would see.
     standardizer : Standardizer
         Fitted on the training epochs.
-    standardized : np.ndarray, shape (n_epochs, n_samples, n_channels), float32
     rejected : int
         Training epochs left out.
     """
@@ -84,7 +120,6 @@ class View:
     test: np.ndarray
     train_reject_ptp_uv: float = 0.0
     standardizer: Standardizer = field(init=False)
-    standardized: np.ndarray = field(init=False)
     rejected: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -92,7 +127,6 @@ class View:
         self.rejected = len(self.train) - len(kept)
         self.train = kept
         self.standardizer = Standardizer.fit(self.epochs.epochs[self.train])
-        self.standardized = self.standardizer.apply(self.epochs.epochs).astype(np.float32)
 
     def _clean(self, index: np.ndarray) -> np.ndarray:
         """``index`` without its artifact epochs (see ``train_reject_ptp_uv``)."""
@@ -137,12 +171,12 @@ class Fitted:
     Attributes
     ----------
     name : str
-        Its name in reports (``student_stft``, ``eegnet``, ``erp_xdawn_ts_lr``...).
+        Its run name in reports: the registry name, ``+kd`` when distilled.
     view : str
         ``"paper"`` or ``"erp"``: the preprocessing it takes.
     model : torch.nn.Module, ClassicalModel or None
         The servable model (None for a baseline the bundle cannot hold).
-    model_config : StudentConfig, EEGNetConfig or None
+    model_config : network config or None
     val_proba, test_proba : np.ndarray, shape (n_val or n_test, n_classes)
     history : dict or None
         Training curves of a network.
@@ -170,6 +204,113 @@ def _proba(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, n_classes
     return predict(x) if len(x) else np.zeros((0, n_classes), dtype=np.float32)
 
 
+@dataclass
+class _Split:
+    """One split's views, settings and model inputs (each view's inputs computed once, freed when done)."""
+
+    views: dict[str, View]
+    n_classes: int
+    train: TrainConfig
+    options: dict[str, Any]
+    teacher_probs: np.ndarray | None
+    seed: int
+    inputs_by_view: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def view(self, spec: ModelSpec) -> View:
+        name = spec.view.preprocessing
+        if name not in self.views:
+            raise ValueError(f"the {name.upper()} view could not be prepared (see the notes)")
+        return self.views[name]
+
+    def inputs(self, spec: ModelSpec) -> np.ndarray:
+        if spec.input not in self.inputs_by_view:
+            view = self.view(spec)
+            self.inputs_by_view[spec.input] = network_inputs(
+                spec.input, view.epochs.epochs, view.standardizer, view.pipeline
+            )
+        return self.inputs_by_view[spec.input]
+
+    def keep_only(self, views: set[str]) -> None:
+        for name in set(self.inputs_by_view) - views:
+            del self.inputs_by_view[name]
+
+
+def _fit_network(spec: ModelSpec, split: _Split, distill: bool) -> Fitted:
+    """The ``"network"`` hook: any network of the registry, through the one training loop."""
+    view = split.view(spec)
+    x, n_classes = split.inputs(spec), split.n_classes
+    model, history = fit_network(
+        spec,
+        x,
+        view.y,
+        view.train,
+        view.val,
+        n_classes,
+        split.train,
+        split.teacher_probs if distill else None,
+        split.options,
+    )
+    model = model.cpu().eval()
+    return Fitted(
+        registry.run_name(spec.name, distill),
+        spec.view.preprocessing,
+        model if spec.servable else None,
+        model.config if spec.servable else None,
+        predict_proba(model, x[view.val]),
+        _proba(lambda v: predict_proba(model, v), x[view.test], n_classes),
+        history.to_dict(),
+    )
+
+
+def _fit_classical(spec: ModelSpec, split: _Split, distill: bool) -> Fitted:
+    """The ``"classical"`` hook: scored on the validation blocks as fitted on the training blocks;
+    then, needing no early stopping, refitted on training + validation blocks for the test blocks
+    and the bundle (the test blocks are never seen)."""
+    view = split.view(spec)
+    if not (len(view.train) and len(view.val)):
+        raise ValueError(
+            f"the {spec.view.preprocessing.upper()} epochs ({view.pipeline.epoch.tmin_s:g}.."
+            f"{view.pipeline.epoch.tmax_s:g} s) leave {len(view.train)} training and {len(view.val)} "
+            "validation epochs"
+        )
+    x, y, n_classes, sfreq = split.inputs(spec), view.y, split.n_classes, view.pipeline.sfreq
+    model_class = spec.classical_class()
+    model = fit_classical(model_class, x[view.train], y[view.train], n_classes, sfreq)
+    val_proba = model.predict_proba(x[view.val])
+    fit_all = view.train_and_val()
+    model = fit_classical(model_class, x[fit_all], y[fit_all], n_classes, sfreq)
+    return Fitted(
+        spec.name,
+        spec.view.preprocessing,
+        model,
+        None,
+        val_proba,
+        _proba(model.predict_proba, x[view.test], n_classes),
+    )
+
+
+def _fit_logreg(spec: ModelSpec, split: _Split, distill: bool) -> Fitted:
+    """The ``"logreg"`` hook: the paper's logistic-regression baselines (never served)."""
+    view = split.view(spec)
+    x, n_classes = split.inputs(spec), split.n_classes
+    proba = fit_logreg(
+        spec.name, x[view.train], view.y[view.train], view.pipeline.sfreq, split.seed, n_classes
+    )
+    return Fitted(
+        spec.name,
+        spec.view.preprocessing,
+        None,
+        None,
+        proba(x[view.val]),
+        _proba(proba, x[view.test], n_classes),
+    )
+
+
+FitHook = Callable[[ModelSpec, _Split, bool], Fitted]
+FIT_HOOKS: dict[str, FitHook] = {"network": _fit_network, "classical": _fit_classical, "logreg": _fit_logreg}
+"""Calibration's fit hooks, keyed by the names the registry's specs give (``ModelSpec.fit``)."""
+
+
 def fit_split(
     views: dict[str, View],
     n_classes: int,
@@ -191,12 +332,14 @@ def fit_split(
     train : TrainConfig
         ``alpha < 1`` with ``teacher_probs`` distils the student.
     student : StudentConfig
-        With ``n_channels`` and ``n_classes`` set.
+        The student's architecture (the 2D CNN baselines share it).
     teacher_probs : np.ndarray, shape (n_paper_epochs, n_classes), or None
     baselines : tuple of str
-        Names from :data:`calibration.calibrate.ALL_BASELINES`.
+        Names (or older names) of registry models, from :data:`calibration.calibrate.ALL_BASELINES`;
+        the 2D CNN on STFT is an older name of the student: trained without distillation, and
+        only when the student itself is distilled.
     candidates : tuple of str
-        Keys of :data:`CANDIDATES`.
+        Names of :data:`CANDIDATES`.
     seed : int
         Seed of the classical baselines.
     include_student : bool
@@ -206,125 +349,29 @@ def fit_split(
     -------
     SplitOutcome
     """
-    paper = views[PAPER]
-    y = paper.y
+    split = _Split(views, n_classes, train, {"student": student}, teacher_probs, seed)
+    distill = teacher_probs is not None and train.alpha < 1.0
+    main = registry.run_name(PAPER_MODEL, distill)
+    # The order of the report: the student, the baselines in the registry's order, the candidates.
+    plan: list[tuple[ModelSpec, bool]] = [(registry.get(PAPER_MODEL), distill)] if include_student else []
+    wanted = {registry.canonical(name) for name in baselines}
+    plan += [(spec, False) for spec in registry.MODELS.values() if spec.name in wanted]
+    plan += [(registry.get(name), False) for name in candidates]
     fitted: dict[str, Fitted] = {}
     failures: dict[str, str] = {}
-    features = epoch_features(paper.epochs.epochs, paper.standardizer, paper.pipeline)
-
-    def network(
-        name: str, model: Any, config: Any, x: np.ndarray, alpha: float, soft, lr: float | None = None
-    ) -> None:
-        changes = {"alpha": alpha} if lr is None else {"alpha": alpha, "lr": lr}
-        history = train_classifier(
-            model,
-            x[paper.train],
-            y[paper.train],
-            x[paper.val],
-            y[paper.val],
-            TrainConfig(**{**train.to_dict(), **changes}),
-            None if soft is None else soft[paper.train],
-            description=name,
-        )
-        fitted[name] = Fitted(
-            name,
-            PAPER,
-            model.cpu().eval(),
-            config,
-            predict_proba(model, x[paper.val]),
-            _proba(lambda v: predict_proba(model, v), x[paper.test], n_classes),
-            history.to_dict(),
-        )
-
-    def student_run(name: str, x: np.ndarray, alpha: float, soft) -> None:
-        seed_everything(train.seed)  # same initial weights for every variant
-        network(name, StudentCNN(student), student, x, alpha, soft)
-
-    def attempt(name: str, run: Callable[[], None]) -> None:
+    for i, (spec, distilled) in enumerate(plan):
+        name = registry.run_name(spec.name, distilled)
+        if name in fitted or name in failures:
+            continue  # e.g. the 2D CNN on STFT (the plain student) when the student is not distilled
         log.info("fitting %s", name)
-        try:
-            run()
-        except Exception as error:  # noqa: BLE001 - one failing model must not lose the run
-            log.exception("%s failed; continuing without it", name)
-            failures[name] = f"{type(error).__name__}: {error}"
-            fitted.pop(name, None)
-
-    distill = teacher_probs is not None and train.alpha < 1.0
-    main = "student_kd_stft" if distill else "student_stft"
-    if include_student:
-        student_run(main, features, train.alpha if distill else 1.0, teacher_probs)
-    if distill and "cnn2d_stft" in baselines:
-        attempt("cnn2d_stft", lambda: student_run("cnn2d_stft", features, 1.0, None))
-    if "cnn2d_wavelet" in baselines:
-        wavelet = paper.pipeline.with_overrides(tfd={"method": "wavelet"})
-        attempt(
-            "cnn2d_wavelet",
-            lambda: student_run(
-                "cnn2d_wavelet", epoch_features(paper.epochs.epochs, paper.standardizer, wavelet), 1.0, None
-            ),
-        )
-    x = paper.standardized
-    sfreq = paper.pipeline.sfreq
-    for name in baselines:
-        if name in LOGREG_FEATURES:
-
-            def run_logreg(name: str = name) -> None:
-                proba = fit_logreg(name, x[paper.train], y[paper.train], sfreq, seed, n_classes)
-                fitted[name] = Fitted(
-                    name, PAPER, None, None, proba(x[paper.val]), _proba(proba, x[paper.test], n_classes)
-                )
-
-            attempt(name, run_logreg)
-        elif name in RAW_NETWORKS:
-
-            def run_raw(name: str = name) -> None:
-                proba, history, _ = fit_raw_network(
-                    name, x[paper.train], y[paper.train], x[paper.val], y[paper.val], n_classes, train, sfreq
-                )
-                fitted[name] = Fitted(
-                    name,
-                    PAPER,
-                    None,
-                    None,
-                    proba(x[paper.val]),
-                    _proba(proba, x[paper.test], n_classes),
-                    history.to_dict(),
-                )
-
-            attempt(name, run_raw)
-
-    for candidate in candidates:
-        name = CANDIDATES[candidate]
-        if candidate == "eegnet":
-
-            def run_eegnet() -> None:
-                seed_everything(train.seed)
-                config = EEGNetConfig(n_channels=x.shape[2], n_classes=n_classes, n_samples=x.shape[1])
-                network("eegnet", EEGNet(config), config, x, 1.0, None, lr=EEGNET_LR)
-
-            attempt(name, run_eegnet)
+        hook = FIT_HOOKS[spec.fit]
+        if include_student and i == 0:
+            fitted[name] = hook(spec, split, distilled)  # the reference: its failure is the run's
         else:
-
-            def run_classical(candidate: str = candidate, name: str = name) -> None:
-                if ERP not in views:
-                    raise ValueError("the ERP view could not be prepared (see the notes)")
-                erp = views[ERP]
-                if not (len(erp.train) and len(erp.val)):
-                    raise ValueError(
-                        f"the ERP epochs ({erp.pipeline.epoch.tmin_s:g}..{erp.pipeline.epoch.tmax_s:g} s) leave "
-                        f"{len(erp.train)} training and {len(erp.val)} validation epochs"
-                    )
-                xe, kind, sfreq = erp.standardized, _CLASSICAL_KIND[candidate], erp.pipeline.sfreq
-                # Scored on the validation blocks as fitted on the training blocks; then, needing no
-                # early stopping, refitted on training + validation blocks for the test blocks and
-                # the bundle (the test blocks are never seen).
-                model = fit_classical(kind, xe[erp.train], erp.y[erp.train], n_classes, sfreq)
-                val_proba = model.predict_proba(xe[erp.val])
-                fit_all = erp.train_and_val()
-                model = fit_classical(kind, xe[fit_all], erp.y[fit_all], n_classes, sfreq)
-                fitted[name] = Fitted(
-                    name, ERP, model, None, val_proba, _proba(model.predict_proba, xe[erp.test], n_classes)
-                )
-
-            attempt(name, run_classical)
+            try:
+                fitted[name] = hook(spec, split, distilled)
+            except Exception as error:  # noqa: BLE001 - one failing model must not lose the run
+                log.exception("%s failed; continuing without it", name)
+                failures[name] = f"{type(error).__name__}: {error}"
+        split.keep_only({later.input for later, _ in plan[i + 1 :]})
     return SplitOutcome(fitted, failures, main)

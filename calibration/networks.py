@@ -1,18 +1,17 @@
-"""Every network the calibration trains, as one registry, each trainable with or without distillation.
+"""Training any network of the model registry, with or without distillation.
 
-A :class:`NetworkSpec` names the network, the input it reads (``"stft"`` or ``"wavelet"`` TFDs,
-or the ``"raw"`` standardized time series) and how to build it for an input shape and a class
-count. :func:`fit_network` trains any of them through the one loop of
+The networks are the specs of :mod:`rtdecode.models.registry` that the ``"network"`` fit hook
+trains: the paper's student, the other servable networks, and the networks among the paper's
+baselines (some of whose classes live in :mod:`calibration.baselines`, as they are never served). :func:`fit_network` trains any of them through the one loop of
 :func:`calibration.train.train_classifier`: with teacher soft targets it distils
 (``alpha * CE + (1 - alpha) * T^2 * KL``), without them it is the same network on labels alone.
-So the study can ask of every network whether distillation helps it; a new network (e.g. a
-time-domain CNN) joins with :func:`register_network`.
+Calibration (:mod:`calibration.fitting`) and the study both train through it, so the study can
+ask of every network whether distillation helps it; a new network joins the registry with one
+``register`` call and trains here with no change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,112 +20,74 @@ from torch import nn
 from calibration.baselines import RAW_BIN_S, RAW_NETWORKS, bin_time, samples_for
 from calibration.train import TrainConfig, TrainHistory, seed_everything, train_classifier
 from rtdecode.config import PipelineConfig
-from rtdecode.models.student import StudentCNN, StudentConfig
-from rtdecode.signal.preprocess import epoch_features
-from rtdecode.signal.standardize import Standardizer
+from rtdecode.models import registry
+from rtdecode.models.registry import ModelSpec
+from rtdecode.models.serving import model_input
 
-INPUTS = ("stft", "wavelet", "raw")
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """One trainable network.
-
-    Attributes
-    ----------
-    name : str
-    input : {"stft", "wavelet", "raw"}
-        ``stft``/``wavelet``: TFDs ``(n, channels, time, freq)``; ``raw``: standardized epochs
-        averaged in 4 ms bins, ``(n, n_steps, channels)``.
-    build : callable
-        ``build(input_shape, n_classes, options) -> nn.Module`` with ``input_shape`` one
-        example's shape and ``options`` a dict (e.g. ``{"student": StudentConfig}``).
-    description : str
-    """
-
-    name: str
-    input: str
-    build: Callable[[tuple[int, ...], int, dict[str, Any]], nn.Module]
-    description: str = ""
+NETWORKS: dict[str, ModelSpec] = {name: registry.get(name) for name in registry.networks()}
+"""The networks a study can train (each distilled and not), by registry name."""
 
 
-def _student(shape: tuple[int, ...], n_classes: int, options: dict[str, Any]) -> nn.Module:
-    base: StudentConfig = options.get("student", StudentConfig())
-    return StudentCNN(StudentConfig(**{**base.to_dict(), "n_channels": shape[0], "n_classes": n_classes}))
-
-
-def _raw(name: str) -> Callable[[tuple[int, ...], int, dict[str, Any]], nn.Module]:
-    return lambda shape, n_classes, options: RAW_NETWORKS[name](shape[1], n_classes)
-
-
-NETWORKS: dict[str, NetworkSpec] = {}
-
-
-def register_network(spec: NetworkSpec) -> None:
-    """Add (or replace) a network of the registry.
+def network(name: str) -> ModelSpec:
+    """The network called ``name`` (or one of its older names).
 
     Raises
     ------
     ValueError
-        ``spec.input`` is not one of :data:`INPUTS`.
+        Unknown name, or not a network (the message lists the known ones).
     """
-    if spec.input not in INPUTS:
-        raise ValueError(f"NetworkSpec.input must be one of {INPUTS}, got {spec.input!r}")
-    NETWORKS[spec.name] = spec
-
-
-register_network(NetworkSpec("stft_cnn", "stft", _student, "the paper's residual CNN on STFT (the student)"))
-register_network(NetworkSpec("wavelet_cnn", "wavelet", _student, "the same CNN on the db4 wavelet TFD"))
-register_network(NetworkSpec("cnn1d", "raw", _raw("cnn1d"), "4-layer 1D CNN on the time series"))
-register_network(NetworkSpec("lstm", "raw", _raw("lstm"), "2-layer LSTM on the time series"))
-
-
-def network(name: str) -> NetworkSpec:
-    """The registered network called ``name``.
-
-    Raises
-    ------
-    ValueError
-        Unknown name (the message lists the known ones).
-    """
-    if name not in NETWORKS:
+    spec = registry.find(name)
+    if spec is None or spec.name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose from {', '.join(NETWORKS)}")
-    return NETWORKS[name]
+    return spec
 
 
-def network_inputs(
-    kind: str, epochs: np.ndarray, standardizer: Standardizer, pipeline: PipelineConfig
-) -> np.ndarray:
-    """The input array of every network reading ``kind``, computed once and shared.
+def network_inputs(view: str, epochs: np.ndarray, standardizer: Any, pipeline: PipelineConfig) -> np.ndarray:
+    """The input array of every model reading ``view``, computed once and shared.
 
     Parameters
     ----------
-    kind : {"stft", "wavelet", "raw"}
+    view : str
+        A key of :data:`rtdecode.models.registry.VIEWS`.
     epochs : np.ndarray, shape (n, n_samples, n_channels)
         Filtered, not yet standardized epochs.
     standardizer : Standardizer
         Fitted on the training epochs only.
     pipeline : PipelineConfig
-        Its TFD method is replaced by ``kind`` for ``stft``/``wavelet``.
 
     Returns
     -------
     np.ndarray, float32
-        ``(n, channels, time, freq)`` for TFDs, ``(n, n_steps, channels)`` for ``raw``.
+        What live decoding computes for the view (:func:`rtdecode.models.serving.model_input`):
+        ``(n, channels, time, freq)`` for TFDs, ``(n, n_samples, channels)`` for time series;
+        ``raw_binned``: ``(n, n_steps, channels)`` in 4 ms bins.
     """
-    if kind == "raw":
+    if view not in registry.VIEWS:
+        raise ValueError(f"view must be one of {list(registry.VIEWS)}, got {view!r}")
+    if view == "raw_binned":
         width = samples_for(RAW_BIN_S, pipeline.sfreq)  # 4 ms bins at the recording's rate
-        return bin_time(standardizer.apply(epochs).astype(np.float32), width).astype(np.float32)
-    if kind not in ("stft", "wavelet"):
-        raise ValueError(f"kind must be one of {INPUTS}, got {kind!r}")
-    if pipeline.tfd.method != kind:
-        d = pipeline.to_dict()
-        pipeline = PipelineConfig.from_dict({**d, "tfd": {**d["tfd"], "method": kind}})
-    return epoch_features(epochs, standardizer, pipeline)
+        return bin_time(model_input("raw", epochs, standardizer, pipeline), width).astype(np.float32)
+    return model_input(view, epochs, standardizer, pipeline)
+
+
+def build_network(
+    spec: ModelSpec, example_shape: tuple[int, ...], n_classes: int, options: dict[str, Any] | None = None
+) -> nn.Module:
+    """A new network of kind ``spec`` for inputs of ``example_shape`` (one example, its view's axes).
+
+    ``options`` holds architecture configs to start from (e.g. the calibration's student config):
+    a network whose config class matches one takes its fields, channels and classes aside.
+    """
+    n_channels, n_times = spec.view.dims(tuple(example_shape))
+    if spec.network is None:  # a baseline network built by calibration.baselines
+        return RAW_NETWORKS[spec.name](n_channels, n_classes)
+    config_class = spec.config_class()
+    base = next((o for o in (options or {}).values() if isinstance(o, config_class)), None)
+    return spec.build(spec.make_config(n_channels, n_classes, n_times, base))
 
 
 def fit_network(
-    spec: NetworkSpec,
+    spec: ModelSpec,
     x: np.ndarray,
     y: np.ndarray,
     train: np.ndarray,
@@ -140,7 +101,8 @@ def fit_network(
 
     Parameters
     ----------
-    spec : NetworkSpec
+    spec : ModelSpec
+        A network of the registry (its ``lr``, when set, replaces ``config.lr``).
     x : np.ndarray, shape (n, ...)
         The network's inputs (:func:`network_inputs`) for all epochs.
     y : np.ndarray, shape (n,), int
@@ -152,7 +114,7 @@ def fit_network(
     soft_targets : np.ndarray, shape (n, n_classes), optional
         Teacher targets at ``config.temperature`` for every epoch; ``None`` trains on labels only.
     options : dict, optional
-        Passed to ``spec.build``.
+        Passed to :func:`build_network`.
 
     Returns
     -------
@@ -160,10 +122,15 @@ def fit_network(
         Holding the best validation weights.
     history : TrainHistory
     """
-    seed_everything(config.seed, config.deterministic)
-    model = spec.build(tuple(x.shape[1:]), n_classes, options or {})
     distill = soft_targets is not None and config.alpha < 1.0
-    run_config = config if distill else TrainConfig(**{**config.to_dict(), "alpha": 1.0})
+    if distill and not spec.distillable:
+        raise ValueError(f"{spec.name} cannot be distilled; train it without soft targets")
+    changes: dict[str, Any] = {} if distill else {"alpha": 1.0}
+    if spec.lr is not None:
+        changes["lr"] = spec.lr
+    run_config = TrainConfig(**{**config.to_dict(), **changes}) if changes else config
+    seed_everything(config.seed, config.deterministic)
+    model = build_network(spec, tuple(x.shape[1:]), n_classes, options)
     history = train_classifier(
         model,
         x[train],
@@ -172,6 +139,6 @@ def fit_network(
         y[val],
         run_config,
         soft_targets[train] if distill else None,
-        description=f"{spec.name}{'+kd' if distill else ''}",
+        description=registry.run_name(spec.name, distill),
     )
     return model, history

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from calibration.metrics import point
-from calibration.model_names import display_name
+from rtdecode.models.registry import display_name
 
 _COLUMNS = {
     "top1": "top-1",

@@ -31,6 +31,7 @@ from calibration.study_analysis import analyse
 from calibration.study_report import write_study_report
 from calibration.train import TrainConfig
 from rtdecode.config import PipelineConfig
+from rtdecode.models.registry import PAPER_MODEL
 from rtdecode.models.student import StudentConfig
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class StudyConfig:
         Shares of blocks held out.
     """
 
-    networks: tuple[str, ...] = ("stft_cnn",)
+    networks: tuple[str, ...] = (PAPER_MODEL,)
     seeds: tuple[int, ...] = (0, 1, 2)
     train: TrainConfig = field(default_factory=TrainConfig)
     student: StudentConfig = field(default_factory=StudentConfig)

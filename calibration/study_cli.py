@@ -6,6 +6,7 @@ import argparse
 
 from calibration.options import add_batch_size_option, add_training_arguments, train_config
 from rtdecode.cli_args import add_command, add_device_option, positive
+from rtdecode.models import registry
 
 DESCRIPTION = """\
 Train every network on every subject's recording with several seeds, each once distilled from
@@ -25,7 +26,7 @@ Without --ray the runs go one after the other here; with --ray each run is a Ray
 Examples:
   for s in 1 2 3; do rtdecode simulate --subject $s --classes 10 --out sims/s$s.xdf; done
   rtdecode study sims/s1.xdf sims/s2.xdf sims/s3.xdf --seeds 3 --out runs/study
-  rtdecode study sims/s*.xdf --seeds 3 --networks stft_cnn,cnn1d --ray auto --out runs/study
+  rtdecode study sims/s*.xdf --seeds 3 --networks student,shallow_convnet --ray auto --out runs/study
 """
 
 
@@ -45,9 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--networks",
-        default="stft_cnn",
+        default=registry.PAPER_MODEL,
         help="comma-separated networks, each trained distilled and not (default: %(default)s, the "
-        "paper's student); known: stft_cnn, wavelet_cnn, cnn1d, lstm",
+        f"paper's student); known: {', '.join(registry.networks())}",
     )
     add_training_arguments(p, baselines=False)
     add_batch_size_option(p, "training batch size (default: %(default)s)")
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: give at least 1")
-    networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
+    networks = tuple(registry.canonical(n.strip()) for n in args.networks.split(",") if n.strip())
     config = StudyConfig(
         networks=networks,
         seeds=tuple(range(args.seeds)),

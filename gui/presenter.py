@@ -587,9 +587,9 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.train_bar.setValue(1)
         self.train_bar.setFormat("done")
         report = result.report
-        from calibration.model_names import display_name
+        from rtdecode.models.registry import PAPER_MODEL, display_name
 
-        main = result.bundle.extra.get("model", "student")
+        main = result.bundle.extra.get("model", PAPER_MODEL)
         metrics = report["results"].get(main, {})
         # Cross-validated results are {mean, interval} summaries: show the mean.
         from calibration.metrics import point

@@ -146,7 +146,7 @@ def validate_stream(bundle: ModelBundle, channel_names: list[str], sfreq: float)
 class Decoder:
     """Features and model of one bundle: the part shared by live and offline decoding.
 
-    The bundle's model, whichever it is (the paper's student, EEGNet, a classical decoder), is
+    The bundle's model, whichever servable kind of the model registry it is, is
     served through :func:`rtdecode.models.serving.serve`: this is the one place that knows.
     """
 

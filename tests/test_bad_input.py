@@ -50,7 +50,7 @@ def ws(tmp_path_factory) -> Path:
     (root / "truncated_model" / "model.safetensors").write_bytes(weights[: len(weights) // 3])
     shutil.copytree(model, root / "edited_model")
     meta = json.loads((model / "bundle.json").read_text())
-    meta["student_config"]["n_channels"] = 64  # the weights are for 16
+    meta["model_config"]["n_channels"] = 64  # the weights are for 16
     (root / "edited_model" / "bundle.json").write_text(json.dumps(meta))
     shutil.copytree(model, root / "notjson_model")
     (root / "notjson_model" / "bundle.json").write_text("{ this is not json")

@@ -2,13 +2,16 @@
 
 A bundle folder holds
 
-- ``model.safetensors``: the model's weights: a network's tensors (the paper's student, or
-  EEGNet), or the arrays of a classical decoder (:mod:`rtdecode.models.classical`);
-- ``bundle.json``: format version, architecture and its config, class names, channel names,
-  sampling rate, the exact :class:`~rtdecode.config.PipelineConfig`, the standardization
-  statistics, training metrics and the software versions that made it.
+- ``model.safetensors``: the model's weights: a network's tensors, or the arrays of a classical
+  decoder (:mod:`rtdecode.models.classical`);
+- ``bundle.json``: format version, architecture (the model's name in
+  :mod:`rtdecode.models.registry`) and its config, class names, channel names, sampling rate,
+  the exact :class:`~rtdecode.config.PipelineConfig`, the standardization statistics, training
+  metrics and the software versions that made it.
 
-Student bundles keep format 1 (readable by older programs); other architectures are format 2.
+Format 3 names the architecture as the registry does; formats 1 (the paper's student) and 2
+(other models) used older names, which load through the registry's aliases. An older program
+refuses a format-3 bundle with "upgrade rtdecode" rather than an unknown architecture.
 
 Loading never unpickles anything, so a bundle from a colleague is safe to open.
 """
@@ -25,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from rtdecode.config import PipelineConfig
+from rtdecode.models import registry
 from rtdecode.signal.standardize import Standardizer
 
-BUNDLE_FORMAT = 2
-STUDENT = "StudentCNN"
+BUNDLE_FORMAT = 3
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 
@@ -40,9 +43,10 @@ class ModelBundle:
     Attributes
     ----------
     model : torch.nn.Module or ClassicalModel
-        The decoder: the student or EEGNet in evaluation mode (on the CPU after loading; move
-        it with ``.to``), or a classical model's arrays. :attr:`architecture` says which.
-    student_config : StudentConfig, EEGNetConfig or None
+        The decoder, a servable model of :mod:`rtdecode.models.registry`: a network in
+        evaluation mode (on the CPU after loading; move it with ``.to``), or a classical
+        model's arrays. :attr:`architecture` says which.
+    model_config : network config or None
         The network's architecture config (None for a classical model).
     pipeline : PipelineConfig
         Preprocessing used in training; live decoding must use exactly this.
@@ -57,7 +61,7 @@ class ModelBundle:
     """
 
     model: Any
-    student_config: Any
+    model_config: Any
     pipeline: PipelineConfig
     standardizer: Standardizer
     class_names: list[str]
@@ -67,10 +71,14 @@ class ModelBundle:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def spec(self) -> registry.ModelSpec:
+        """The model's kind in the registry."""
+        return registry.spec_of(self.model)
+
+    @property
     def architecture(self) -> str:
-        """``"StudentCNN"``, ``"EEGNet"`` or a classical kind (``"xdawn_ts_lr"``, ``"lda_windowed"``)."""
-        kind = getattr(self.model, "kind", None)
-        return kind if isinstance(kind, str) and kind else type(self.model).__name__
+        """The model's name in the registry."""
+        return self.spec.name
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities for the model's input features.
@@ -78,9 +86,10 @@ class ModelBundle:
         Parameters
         ----------
         features : np.ndarray
-            The student: TFDs ``(n, n_channels, n_time, n_freqs)``; EEGNet and classical models:
-            standardized epochs ``(n, n_samples, n_channels)``. One example without the leading
-            axis gives one row.
+            The model's input (:func:`rtdecode.models.serving.model_input`): TFDs
+            ``(n, n_channels, n_time, n_freqs)`` for the student, standardized epochs
+            ``(n, n_samples, n_channels)`` for the others. One example without the leading axis
+            gives one row.
 
         Returns
         -------
@@ -89,8 +98,9 @@ class ModelBundle:
         import torch
 
         x = np.asarray(features, dtype=np.float32)
-        single = x.ndim == (3 if self.architecture == STUDENT else 2)
-        if not hasattr(self.model, "parameters"):
+        spec = self.spec
+        single = x.ndim == len(spec.view.layout)
+        if spec.weights == "arrays":
             proba = self.model.predict_proba(x[None] if single else x)
             return proba[0] if single else proba
         device = next(self.model.parameters()).device
@@ -109,22 +119,22 @@ def save_bundle(bundle: ModelBundle, folder: str | Path) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    architecture = bundle.architecture
+    spec = bundle.spec
     # Serialized in memory and written like every other output (mode from the umask, 0644
     # usually; safetensors' save_file makes 0600), through a temporary name so that a crash
     # never leaves half a bundle under the real names.
-    if hasattr(bundle.model, "state_dict"):
+    if spec.weights == "tensors":
         state = {k: v.detach().cpu().contiguous() for k, v in bundle.model.state_dict().items()}
         _write_atomic(folder / WEIGHTS_FILE, safetensors.torch.save(state))
-        model_config = bundle.student_config.to_dict()
+        model_config = bundle.model_config.to_dict()
     else:
         arrays = {k: np.ascontiguousarray(v) for k, v in bundle.model.arrays.items()}
         _write_atomic(folder / WEIGHTS_FILE, safetensors.numpy.save(arrays))
         model_config = bundle.model.config()
     meta = {
-        "format": 1 if architecture == STUDENT else BUNDLE_FORMAT,
-        "architecture": architecture,
-        "student_config": model_config,
+        "format": BUNDLE_FORMAT,
+        "architecture": spec.name,
+        "model_config": model_config,
         "pipeline": bundle.pipeline.to_dict(),
         "standardizer": bundle.standardizer.to_dict(),
         "class_names": list(bundle.class_names),
@@ -178,9 +188,11 @@ def load_bundle(folder: str | Path) -> ModelBundle:
         )
     from safetensors import SafetensorError
 
-    architecture = meta.get("architecture", STUDENT)
+    # Format 1 bundles (the student's) may lack the architecture; formats 1-2 call its config "student_config".
+    architecture = meta.get("architecture", registry.PAPER_MODEL)
+    config_key = "model_config" if "model_config" in meta else "student_config"
     try:
-        model, model_config = _load_model(architecture, meta["student_config"], weights_path)
+        model, model_config = _load_model(architecture, meta[config_key], weights_path)
     except KeyError as error:
         raise ValueError(f"{meta_path} lacks the entry {error}; {damaged}") from None
     except (SafetensorError, OSError) as error:
@@ -198,7 +210,7 @@ def load_bundle(folder: str | Path) -> ModelBundle:
     try:
         return ModelBundle(
             model=model,
-            student_config=model_config,
+            model_config=model_config,
             pipeline=PipelineConfig.from_dict(meta["pipeline"]),
             standardizer=Standardizer.from_dict(meta["standardizer"]),
             class_names=list(meta["class_names"]),
@@ -225,28 +237,24 @@ def _first_line(error: BaseException) -> str:
 
 def _load_model(architecture: str, config: dict[str, Any], weights_path: Path) -> tuple[Any, Any]:
     """Rebuild the model of a bundle from its config and weights (no pickle)."""
-    from rtdecode.models.classical import CLASSICAL_MODELS
-    from rtdecode.models.eegnet import EEGNet, EEGNetConfig
-    from rtdecode.models.student import StudentCNN, StudentConfig
-
-    networks = {STUDENT: (StudentCNN, StudentConfig), "EEGNet": (EEGNet, EEGNetConfig)}
-    if architecture in networks:
+    spec = registry.find(architecture)
+    if spec is None or not spec.servable:
+        raise UnknownArchitecture(
+            f"unknown model architecture {architecture!r}; this program serves "
+            f"{[s.name for s in registry.servable()]} (older names: "
+            f"{[a for s in registry.servable() for a in s.aliases]})"
+        )
+    if spec.weights == "tensors":
         import safetensors.torch
 
-        network, config_class = networks[architecture]
-        model_config = config_class.from_dict(config)
-        model = network(model_config)
+        model_config = spec.config_class().from_dict(config)
+        model = spec.build(model_config)
         model.load_state_dict(safetensors.torch.load_file(str(weights_path)))
         return model.eval(), model_config
-    if architecture in CLASSICAL_MODELS:
-        import safetensors.numpy
+    import safetensors.numpy
 
-        arrays = safetensors.numpy.load_file(str(weights_path))
-        return CLASSICAL_MODELS[architecture].from_bundle(config, arrays), None
-    raise UnknownArchitecture(
-        f"unknown model architecture {architecture!r}; this program serves "
-        f"{sorted([*networks, *CLASSICAL_MODELS])}"
-    )
+    arrays = safetensors.numpy.load_file(str(weights_path))
+    return spec.classical_class().from_bundle(config, arrays), None
 
 
 def _json_default(value: Any) -> Any:

@@ -1,1 +1,1 @@
-"""The student network."""
+"""The model registry (:mod:`rtdecode.models.registry`) and the models it lists: one module each."""

@@ -220,8 +220,3 @@ class WindowedMeansLDA(ClassicalModel):
             )
         features = self.window_means(epochs, a["windows"])
         return _linear_proba(features, a["coef"], a["intercept"], self._classes(), self.n_classes)
-
-
-CLASSICAL_MODELS: dict[str, type[ClassicalModel]] = {
-    m.kind: m for m in (XdawnTangentSpaceLR, WindowedMeansLDA)
-}

@@ -2,11 +2,11 @@
 
 ``live``, ``predict``, ``gui`` and ``figure`` all decode through :class:`rtdecode.decoder.Decoder`,
 which serves the bundle through :func:`serve`. What differs between models is only what they
-take as input, so that is all this module knows:
+take as input, their registry spec's view (:data:`rtdecode.models.registry.VIEWS`), and
+:func:`model_input` computes it, for serving and for training alike:
 
-- the paper's student (``StudentCNN``): standardized epochs -> TFD (the bundle's pipeline) -> network;
-- EEGNet: standardized epochs -> network;
-- classical decoders (:mod:`rtdecode.models.classical`): standardized epochs -> numpy arithmetic.
+- time-frequency views (the paper's student): standardized epochs -> TFD (the bundle's pipeline);
+- time-series views (the other networks, the classical decoders): standardized epochs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,40 @@ from typing import Any
 
 import numpy as np
 
+from rtdecode.config import PipelineConfig
+from rtdecode.models import registry
 from rtdecode.signal.preprocess import epoch_features
+
+
+def model_input(view: str, epochs: np.ndarray, standardizer: Any, pipeline: PipelineConfig) -> np.ndarray:
+    """The input of a model reading ``view``, from filtered epochs.
+
+    Parameters
+    ----------
+    view : str
+        A servable key of :data:`rtdecode.models.registry.VIEWS`.
+    epochs : np.ndarray, shape (n, n_samples, n_channels)
+        Filtered, not yet standardized epochs.
+    standardizer : Standardizer
+    pipeline : PipelineConfig
+        The model's preprocessing (its TFD settings for a time-frequency view).
+
+    Returns
+    -------
+    np.ndarray, float32
+        TFDs ``(n, n_channels, n_time, n_freqs)`` or standardized epochs ``(n, n_samples, n_channels)``.
+    """
+    spec = registry.VIEWS[view]
+    if not spec.servable:
+        raise ValueError(
+            f"view {view!r} is computed by calibration only; servable views: "
+            f"{[v for v, s in registry.VIEWS.items() if s.servable]}"
+        )
+    if spec.is_tfd:
+        if spec.tfd_method and pipeline.tfd.method != spec.tfd_method:
+            pipeline = pipeline.with_overrides(tfd={"method": spec.tfd_method})
+        return epoch_features(epochs, standardizer, pipeline)
+    return np.asarray(standardizer.apply(epochs), dtype=np.float32)
 
 
 class ServedModel:
@@ -30,8 +63,9 @@ class ServedModel:
 
     def __init__(self, bundle: Any, device: str = "auto") -> None:
         self.bundle = bundle
-        self.architecture = bundle.architecture
-        self.is_network = hasattr(bundle.model, "parameters")
+        self.spec = registry.spec_of(bundle.model)
+        self.architecture = self.spec.name
+        self.is_network = self.spec.weights == "tensors"
         if self.is_network:
             from rtdecode.weights import resolve_device
 
@@ -43,17 +77,8 @@ class ServedModel:
         self.device = device
 
     def features(self, epochs: np.ndarray) -> np.ndarray:
-        """Model input of filtered epochs ``(n, n_samples, n_channels)``.
-
-        Returns
-        -------
-        np.ndarray
-            The student: TFDs ``(n, C, T, F)`` float32; other models: standardized epochs
-            ``(n, n_samples, n_channels)`` float32.
-        """
-        if self.architecture == "StudentCNN":
-            return epoch_features(epochs, self.bundle.standardizer, self.bundle.pipeline)
-        return np.asarray(self.bundle.standardizer.apply(epochs), dtype=np.float32)
+        """Model input of filtered epochs ``(n, n_samples, n_channels)`` (see :func:`model_input`)."""
+        return model_input(self.spec.input, epochs, self.bundle.standardizer, self.bundle.pipeline)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of :meth:`features` output."""

@@ -9,13 +9,13 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.utils.class_weight import compute_class_weight
 
-from calibration import fitting as fitting_module
+from calibration import baselines as baselines_module
 from calibration.baselines import feature_sliding, feature_standardized, fit_logreg, samples_for
 from calibration.calibrate import CalibrationConfig, calibrate
 from calibration.metrics import class_weights, evaluate_predictions, model_warnings
-from calibration.model_names import display_name
 from calibration.train import TrainConfig
 from rtdecode.io.bundle import load_bundle
+from rtdecode.models.registry import display_name
 from rtdecode.models.student import StudentConfig
 from rtdecode.sim.config import SimulationConfig
 from rtdecode.sim.session import simulate_session
@@ -96,7 +96,7 @@ def test_a_failing_baseline_is_reported_and_the_run_still_writes_everything(
     def broken(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(fitting_module, "fit_raw_network", broken)
+    monkeypatch.setitem(baselines_module.RAW_NETWORKS, "cnn1d", broken)
     config = CalibrationConfig(
         train=TrainConfig(max_epochs=2, patience=2, batch_size=32, progress=False),
         student=StudentConfig(widths=(8, 8)),

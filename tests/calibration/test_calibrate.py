@@ -40,22 +40,17 @@ def test_calibration_writes_report_plots_and_a_bundle_that_decodes(session, tmp_
         result = calibrate(recording, images, tmp_path, config)
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["results"]) == {
-        "student_kd_stft",
-        "cnn2d_stft",
+        "student+kd",
+        "student",
         "logreg_standardized",
         "eegnet",
-        "erp_xdawn_ts_lr",
-        "erp_lda_windowed",
+        "xdawn",
+        "lda",
         "oracle (simulator ground truth)",
     }
     # The bundle holds the model chosen on the validation blocks, and the report says why.
     selection = report["selection"]
-    assert set(selection["validation"]) == {
-        "student_kd_stft",
-        "eegnet",
-        "erp_xdawn_ts_lr",
-        "erp_lda_windowed",
-    }
+    assert set(selection["validation"]) == {"student+kd", "eegnet", "xdawn", "lda"}
     assert selection["chosen"] == max(selection["validation"], key=selection["validation"].get)
     assert result.bundle.extra["model"] == selection["chosen"]
     assert report["mains"]["detected_hz"] == 50.0
@@ -107,11 +102,11 @@ def test_without_images_trains_without_distillation(session, tmp_path):
         evaluation="split",
     )
     result = calibrate(recording, None, tmp_path, config)
-    assert set(result.report["results"]) == {"student_stft", "oracle (simulator ground truth)"}
+    assert set(result.report["results"]) == {"student", "oracle (simulator ground truth)"}
     assert any("without distillation" in note for note in result.report["notes"])
     header = (tmp_path / "report.md").read_text().split("| model |")[0]
     assert "No teacher (no stimulus images given)" in header and "nan" not in header
-    assert result.report["max_epochs"] == 2 and result.report["student"] == "student_stft"
+    assert result.report["max_epochs"] == 2 and result.report["student"] == "student"
 
 
 def test_the_readmes_calibrate_command_uses_a_pretrained_teacher_without_warning(tmp_path, capsys):
@@ -137,5 +132,5 @@ def test_the_readmes_calibrate_command_uses_a_pretrained_teacher_without_warning
     assert not [w for w in caught if issubclass(w.category, RandomWeightsWarning)]
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["teacher"]["pretrained"] is True and report["teacher"]["weight_source"]
-    assert "student_kd_stft" in report["results"]
+    assert "student+kd" in report["results"]
     capsys.readouterr()

@@ -38,16 +38,16 @@ def test_few_blocks_are_cross_validated_and_the_bundle_is_refitted_on_all(tmp_pa
     assert report["evaluation"] == "lobo"
     folds = report["split"]["folds"]
     assert sorted(b for f in folds for b in f["test_blocks"]) == [0, 1, 2, 3]
-    lda = report["results"]["erp_lda_windowed"]["top1"]
-    per_fold = [f["top1"]["erp_lda_windowed"] for f in folds]
+    lda = report["results"]["lda"]["top1"]
+    per_fold = [f["top1"]["lda"] for f in folds]
     assert lda["mean"] == np.mean(per_fold) and lda["ci_low"] <= lda["mean"] <= lda["ci_high"]
     assert lda["n_folds"] == 4
     assert "mean [95 % interval]" in (tmp_path / "report.md").read_text()
-    assert report["selection"]["chosen"] == "erp_lda_windowed"
+    assert report["selection"]["chosen"] == "lda"
     bundle = load_bundle(tmp_path / "model")
     # Refitted on all blocks: nothing is held out any more, and the bundle says so.
     assert bundle.extra["test_blocks"] == [] and bundle.extra["evaluation"] == "lobo"
-    assert bundle.architecture == "lda_windowed" and result.bundle.extra["model"] == "erp_lda_windowed"
+    assert bundle.architecture == "lda" and result.bundle.extra["model"] == "lda"
 
 
 def test_erp_view_trains_without_artifact_epochs_but_tests_on_all():

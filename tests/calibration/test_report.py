@@ -10,7 +10,6 @@ import matplotlib
 import numpy as np
 import pytest
 
-from calibration.model_names import MODEL_NAMES, display_name
 from calibration.report import (
     metrics_table_markdown,
     plot_confusion,
@@ -19,6 +18,8 @@ from calibration.report import (
     report_notes,
     write_report,
 )
+from rtdecode.models import registry
+from rtdecode.models.registry import display_name
 
 matplotlib.use("Agg")
 
@@ -38,21 +39,22 @@ def kept_figures(monkeypatch):
 def test_every_model_calibration_trains_has_words():
     from calibration.options import BASELINES
 
-    for code in ("student_kd_stft", "student_stft", *BASELINES):
-        assert code in MODEL_NAMES and " " in display_name(code)
+    for code in ("student+kd", "student", *BASELINES, *registry.candidates()):
+        assert registry.find(code.removesuffix("+kd")) is not None and " " in display_name(code)
+    assert display_name("student+kd") == "distilled student (STFT)"
     assert display_name("some_new_model") == "some_new_model"
 
 
 def test_table_uses_words_and_json_keeps_code_names(tmp_path):
-    report = {"results": {"student_kd_stft": METRICS}, "n_classes": 10, "notes": []}
+    report = {"results": {"student+kd": METRICS}, "n_classes": 10, "notes": []}
     write_report(tmp_path, report, "# Calibration report")
     assert "| distilled student (STFT) | 0.500 |" in (tmp_path / "report.md").read_text()
-    assert "student_kd_stft" in json.loads((tmp_path / "report.json").read_text())["results"]
-    assert "| 2D CNN (STFT, no distillation) |" in metrics_table_markdown({"cnn2d_stft": METRICS}, 10)
-    failed = metrics_table_markdown({"cnn2d_stft": {"failed": "ValueError: boom"}}, 10)
+    assert "student+kd" in json.loads((tmp_path / "report.json").read_text())["results"]
+    assert "| student (STFT) without distillation |" in metrics_table_markdown({"student": METRICS}, 10)
+    failed = metrics_table_markdown({"student": {"failed": "ValueError: boom"}}, 10)
     assert (
-        "| 2D CNN (STFT, no distillation) | failed: ValueError: boom |" in failed
-        and "cnn2d_stft" not in failed
+        "| student (STFT) without distillation | failed: ValueError: boom |" in failed
+        and "student" not in failed.replace("student (STFT)", "")
     )
 
 
@@ -73,7 +75,7 @@ def test_top_k_appears_only_below_the_number_of_classes(n_classes, columns, chan
 
 
 def test_report_names_and_embeds_its_plots(tmp_path):
-    report = {"results": {"student_kd_stft": METRICS}, "n_classes": 4, "notes": []}
+    report = {"results": {"student+kd": METRICS}, "n_classes": 4, "notes": []}
     write_report(tmp_path, report, "# Calibration report")
     assert "![" not in (tmp_path / "report.md").read_text()  # no plot yet: none announced
     (tmp_path / "confusion.png").write_bytes(b"png")
@@ -111,12 +113,12 @@ def _legend_labels(fig) -> list[str]:
 
 def test_learning_curves_legend_chance_line_and_1_based_epochs(tmp_path, kept_figures):
     plot_learning_curves(
-        {"student_kd_stft": HISTORY, "cnn2d_stft": HISTORY},
+        {"student+kd": HISTORY, "student": HISTORY},
         tmp_path / "lc.png",
         4,
-        distilled=["student_kd_stft"],
+        distilled=["student+kd"],
         val_blocks=[3, 7],
-        chosen="student_kd_stft",
+        chosen="student+kd",
     )
     fig = kept_figures[0]
     ax_loss, ax_acc = fig.axes
@@ -144,7 +146,7 @@ def test_learning_curves_legend_chance_line_and_1_based_epochs(tmp_path, kept_fi
 def test_without_distillation_the_loss_says_cross_entropy_only_and_a_closed_form_choice_says_why(
     tmp_path, kept_figures
 ):
-    plot_learning_curves({"student_stft": HISTORY}, tmp_path / "lc.png", 2, chosen="erp_lda_windowed")
+    plot_learning_curves({"student": HISTORY}, tmp_path / "lc.png", 2, chosen="lda")
     fig = kept_figures[0]
     ax_loss = fig.axes[0]
     assert ax_loss.get_ylabel() == "loss (cross-entropy)"
@@ -167,11 +169,11 @@ def _report(**changes) -> dict:
         "split": {"train_blocks": [0, 1, 2, 4, 6, 8], "val_blocks": [3, 7], "test_blocks": [5, 9]},
         "n_test": 80,
         "teacher": {"used": False},
-        "selection": {"chosen": "erp_xdawn_ts_lr", "reason": "best validation balanced accuracy 0.420"},
-        "student": "student_stft",
+        "selection": {"chosen": "xdawn", "reason": "best validation balanced accuracy 0.420"},
+        "student": "student",
         "student_parameters": 1_150_000,
         "chosen_parameters": None,
-        "histories": {"student_stft": HISTORY},
+        "histories": {"student": HISTORY},
         "max_epochs": 60,
         "results": {},
     }
@@ -186,7 +188,7 @@ def test_header_names_blocks_teacher_and_the_chosen_models_own_size():
     assert "**ERP: xDAWN covariances, tangent space, logistic regression**" in header
     assert "fitted in closed form, no epochs" in header
     assert "the paper's student, student without distillation (STFT), has 1,150,000 parameters" in header
-    for code in ("erp_xdawn_ts_lr", "student_stft"):
+    for code in ("xdawn", "student"):
         assert code not in header
 
     eegnet = report_header(
@@ -197,7 +199,7 @@ def test_header_names_blocks_teacher_and_the_chosen_models_own_size():
         in eegnet
     )
     student = report_header(
-        _report(selection={"chosen": "student_stft", "reason": "r"}, chosen_parameters=1_150_000)
+        _report(selection={"chosen": "student", "reason": "r"}, chosen_parameters=1_150_000)
     )
     assert student.endswith("**student without distillation (STFT)** (r): 1,150,000 parameters.")
     taught = report_header(_report(teacher={"used": True, "held_out_accuracy": 0.99}))
@@ -208,8 +210,8 @@ def test_header_names_blocks_teacher_and_the_chosen_models_own_size():
 
 def test_models_below_chance_get_a_note_and_models_at_chance_do_not():
     results = {
-        "erp_lda_windowed": {"balanced_accuracy": 0.08, "kappa": -0.02, "top1": 0.08},
-        "student_stft": {"balanced_accuracy": 0.1, "kappa": 0.0, "top1": 0.1},  # one class: its own warning
+        "lda": {"balanced_accuracy": 0.08, "kappa": -0.02, "top1": 0.08},
+        "student": {"balanced_accuracy": 0.1, "kappa": 0.0, "top1": 0.1},  # one class: its own warning
         "eegnet": {"balanced_accuracy": {"mean": 0.095, "sd": 0.01}, "kappa": {"mean": 0.01, "sd": 0.01}},
         "cnn1d": {"failed": "ValueError: boom"},
     }
@@ -226,11 +228,11 @@ def test_a_network_cut_off_at_its_epoch_cap_while_improving_gets_a_note():
 
     histories = {
         "eegnet": history(60, 58),  # best at epoch 59 of 60: still improving at the cap
-        "student_stft": history(60, 40),  # stopped improving long before the cap
+        "student": history(60, 40),  # stopped improving long before the cap
         "cnn1d": history(20, 11),  # early-stopped
     }
     # A short cap counts only its last epoch as "still improving".
-    short = {"eegnet": history(6, 5), "student_stft": history(6, 3)}
+    short = {"eegnet": history(6, 5), "student": history(6, 3)}
     assert [note.split(" stopped")[0] for note in report_notes(_report(histories=short, max_epochs=6))] == [
         "EEGNet (time domain)"
     ]

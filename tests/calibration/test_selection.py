@@ -41,9 +41,9 @@ def test_information_below_14_hz_picks_the_erp_pipeline_and_the_bundle_serves_it
     recording = _session("evoked_low")
     result = calibrate(recording, None, tmp_path, FAST)
     selection = result.report["selection"]
-    assert selection["chosen"] in ("erp_xdawn_ts_lr", "erp_lda_windowed")
+    assert selection["chosen"] in ("xdawn", "lda")
     # The paper's 14-70 Hz band removes it: its student is at chance on the test blocks.
-    assert result.report["results"]["student_stft"]["balanced_accuracy"] < 0.65
+    assert result.report["results"]["student"]["balanced_accuracy"] < 0.65
     assert result.report["results"][selection["chosen"]]["balanced_accuracy"] > 0.85
     bundle = load_bundle(tmp_path / "model")
     assert bundle.extra["model"] == selection["chosen"] and bundle.extra["pipeline_name"] == "erp"
@@ -57,14 +57,18 @@ def test_information_below_14_hz_picks_the_erp_pipeline_and_the_bundle_serves_it
 
 def test_information_in_the_gamma_band_keeps_the_papers_student(tmp_path):
     result = calibrate(_session("mixed"), None, tmp_path, FAST)
-    assert result.report["selection"]["chosen"] == "student_stft"
-    assert load_bundle(tmp_path / "model").architecture == "StudentCNN"
+    assert result.report["selection"]["chosen"] == "student"
+    assert load_bundle(tmp_path / "model").architecture == "student"
 
 
 def test_the_paper_preset_keeps_the_student_whatever_the_scores(tmp_path):
+    # The former names (preset "paper", candidate "erp_lda") still work and become the registry's.
     config = CalibrationConfig(**{**FAST.__dict__, "preset": "paper", "candidates": ("erp_lda",)})
+    assert config.preset == "student" and config.candidates == ("lda",)
     result = calibrate(_session("evoked_low"), None, tmp_path, config)
-    assert result.report["selection"]["chosen"] == "student_stft"
-    assert "preset 'paper'" in result.report["selection"]["reason"]
+    assert result.report["selection"]["chosen"] == "student"
+    assert "preset 'student'" in result.report["selection"]["reason"]
     with pytest.raises(ValueError, match="preset must be one of"):
         CalibrationConfig(preset="best")
+    with pytest.raises(ValueError, match="unknown candidates"):
+        CalibrationConfig(candidates=("student",))

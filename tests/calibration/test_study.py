@@ -43,7 +43,7 @@ def sessions(tmp_path_factory):
 
 def _config(tiny_model_name, threads=1):
     return StudyConfig(
-        networks=("stft_cnn",),
+        networks=("student",),
         seeds=(0, 1),
         train=TrainConfig(max_epochs=3, patience=3, batch_size=16, progress=False, threads=threads),
         student=StudentConfig(widths=(8, 8)),
@@ -64,19 +64,19 @@ def sequential(sessions, tmp_path_factory, tiny_model_name):
 def test_sequential_study_reports_subjects_table_and_paired_differences(sequential):
     report, tmp_path = sequential
     assert report["subjects"] == ["1", "2"]
-    assert set(report["summary"]) == {"stft_cnn+kd", "stft_cnn"}
-    assert set(report["summary"]["stft_cnn"]["top1"]) == {"mean", "sd"}
+    assert set(report["summary"]) == {"student+kd", "student"}
+    assert set(report["summary"]["student"]["top1"]) == {"mean", "sd"}
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert len(runs) == 2 * 2 * 2  # subjects x seeds x (distilled, plain)
     # Paired runs share the split; different seeds give different splits.
     by = {(r["subject"], r["seed"], r["model"]): r for r in runs}
-    assert by[("1", 0, "stft_cnn+kd")]["y_test"] == by[("1", 0, "stft_cnn")]["y_test"]
-    assert by[("1", 0, "stft_cnn")]["test_blocks"] != by[("1", 1, "stft_cnn")]["test_blocks"]
-    d = report["distillation"]["stft_cnn"]
+    assert by[("1", 0, "student+kd")]["y_test"] == by[("1", 0, "student")]["y_test"]
+    assert by[("1", 0, "student")]["test_blocks"] != by[("1", 1, "student")]["test_blocks"]
+    d = report["distillation"]["student"]
     for s in ("1", "2"):
         expected = np.mean(
             [
-                by[(s, k, "stft_cnn+kd")]["metrics"]["top1"] - by[(s, k, "stft_cnn")]["metrics"]["top1"]
+                by[(s, k, "student+kd")]["metrics"]["top1"] - by[(s, k, "student")]["metrics"]["top1"]
                 for k in (0, 1)
             ]
         )
@@ -90,7 +90,7 @@ def test_sequential_study_reports_subjects_table_and_paired_differences(sequenti
         np.std(per_run, ddof=1)
     )
     text = (tmp_path / "study.md").read_text()
-    assert "Table 1" in text and "| stft_cnn+kd |" in text and "Distilled minus not distilled" in text
+    assert "Table 1" in text and "| student+kd |" in text and "Distilled minus not distilled" in text
     assert (tmp_path / "study.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list((tmp_path / "prepared").iterdir())) == 2  # each subject prepared once
 

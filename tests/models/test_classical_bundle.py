@@ -100,7 +100,7 @@ def session():
 def _bundle(model, recording, pipeline, config=None):
     return ModelBundle(
         model=model,
-        student_config=config,
+        model_config=config,
         pipeline=pipeline,
         standardizer=Standardizer(mean=np.zeros(4), std=np.full(4, 5.0)),
         class_names=["a", "b"],
@@ -129,7 +129,7 @@ def test_classical_bundle_round_trip_decodes_identically(kind, session, tmp_path
     bundle = _bundle(_fitted(kind, session, pipeline), session, pipeline)
     save_bundle(bundle, tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "bundle.json").read_text())
-    assert meta["format"] == 2 and meta["architecture"] == bundle.architecture
+    assert meta["format"] == 3 and meta["architecture"] == bundle.architecture == kind
     loaded = load_bundle(tmp_path / "m")
     assert loaded.architecture == bundle.architecture and loaded.pipeline == pipeline
     before = predict_recording(bundle, session, device="cpu")
@@ -146,7 +146,7 @@ def test_eegnet_bundle_round_trip(session, tmp_path):
     bundle = _bundle(EEGNet(config).eval(), session, pipeline, config)
     save_bundle(bundle, tmp_path / "m")
     loaded = load_bundle(tmp_path / "m")
-    assert loaded.architecture == "EEGNet" and loaded.student_config == config
+    assert loaded.architecture == "eegnet" and loaded.model_config == config
     x = np.random.default_rng(0).standard_normal((3, pipeline.epoch_samples, 4)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict_proba(x), bundle.predict_proba(x), rtol=1e-5)
     assert len(predict_recording(loaded, session, device="cpu")) == len(session.stimulus_events())
@@ -159,7 +159,7 @@ def test_a_corrupt_bundle_is_refused_with_a_clear_message(session, tmp_path):
     weights = folder / "model.safetensors"
     good = weights.read_bytes()
     weights.write_bytes(good[: len(good) // 2])  # truncated
-    with pytest.raises(ValueError, match="corrupt lda_windowed model"):
+    with pytest.raises(ValueError, match="corrupt lda model"):
         load_bundle(folder)
 
     import safetensors.numpy

@@ -45,7 +45,8 @@ def test_bundle_round_trip_gives_identical_predictions(tmp_path):
     np.testing.assert_array_equal(loaded.standardizer.mean, std.mean)
     assert loaded.predict_proba(x[0]).shape == (3,)
     # No pickle anywhere: weights are safetensors, metadata JSON.
-    assert json.loads((tmp_path / "m" / "bundle.json").read_text())["format"] == 1
+    meta = json.loads((tmp_path / "m" / "bundle.json").read_text())
+    assert meta["format"] == 3 and meta["architecture"] == "student" == loaded.architecture
 
 
 def test_not_a_bundle_and_newer_format_are_refused(tmp_path):
