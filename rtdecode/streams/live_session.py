@@ -58,8 +58,8 @@ class LiveSession:
         Take the source whose EEG stream has this exact source_id (its marker stream: the one whose
         source_id extends it, ``ID-markers``, when there is one).
     host : str, optional
-        Take the source on this host (a marker stream found on no other host than another
-        computer's stays a candidate).
+        Take the source on this host (a marker stream that is only on another computer, a
+        presenter's, is still taken).
     timeout : float
         Seconds to wait for the streams to appear (both at once: when both are missing, the error
         names both).

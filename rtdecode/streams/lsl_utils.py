@@ -405,13 +405,15 @@ def outlet_source_id(
         used = {info.source_id() for info in taken}
         clash = default in used or f"{default}-markers" in used
         chosen = f"{default}+{uuid.uuid4().hex[:6]}" if clash else default
+    in_use = sorted({info.name() for info in taken})
     log.warning(
-        "%s: a stream named %s is already on the network: %s. A program that chooses streams by "
-        "name alone may take the EEG of one source and the markers of the other; `rtdecode live`, "
-        "`gui` and `record` pair them by source (this one has source_id %r: --source-id %s chooses "
-        "it). Give this one another --name unless the copy is meant.",
+        "%s: %s %s already on the network: %s. A program that chooses streams by name alone may take "
+        "the EEG of one source and the markers of the other; `rtdecode live`, `gui` and `record` pair "
+        "them by source (this one has source_id %r: --source-id %s chooses it). Give this one "
+        "another --name unless the copy is meant.",
         what,
-        " and ".join(repr(n) for n in sorted({info.name() for info in taken})),
+        "a stream named" if len(in_use) == 1 else "streams named",
+        " and ".join(repr(n) for n in in_use) + (" is" if len(in_use) == 1 else " are"),
         "; ".join(describe_stream(info) for info in taken),
         chosen,
         chosen,
