@@ -30,6 +30,12 @@ Example, with no hardware (two terminals):
   rtdecode simulate --live --name sim --loop --classes 10     # the demo's 10 classes
   rtdecode gui --model demo-output/calibration/model --stream sim --markers sim-markers --connect
 
+The EEG and marker streams are those of one source: when several streams share a name (two
+replays of one name, two amplifiers of one make), the marker stream of the chosen EEG stream's
+source (same host, a source_id or name that extends the EEG's) is selected, the lists show each
+one's source_id and the status line names the candidates; when nothing tells them apart, pick the
+streams in the lists (Connect refuses the ambiguous names, listing the candidates).
+
 Markers of classes the model does not know are named in a warning and left out of the accuracy.
 """
 
@@ -125,7 +131,8 @@ The main job on the embedded simulated subject, no hardware needed:
      (skipped with --no-gui or when there is no display; the command to open it is printed).
 
 The default is a 10-class subset of the paper's 40 (50 images each, about 6 minutes of EEG) so
-that it finishes in about ten minutes on a laptop CPU; --classes 40 runs the paper's protocol.
+that it finishes in about 4 minutes on an idle 2-core CPU (the README's measurement);
+--classes 40 runs the paper's protocol.
 """
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtdecode.streams.pairing import StreamIdentity
+
 NONE_MARKERS = "(none: sliding window)"
 
 
@@ -23,6 +25,12 @@ class StreamChoice:
         Nominal rate in Hz; 0 for irregular (marker) streams.
     channel_format : int
         pylsl's channel-format code (``cf_string`` for markers).
+    session_id : str
+        The LSL session the stream belongs to.
+    created_at : float
+        When the outlet was created, on its host's LSL clock.
+    uid : str
+        The outlet's unique id: two outlets of one name (and even one source_id) differ here.
     """
 
     name: str
@@ -32,6 +40,9 @@ class StreamChoice:
     n_channels: int
     srate: float
     channel_format: int
+    session_id: str = "default"
+    created_at: float = 0.0
+    uid: str = ""
 
     @property
     def is_markers(self) -> bool:
@@ -44,6 +55,19 @@ class StreamChoice:
     def query(self) -> str:
         """The query that finds this stream again: its source_id when it has one (exact)."""
         return f"source_id={self.source_id}" if self.source_id else f"name={self.name}"
+
+    def identity(self) -> StreamIdentity:
+        """What pairs this stream with the others of its source (this choice as the handle)."""
+        return StreamIdentity(
+            name=self.name,
+            type=self.type,
+            source_id=self.source_id,
+            hostname=self.hostname,
+            session_id=self.session_id,
+            created_at=self.created_at,
+            uid=self.uid,
+            handle=self,
+        )
 
     @property
     def label(self) -> str:
@@ -66,8 +90,12 @@ def discover(wait_time: float = 1.0) -> list[StreamChoice]:
             n_channels=info.channel_count(),
             srate=info.nominal_srate(),
             channel_format=info.channel_format(),
+            session_id=info.session_id(),
+            created_at=info.created_at(),
+            uid=info.uid(),
         )
         for info in visible_streams(wait_time)
     ]
-    unique = {(c.source_id or c.name, c.name): c for c in choices}  # a stream may answer twice
-    return sorted(unique.values(), key=lambda c: (c.name.lower(), c.source_id))
+    # By uid: two outlets of one name and source_id (a command started twice) are two choices.
+    unique = {c.uid or (c.source_id, c.name): c for c in choices}
+    return sorted(unique.values(), key=lambda c: (c.name.lower(), c.source_id, c.created_at))

@@ -117,64 +117,107 @@ class StreamPicker(QtWidgets.QWidget):
         self.choices = choices
         data = [c for c in choices if not c.is_markers]
         markers = [c for c in choices if c.is_markers]
+        shared = {n for n in (c.name for c in choices) if sum(c.name == n for c in choices) > 1}
         self.eeg.clear()
         for c in data:
-            self.eeg.addItem(c.label, c)
+            self.eeg.addItem(_label(c, shared), c)
         self.markers.clear()
         if self.optional_markers:
             self.markers.addItem(self.none_label, None)
         for c in markers:
-            self.markers.addItem(c.label, c)
-        self._choose(self.eeg, keep_eeg, self._preset_eeg, data, prefer_type="eeg")
-        eeg_choice = self.eeg.currentData()
-        paired = f"{eeg_choice.name}-markers" if isinstance(eeg_choice, StreamChoice) else ""
-        if self.auto_markers:
-            self._choose(
+            self.markers.addItem(_label(c, shared), c)
+        eeg_pool, eeg_text = self._pool(self.eeg, keep_eeg, self._preset_eeg, data, "eeg")
+        if keep_markers == self.none_label:  # chosen by the user: sliding-window decoding
+            marker_pool, marker_text = [], ""
+        elif self.auto_markers or keep_markers or self._preset_markers:
+            marker_pool, marker_text = self._pool(
                 self.markers,
                 keep_markers,
                 self._preset_markers,
-                markers,
-                prefer_type="markers",
-                prefer_name=paired,
+                markers if self.auto_markers else [],
+                "markers",
             )
         else:
-            self._choose(self.markers, keep_markers, self._preset_markers, [])
-        self.status.setText(f"{len(data)} data, {len(markers)} marker stream(s)")
+            marker_pool, marker_text = [], ""
+        note = self._pair(eeg_pool, eeg_text, marker_pool, marker_text)
+        counts = f"{len(data)} data, {len(markers)} marker stream(s)"
+        self.status.setText(f"{counts}. {note}" if note else counts)
         self.listed.emit(len(choices))
 
-    def _choose(
+    def _pool(
         self,
         combo: QtWidgets.QComboBox,
         kept: str,
         preset: str,
-        choices: list[StreamChoice],
-        prefer_type: str = "",
-        prefer_name: str = "",
-    ) -> None:
-        """Re-select what was chosen, else the preset, else the most likely stream."""
+        auto: list[StreamChoice],
+        prefer_type: str,
+    ) -> tuple[list[StreamChoice], str]:
+        """The listed streams the choice may be, and the text that asks for them.
+
+        What was chosen before (its label, or a typed query), else the preset, else (``auto``)
+        the streams of the expected type. A typed query or preset that nothing matches yet comes
+        back with no streams, to stay in the box as typed.
+        """
         for wanted in (kept, preset):
-            if not wanted:
+            if not wanted or wanted == self.none_label:
                 continue
             index = combo.findText(wanted)
-            if index < 0:
-                index = next((i for i in range(combo.count()) if _matches(combo.itemData(i), wanted)), -1)
+            if index >= 0 and isinstance(combo.itemData(index), StreamChoice):
+                return [combo.itemData(index)], wanted
+            matches = [combo.itemData(i) for i in range(combo.count()) if _matches(combo.itemData(i), wanted)]
+            if matches or wanted == preset:
+                return matches, wanted
+        typed = [c for c in auto if c.type.lower() == prefer_type]
+        if typed:
+            return typed, f"type={typed[0].type}"
+        if auto and prefer_type == "eeg":
+            return auto[:1], ""  # no stream says EEG: offer the first data stream, as a guess
+        return [], ""
+
+    def _pair(
+        self, eeg_pool: list[StreamChoice], eeg_text: str, marker_pool: list[StreamChoice], marker_text: str
+    ) -> str:
+        """Select the EEG and marker streams of one source; returns what to say about the choice.
+
+        Streams are paired as ``rtdecode live`` pairs them (same host and session, source_id and
+        name that extend the EEG stream's). When nothing tells them apart, both boxes keep the text
+        that asks for them, so that Connect fails with the candidates listed.
+        """
+        from rtdecode.streams.pairing import AmbiguousStreamsError, pair_streams
+
+        rows = [
+            ("EEG stream", self.eeg, eeg_pool, eeg_text),
+            ("marker stream", self.markers, marker_pool, marker_text),
+        ]
+        asked = [row for row in rows if row[2]]
+        for _, combo, pool, text in rows:
+            if not pool:
+                self._show(combo, None, text)
+        if not asked:
+            return ""
+        try:
+            pairing = pair_streams(
+                [[c.identity() for c in pool] for _, _, pool, _ in asked],
+                [f"{what} {text}".rstrip() for what, _, _, text in asked],
+            )
+        except AmbiguousStreamsError as error:
+            for _, combo, _, text in asked:
+                self._show(combo, None, text)
+            return str(error)
+        for (_, combo, _, _), chosen in zip(asked, pairing.chosen, strict=True):
+            self._show(combo, chosen.handle, "")
+        return pairing.note
+
+    def _show(self, combo: QtWidgets.QComboBox, choice: StreamChoice | None, text: str) -> None:
+        """Select ``choice``'s item; else show ``text`` as typed (or the default item)."""
+        if choice is not None:
+            index = next((i for i in range(combo.count()) if combo.itemData(i) == choice), -1)
             if index >= 0:
                 combo.setCurrentIndex(index)
                 return
-        if preset:  # not visible (yet): keep the typed query
-            combo.setEditText(preset)
-            return
-        # The stream named like the EEG one ("X-markers") first, then any of the expected type.
-        for test in (
-            lambda c: bool(prefer_name) and c.name == prefer_name,
-            lambda c: c.type.lower() == prefer_type,
-        ):
-            for i in range(combo.count()):
-                c = combo.itemData(i)
-                if isinstance(c, StreamChoice) and test(c):
-                    combo.setCurrentIndex(i)
-                    return
-        if combo.count() and not (self.optional_markers and combo is self.markers):
+        if text:
+            combo.setEditText(text)
+        elif combo.count() and not (self.optional_markers and combo is self.markers):
             combo.setCurrentIndex(0)
 
     def _query(self, combo: QtWidgets.QComboBox) -> str | None:
@@ -192,6 +235,11 @@ class StreamPicker(QtWidgets.QWidget):
     def marker_query(self) -> str | None:
         """Query of the chosen marker stream; None for none (sliding-window decoding)."""
         return self._query(self.markers)
+
+
+def _label(choice: StreamChoice, shared: set[str]) -> str:
+    """The item text; streams of a name that several share also show their source_id."""
+    return f"{choice.label}  [source_id {choice.source_id}]" if choice.name in shared else choice.label
 
 
 def _matches(choice: object, wanted: str) -> bool:

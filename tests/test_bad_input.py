@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -468,6 +469,23 @@ def test_predict_into_a_closed_pipe_exits_quietly(ws):
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
     assert proc.returncode == 141
+
+
+@pytest.mark.parametrize("command", ["live", "record"])
+def test_a_missing_stream_fails_within_the_timeout_asked_for(command, ws, tmp_path, capsys, restore_logging):
+    from rtdecode.io.bundle import load_bundle
+
+    load_bundle(ws / "model")  # torch imported: what is timed below is the wait for the stream
+    missing = f"no-such-amp-{os.getpid()}-{tmp_path.name}"
+    argv = {
+        "live": ["live", "--model", str(ws / "model"), "--stream", missing, "--markers", f"{missing}-m"],
+        "record": ["record", "--out", str(tmp_path / "r.xdf"), missing, f"{missing}-m"],
+    }[command]
+    start = time.monotonic()
+    code, err = run_main([*argv, "--timeout", "1"], capsys)
+    elapsed = time.monotonic() - start
+    assert code == 1 and missing in err and "within 1 s" in err
+    assert elapsed < 5, f"{command} --timeout 1 took {elapsed:.1f} s to report a missing stream"
 
 
 def test_library_chatter_only_with_verbose(ws):

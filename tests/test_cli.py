@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import pyxdf
@@ -72,3 +74,12 @@ def test_cli_starts_without_importing_torch():
     code = "import sys; from rtdecode.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_demo_help_gives_the_readmes_duration():
+    parser = build_parser()
+    demo = parser._subparsers._group_actions[0].choices["demo"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    measured = re.search(r"The demo itself took (\d+) minutes", readme)
+    assert measured, "the README no longer says how long the demo takes"
+    assert f"about {measured.group(1)} minutes" in " ".join(demo.description.split())

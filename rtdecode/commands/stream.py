@@ -42,12 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "its LSL stamp, to the prediction; latency_arrival_ms: from its arrival here); logs on stderr.\n"
         "Timestamps: jittered push-time stamps are smoothed on one time base (effective rate\n"
         "estimated); only samples the device did not deliver count as gaps.\n"
-        "Streams are given as a name, name=X, type=Y or source_id=Z. A marker of a class the model\n"
+        "Streams are given as a name, name=X, type=Y or source_id=Z. The EEG and marker streams are\n"
+        "those of one source: when a query matches several streams (two outlets of one name), the\n"
+        "marker stream on the EEG stream's host whose source_id or name extends the EEG's is taken,\n"
+        "the candidates and the choice are logged, and when nothing tells them apart the command\n"
+        "stops with the list; --source-id or --host names the source. A marker of a class the model\n"
         "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.",
     )
     add_model_option(p)
     p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
     p.add_argument("--markers", default="type=Markers", help="marker stream (default: %(default)s)")
+    _add_source_options(p)
     p.add_argument("--mode", choices=["marker", "sliding"], default="marker", help="default: %(default)s")
     p.add_argument(
         "--hop", type=positive(), default=0.25, help="sliding mode step in seconds (default: %(default)s)"
@@ -71,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve a recording as live LSL streams",
         "Replay a recording as an EEG outlet (float32, microvolts, channel labels) and a marker\n"
         "outlet NAME-markers, at real-time pace or faster, until its end (or forever with --loop).\n"
+        "A stream of either name already on the network is warned about (consumers that choose by\n"
+        "name may mix the two sources); without --source-id this replay then gets a source_id of its\n"
+        "own, so that `rtdecode live --source-id` can tell them apart.\n"
         "Timestamps start at the local LSL clock and keep the original spacing (of the smoothed time\n"
         "base) at any speed, so epochs cut by timestamp are the recorded ones. Takes an .xdf file, or\n"
         "an ImageNet-EEG .pth file with --subject.\n\n"
@@ -92,7 +100,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--loop", action="store_true", help="start again at the end until Ctrl-C")
     p.add_argument("--name", default="rtdecode-replay", help="EEG stream name (default: %(default)s)")
-    p.add_argument("--source-id", default=None, help="EEG source_id (default: rtdecode-replay-NAME)")
+    p.add_argument(
+        "--source-id",
+        default=None,
+        help="EEG source_id (default: rtdecode-replay-NAME, or a unique one when that is in use)",
+    )
     add_subject_option(p, "subject to replay from an ImageNet-EEG file")
     p.add_argument(
         "--wait-for-consumer",
@@ -134,14 +146,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         "record LSL streams to an XDF file",
         "Record LSL streams (EEG, markers, anything) to XDF with their clock offsets, like\n"
         "LabRecorder. Each STREAM is name=X, type=Y, source_id=Z or a bare name; by default the\n"
-        "first EEG stream and every Markers stream. Writing starts once every stream is\n"
-        "connected; the file is flushed every second; Ctrl-C stops and finalizes it.",
+        "EEG stream and the Markers streams of its source (with several EEG streams, the most\n"
+        "recently started; marker streams of another EEG source are left out, and the choice is\n"
+        "logged). Named streams are those of one source too, as in `rtdecode live`; --source-id or\n"
+        "--host names the source. Writing starts once every stream is connected; the file is flushed\n"
+        "every second; Ctrl-C stops and finalizes it.",
     )
     p.add_argument("--out", required=True, help="output .xdf file")
     p.add_argument("streams", nargs="*", metavar="STREAM", help="streams to record (default: EEG + Markers)")
+    _add_source_options(p)
     add_duration_option(p, "stop after this many seconds (default: Ctrl-C)")
     add_timeout_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    """``--source-id`` and ``--host``: which source's streams, when several sources match."""
+    p.add_argument(
+        "--source-id",
+        default=None,
+        metavar="ID",
+        help="take the source whose EEG stream has this source_id (its markers: ID-markers when present)",
+    )
+    p.add_argument(
+        "--host",
+        default=None,
+        help="take the source on this host (a marker stream only on another computer is still taken)",
+    )
 
 
 def _loss(text: str) -> tuple[float, int]:
@@ -179,6 +210,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
         hop_s=args.hop,
         smoothing=args.smoothing,
         device=args.device,
+        source_id=args.source_id,
+        host=args.host,
         timeout=args.timeout,
         on_prediction=emit,
     )
@@ -205,7 +238,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     import time
 
     from rtdecode.io import read_recording
-    from rtdecode.streams.player import DriverEmulation, Player
+    from rtdecode.streams.lsl_utils import outlet_source_id
+    from rtdecode.streams.player import DriverEmulation, Player, marker_stream_name
 
     if args.speed == 0 and not args.wait_for_consumer:
         raise ValueError(
@@ -218,12 +252,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))
     elif args.drop:
         raise ValueError("--drop needs --emulate-driver (only the emulated amplifier withholds samples)")
+    # A second outlet of this name is warned about (and gets a source_id of its own) before it exists.
+    source_id = outlet_source_id(
+        [args.name, marker_stream_name(args.name)],
+        args.source_id,
+        f"rtdecode-replay-{args.name}",
+        what="replay",
+    )
     player = Player(
         recording,
         args.name,
         speed=args.speed,
         loop=args.loop,
-        source_id=args.source_id,
+        source_id=source_id,
         wait_for_consumers=args.wait_for_consumer,
         driver=driver,
     )
@@ -279,7 +320,14 @@ def _cmd_record(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".xdf":
         raise SystemExit(f"error: --out must end in .xdf, got {out}")
     refuse_to_replace(out, args.overwrite, "recording")
-    recorder = Recorder(out, args.streams or None, resolve_timeout=args.timeout, overwrite=args.overwrite)
+    recorder = Recorder(
+        out,
+        args.streams or None,
+        resolve_timeout=args.timeout,
+        source_id=args.source_id,
+        host=args.host,
+        overwrite=args.overwrite,
+    )
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # a polite kill finalizes the file like Ctrl-C

@@ -16,7 +16,7 @@ import numpy as np
 from rtdecode.io.markers import STIMULUS, parse_marker
 from rtdecode.sim.config import SimulationConfig
 from rtdecode.sim.subject import SimulatedSubject
-from rtdecode.streams.lsl_utils import make_outlet
+from rtdecode.streams.lsl_utils import make_outlet, outlet_source_id
 from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,9 @@ class LiveSimulator(BackgroundWorker):
     name : str
         EEG stream name; the marker stream is ``f"{name}-markers"``.
     source_id : str, optional
-        Defaults to ``rtdecode-sim-{name}``.
+        Defaults to ``rtdecode-sim-{name}`` (or a unique one when a stream already uses that).
+        Streams of the outlets' names already on the network are warned about: a consumer that
+        chooses by name might mix the two sources.
     follow : MarkerReader, optional
         A started reader of an external stimulus-marker stream: the subject then responds to the
         images it announces (by image id) and does not run its own protocol or marker stream.
@@ -55,20 +57,21 @@ class LiveSimulator(BackgroundWorker):
         self.name = name
         self.follow = follow
         self.loop = loop
-        source_id = source_id or f"rtdecode-sim-{name}"
+        names = [name] if follow is not None else [name, f"{name}-markers"]
+        self.source_id = outlet_source_id(names, source_id, f"rtdecode-sim-{name}", what="simulated subject")
         self.eeg_outlet = make_outlet(
             name,
             "EEG",
             self.subject.n_channels,
             self.config.sfreq,
             "float32",
-            source_id,
+            self.source_id,
             channel_names=self.subject.channel_names,
         )
         self.marker_outlet = None
         if follow is None:
             self.marker_outlet = make_outlet(
-                f"{name}-markers", "Markers", 1, 0.0, "string", source_id + "-markers"
+                f"{name}-markers", "Markers", 1, 0.0, "string", f"{self.source_id}-markers"
             )
         self.samples_pushed = 0
         self.markers_pushed = 0

@@ -6,6 +6,11 @@ wait for them, check them against the model bundle and clean up in the same way:
     with LiveSession(bundle, stream="name=MyAmp", markers="type=Markers", device="cpu") as session:
         ...  # predictions arrive through on_prediction (decode worker) and session.decoder.predictions
 
+The EEG and marker streams are those of one source: when a query matches several streams (two
+outlets of one name), the pair is chosen by host, LSL session, source_id and name, logged with
+every candidate, or refused when nothing tells them apart
+(:func:`~rtdecode.streams.lsl_utils.resolve_queries`); ``source_id=`` / ``host=`` name the source.
+
 Options are keyword-only, as in mne-lsl's ``StreamLSL``. Entering the ``with`` block resolves the
 EEG (and marker) stream, starts the acquisition threads, checks the stream's rate and channels
 against the bundle and starts the decode worker; leaving it, also on an exception, stops every
@@ -49,6 +54,12 @@ class LiveSession:
         Average the probabilities of this many recent predictions for display (0: off).
     device : str
         Where the decoder runs: ``"auto"`` (GPU when present), ``"cpu"``, ``"cuda"``...
+    source_id : str, optional
+        Take the source whose EEG stream has this exact source_id (its marker stream: the one whose
+        source_id extends it, ``ID-markers``, when there is one).
+    host : str, optional
+        Take the source on this host (a marker stream that is only on another computer, a
+        presenter's, is still taken).
     timeout : float
         Seconds to wait for the streams to appear (both at once: when both are missing, the error
         names both).
@@ -82,6 +93,8 @@ class LiveSession:
         hop_s: float = 0.25,
         smoothing: int = 0,
         device: str = "auto",
+        source_id: str | None = None,
+        host: str | None = None,
         timeout: float = 10.0,
         open_timeout: float = 10.0,
         buffer_s: float = 60.0,
@@ -100,6 +113,8 @@ class LiveSession:
         self.hop_s = hop_s
         self.smoothing = smoothing
         self.device = device
+        self.source_id = source_id
+        self.host = host
         self.timeout = timeout
         self.open_timeout = open_timeout
         self.buffer_s = buffer_s
@@ -120,6 +135,8 @@ class LiveSession:
         ------
         StreamNotFoundError
             A stream did not appear within ``timeout``; the message lists the visible ones.
+        AmbiguousStreamsError
+            Several sources match and nothing tells which EEG and marker streams belong together.
         StreamMismatch
             The stream's rate or channels differ from the bundle's, saying what differs.
         ValueError
@@ -131,8 +148,13 @@ class LiveSession:
             raise RuntimeError(f"this live session is {self._state}; a session runs once: make a new one")
         self._state = "connected"
         try:
-            queries = [self.stream] if self.markers is None else [self.stream, self.markers]
-            infos = resolve_queries(queries, timeout=self.timeout)
+            queries, what = [self.stream], [f"EEG stream {self.stream}"]
+            if self.markers is not None:
+                queries.append(self.markers)
+                what.append(f"marker stream {self.markers}")
+            infos = resolve_queries(
+                queries, timeout=self.timeout, source_id=self.source_id, host=self.host, what=what
+            )
             # Assigned before starting, so that stop() closes an inlet whose opening failed.
             self.reader = StreamReader(infos[0], self.bundle.pipeline, buffer_s=self.buffer_s)
             self.reader.start(open_timeout=self.open_timeout)

@@ -1,5 +1,6 @@
 """Small LSL helpers shared by the stream edges: outlets with a channel description, stream queries,
-and resolution that fails with a message listing what *is* visible.
+resolution that takes the streams of one source and fails with a message listing what *is*
+visible, and the check for outlet names already in use.
 
 pylsl is imported at module level: every user of this module talks to LSL anyway.
 """
@@ -7,28 +8,49 @@ pylsl is imported at module level: every user of this module talks to LSL anyway
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import pylsl
 
+from rtdecode.streams.pairing import (
+    AmbiguousStreamsError,
+    StreamIdentity,
+    pair_recording,
+    pair_streams,
+    restrict,
+)
+
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "LISTEN_S",
     "QUERY_KEYS",
+    "AmbiguousStreamsError",
     "StreamNotFoundError",
     "StreamQuery",
     "channel_format_name",
+    "default_streams",
     "describe_stream",
     "describe_streams",
     "desc_mapping",
     "make_outlet",
+    "outlet_source_id",
     "resolve_queries",
+    "resolve_stream",
     "visible_streams",
 ]
+
+# Shortest listening before a resolution trusts that it heard every copy of a stream: on a LAN the
+# first multicast wave is answered within milliseconds; liblsl sends its first unicast wave (to
+# KnownPeers) at MulticastMinRTT, 0.5 s.
+LISTEN_S = 0.75
+_POLL_S = 0.05  # how often a resolution looks at what it has heard
 
 # The StreamInfo fields a query may select on (the ones LabRecorder and resolve_byprop use).
 QUERY_KEYS = ("name", "type", "source_id")
@@ -131,11 +153,6 @@ def describe_streams(infos: Sequence[pylsl.StreamInfo]) -> str:
     if not infos:
         return "none"
     return "\n  " + "\n  ".join(describe_stream(i) for i in infos)
-
-
-def visible_streams(wait_time: float = 1.0) -> list[pylsl.StreamInfo]:
-    """Every stream visible on the network after ``wait_time`` seconds of listening."""
-    return list(pylsl.resolve_streams(wait_time=wait_time))
 
 
 def make_outlet(
@@ -249,8 +266,39 @@ def _element_value(elem: ET.Element) -> Any:
     return out
 
 
+def _listen(enough: Callable[[list[pylsl.StreamInfo]], bool], timeout: float, min_s: float) -> list:
+    """Every stream heard within ``timeout`` s; sooner once ``enough(heard)`` holds after ``min_s`` s.
+
+    A continuous resolver is polled rather than liblsl's one-shot resolve: the one-shot resolve
+    overruns its timeout by UnicastMaxRTT (5 s) when the timeout expires as its unicast wave
+    starts (a timeout of exactly MulticastMinRTT, 0.5 s, nearly always does), so a missing stream
+    took ten seconds to report, whatever timeout was asked for.
+    """
+    holder = [pylsl.ContinuousResolver(forget_after=max(5.0, timeout))]
+    start = time.monotonic()
+    deadline = start + max(0.0, timeout)
+    try:
+        while True:
+            heard = list(holder[0].results())
+            now = time.monotonic()
+            if now >= deadline or (now - start >= min_s and enough(heard)):
+                return heard
+            time.sleep(min(_POLL_S, deadline - now))
+    finally:
+        # The resolver's destructor joins its IO thread, which may sit out that same unicast
+        # attempt: a daemon thread drops the last reference and waits instead of the caller.
+        threading.Thread(target=holder.clear, name="lsl-resolver-release", daemon=True).start()
+
+
+def visible_streams(wait_time: float = 1.0) -> list[pylsl.StreamInfo]:
+    """Every stream visible on the network after ``wait_time`` seconds of listening."""
+    return _listen(lambda heard: False, wait_time, wait_time)
+
+
 def resolve_stream(query: str | StreamQuery, timeout: float) -> pylsl.StreamInfo:
     """One stream for ``query`` (``name=X``, ``type=Y``, ``source_id=Z`` or a bare name).
+
+    Several matches: the most recently started, logged with the others (see :func:`resolve_queries`).
 
     Raises
     ------
@@ -261,19 +309,30 @@ def resolve_stream(query: str | StreamQuery, timeout: float) -> pylsl.StreamInfo
 
 
 def resolve_queries(
-    queries: Sequence[StreamQuery], timeout: float, *, poll_s: float = 0.5
+    queries: Sequence[str | StreamQuery],
+    timeout: float,
+    *,
+    source_id: str | None = None,
+    host: str | None = None,
+    what: Sequence[str] | None = None,
 ) -> list[pylsl.StreamInfo]:
-    """Find one stream per query, waiting up to ``timeout`` seconds for all of them.
+    """Find one stream per query, all of one source, waiting up to ``timeout`` seconds.
 
     Parameters
     ----------
-    queries : sequence of StreamQuery
-        What to find; a query that matches several streams takes the first liblsl reports and
-        logs a warning naming the others (use ``source_id=`` to be exact).
+    queries : sequence of str or StreamQuery
+        What to find; the first is the source's main (EEG) stream. A query that matches several
+        streams (same-named outlets) gets the one of the first stream's source, by host, LSL
+        session, source_id and name (:func:`rtdecode.streams.pairing.pair_streams`); the
+        candidates and the choice are logged.
     timeout : float
-        Seconds to wait for the last missing stream.
-    poll_s : float
-        Longest single wait on one query, so several missing queries are all retried.
+        Seconds to wait for every query to match; listening lasts at least :data:`LISTEN_S`
+        (or ``timeout`` when shorter), so that every copy of a same-named stream is heard.
+    source_id, host : str, optional
+        The source to take: its first stream's exact source_id, its host (see
+        :func:`rtdecode.streams.pairing.restrict`).
+    what : sequence of str, optional
+        How messages name each query (default ``"stream QUERY"``).
 
     Returns
     -------
@@ -284,33 +343,133 @@ def resolve_queries(
     ------
     StreamNotFoundError
         Some query found nothing in time; the message names them and lists the visible streams.
+    AmbiguousStreamsError
+        Several sources match and nothing tells which streams belong together; the message lists
+        the candidates.
     """
-    found: dict[int, pylsl.StreamInfo] = {}
-    deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        for k, query in enumerate(queries):
-            if k in found:
-                continue
-            wait = min(poll_s, max(0.05, deadline - time.monotonic()))
-            matches = pylsl.resolve_byprop(query.key, query.value, minimum=1, timeout=wait)
-            if matches:
-                if len(matches) > 1:
-                    log.warning(
-                        "%s matches %d streams; using %s. Others: %s",
-                        query,
-                        len(matches),
-                        describe_stream(matches[0]),
-                        describe_streams(matches[1:]),
-                    )
-                found[k] = matches[0]
-        if len(found) == len(queries) or time.monotonic() >= deadline:
-            break
-    missing = [str(q) for k, q in enumerate(queries) if k not in found]
+    parsed = [StreamQuery.parse(q) for q in queries]
+    labels = list(what) if what is not None else [f"stream {q}" for q in parsed]
+
+    def candidates(heard: list[pylsl.StreamInfo]) -> list[list[StreamIdentity]]:
+        identities = [StreamIdentity.of(info) for info in heard]
+        matched = [[s for s in identities if q.matches(s.handle)] for q in parsed]
+        return restrict(matched, source_id=source_id, host=host)
+
+    heard = _listen(lambda h: all(candidates(h)), timeout, LISTEN_S)
+    found = candidates(heard)
+    missing = [str(q) for q, pool in zip(parsed, found, strict=True) if not pool]
     if missing:
+        restriction = _restriction_text(source_id, host)
         raise StreamNotFoundError(
-            f"no LSL stream matching {', '.join(missing)} appeared within {timeout:g} s. "
-            f"Visible streams: {describe_streams(visible_streams())}\n"
+            f"no LSL stream matching {', '.join(missing)}{restriction} appeared within {timeout:g} s. "
+            f"Visible streams: {describe_streams(heard)}\n"
             "Check that the source is running and on this network, and the spelling "
             "(name=, type= and source_id= match exactly, case included)."
         )
-    return [found[k] for k in range(len(queries))]
+    pairing = pair_streams(found, labels)
+    if pairing.note:
+        log.warning("%s", pairing.note)
+    return [s.handle for s in pairing.chosen]
+
+
+def outlet_source_id(
+    names: Sequence[str], source_id: str | None, default: str, *, what: str, wait_time: float = LISTEN_S
+) -> str:
+    """The source_id for outlets about to be created, warning when their names are already in use.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The outlets' names (an EEG stream and its marker stream).
+    source_id : str or None
+        The source_id the user gave: kept whatever is on the network.
+    default : str
+        The source_id used when none is given. When a visible stream already uses it (a second
+        copy of the same command), the new outlets get ``default + "+" + 6 hex digits`` instead, so
+        that consumers can tell the two sources apart.
+    what : str
+        How the warning names the new outlets (``"replay"``, ``"simulated subject"``).
+    wait_time : float
+        Seconds to listen for streams of those names.
+
+    Returns
+    -------
+    str
+        The source_id to give the outlets.
+    """
+    taken = [info for info in visible_streams(wait_time) if info.name() in names]
+    if not taken:
+        return source_id or default
+    chosen = source_id
+    if chosen is None:
+        used = {info.source_id() for info in taken}
+        clash = default in used or f"{default}-markers" in used
+        chosen = f"{default}+{uuid.uuid4().hex[:6]}" if clash else default
+    in_use = sorted({info.name() for info in taken})
+    log.warning(
+        "%s: %s %s already on the network: %s. A program that chooses streams by name alone may take "
+        "the EEG of one source and the markers of the other; `rtdecode live`, `gui` and `record` pair "
+        "them by source (this one has source_id %r: --source-id %s chooses it). Give this one "
+        "another --name unless the copy is meant.",
+        what,
+        "a stream named" if len(in_use) == 1 else "streams named",
+        " and ".join(repr(n) for n in in_use) + (" is" if len(in_use) == 1 else " are"),
+        "; ".join(describe_stream(info) for info in taken),
+        chosen,
+        chosen,
+    )
+    return chosen
+
+
+def default_streams(
+    timeout: float = 10.0, *, source_id: str | None = None, host: str | None = None
+) -> list[pylsl.StreamInfo]:
+    """What a recorder takes when no stream is named: one source's EEG stream and its marker streams.
+
+    Stream types are compared case-insensitively. Several EEG streams, or several marker streams
+    of one name: see :func:`rtdecode.streams.pairing.pair_recording` (the choice is logged with
+    what was left out).
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for an EEG stream to appear.
+    source_id, host : str, optional
+        The source to record (as in :func:`resolve_queries`).
+
+    Returns
+    -------
+    list of pylsl.StreamInfo
+        The EEG stream first, then the marker streams.
+
+    Raises
+    ------
+    StreamNotFoundError
+        No EEG stream (of that source) in time; the message lists the visible streams.
+    AmbiguousStreamsError
+        Two marker streams of one name that nothing tells apart.
+    """
+
+    def pools(heard: list[pylsl.StreamInfo]) -> list[list[StreamIdentity]]:
+        identities = [StreamIdentity.of(info) for info in heard]
+        eeg = [s for s in identities if s.type.lower() == "eeg"]
+        markers = [s for s in identities if s.type.lower() == "markers"]
+        return restrict([eeg, markers], source_id=source_id, host=host)
+
+    heard = _listen(lambda h: bool(pools(h)[0]), timeout, LISTEN_S)
+    eeg, markers = pools(heard)
+    if not eeg:
+        raise StreamNotFoundError(
+            f"no stream of type EEG{_restriction_text(source_id, host)} appeared within {timeout:g} s. Visible streams: "
+            f"{describe_streams(heard)}\nStart the amplifier's LSL app (or `rtdecode replay`), or name "
+            "the streams to record explicitly (name=..., type=..., source_id=...)."
+        )
+    pairing = pair_recording(eeg, markers)
+    if pairing.note:
+        log.warning("%s", pairing.note)
+    return [s.handle for s in pairing.chosen]
+
+
+def _restriction_text(source_id: str | None, host: str | None) -> str:
+    """``", source_id 'S', host 'H'"``: the source the user named, for a not-found message."""
+    return "".join(f", {key} {value!r}" for key, value in (("source_id", source_id), ("host", host)) if value)

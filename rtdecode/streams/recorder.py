@@ -45,16 +45,16 @@ from rtdecode.streams.lsl_utils import (
     StreamNotFoundError,
     StreamQuery,
     channel_format_name,
+    default_streams,
     desc_mapping,
     describe_stream,
     describe_streams,
     resolve_queries,
-    visible_streams,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Recorder", "StreamNotFoundError", "StreamQuery", "StreamStats", "default_streams"]
+__all__ = ["Recorder", "StreamNotFoundError", "StreamQuery", "StreamStats"]
 
 
 @dataclass
@@ -107,33 +107,6 @@ class _Source:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def default_streams(timeout: float = 10.0, wait_time: float = 1.0) -> list[pylsl.StreamInfo]:
-    """The first visible EEG stream and every visible Markers stream (types case-insensitive).
-
-    Waits up to ``timeout`` seconds for an EEG stream to appear.
-
-    Raises
-    ------
-    StreamNotFoundError
-        No EEG stream in time; the message lists the visible streams.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        infos = visible_streams(wait_time)
-        eeg = [i for i in infos if i.type().lower() == "eeg"]
-        if eeg or time.monotonic() >= deadline:
-            break
-    if not eeg:
-        raise StreamNotFoundError(
-            f"no stream of type EEG appeared within {timeout:g} s. Visible streams: "
-            f"{describe_streams(infos)}\nStart the amplifier's LSL app (or `rtdecode replay`), or name "
-            "the streams to record explicitly (name=..., type=..., source_id=...)."
-        )
-    if len(eeg) > 1:
-        log.warning("several EEG streams are visible; recording %s only", describe_stream(eeg[0]))
-    return [eeg[0]] + [i for i in infos if i.type().lower() == "markers"]
-
-
 class Recorder:
     """Record LSL streams to an XDF file from background threads.
 
@@ -143,7 +116,11 @@ class Recorder:
         The ``.xdf`` file to create.
     streams : sequence of str or StreamQuery, optional
         One query per stream: ``"name=X"``, ``"type=Y"``, ``"source_id=Z"`` or a bare name.
-        None records the first EEG stream and every Markers stream visible at :meth:`start`.
+        None records one source's EEG stream and its Markers streams, visible at :meth:`start`
+        (:func:`~rtdecode.streams.lsl_utils.default_streams`). Streams are those of one source
+        either way (:func:`~rtdecode.streams.lsl_utils.resolve_queries`).
+    source_id, host : str, optional
+        The source to record: its EEG (first) stream's source_id, its host.
     resolve_timeout : float
         Seconds :meth:`start` waits for all streams to appear and connect.
     overwrite : bool
@@ -171,6 +148,8 @@ class Recorder:
         streams: Sequence[str | StreamQuery] | None = None,
         *,
         resolve_timeout: float = 10.0,
+        source_id: str | None = None,
+        host: str | None = None,
         overwrite: bool = False,
         flush_interval: float = 1.0,
         clock_offset_interval: float = 5.0,
@@ -198,6 +177,8 @@ class Recorder:
         if self.queries is not None and not self.queries:
             raise ValueError("streams is empty; name at least one stream, or pass None for the defaults")
         self.resolve_timeout = float(resolve_timeout)
+        self.source_id = source_id
+        self.host = host
         self.overwrite = overwrite
         self.flush_interval = float(flush_interval)
         self.clock_offset_interval = float(clock_offset_interval)
@@ -227,16 +208,19 @@ class Recorder:
         ------
         StreamNotFoundError
             A stream did not appear or connect within ``resolve_timeout``; no file is created.
+        AmbiguousStreamsError
+            Same-named streams of several sources that nothing tells apart; no file is created.
         """
         if self._state != "new":
             raise RuntimeError(
                 f"Recorder.start() on a recorder that is {self._state}; a Recorder records once"
             )
         deadline = time.monotonic() + self.resolve_timeout
+        source = dict(source_id=self.source_id, host=self.host)
         if self.queries is None:
-            infos = default_streams(self.resolve_timeout)
+            infos = default_streams(self.resolve_timeout, **source)
         else:
-            infos = resolve_queries(self.queries, self.resolve_timeout)
+            infos = resolve_queries(self.queries, self.resolve_timeout, **source)
         infos = _unique(infos)
         inlets = [self._connect(info, max(1.0, deadline - time.monotonic())) for info in infos]
 
