@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "MarkerMapping",
     "canonical_code",
+    "events_example",
     "format_codes",
     "map_markers",
     "marker_codes",
@@ -378,13 +379,25 @@ def no_stimuli_message(codes: Mapping[str, int], where: str) -> str:
             f"no stimulus markers in {where}: it has no marker codes at all; record the marker stream "
             "with the EEG (or decode without markers with `rtdecode live --mode sliding`)"
         )
-    ordered = [canonical_code(c) for c, _ in sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))]
-    example = ",".join(f"{c}=CLASS" for c in list(dict.fromkeys(c for c in ordered if c))[:2]) or "CODE=CLASS"
     return (
         f"no stimulus markers in {where}: its markers are plain codes, {format_codes(codes)}, and no "
-        f"mapping says which are stimuli of which class; pass --events {_quoted(example)} (CODE=CLASS "
+        f"mapping says which are stimuli of which class; pass --events {events_example(codes)} (CODE=CLASS "
         f"pairs), {EVENTS_HINT}"
     )
+
+
+def events_example(codes: Mapping[str, int]) -> str:
+    """``1=CLASS,2=CLASS`` from the two most frequent codes, in their natural order (shell-quoted)."""
+    ordered = [canonical_code(c) for c, _ in sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))]
+    common = sorted(list(dict.fromkeys(c for c in ordered if c))[:2], key=_natural)
+    return _quoted(",".join(f"{c}=CLASS" for c in common) or "CODE=CLASS")
+
+
+def _natural(code: str) -> tuple[int, float, str]:
+    try:
+        return 0, float(code), code
+    except ValueError:
+        return 1, 0.0, code
 
 
 def _quoted(text: str) -> str:

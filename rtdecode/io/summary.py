@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rtdecode.io.formats import detect_format, read_recording
-from rtdecode.io.marker_mapping import EVENTS_HINT, canonical_code, marker_codes
+from rtdecode.io.marker_mapping import EVENTS_HINT, events_example, marker_codes
 from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS
 from rtdecode.io.recording import Recording
 from rtdecode.io.xdf import list_streams
@@ -77,9 +77,8 @@ def _code_lines(r: Recording, events: list[tuple[float, dict[str, Any]]]) -> lis
         rest = ordered[_MAX_LISTED_CODES:]
         lines.append(f"  ... and {len(rest)} more codes ({sum(n for _, n in rest)} markers)")
     if not any(e.get("event") == STIMULUS for _, e in events):
-        example = ",".join(f"{canonical_code(c)}=CLASS" for c, _ in ordered[:2] if canonical_code(c))
         lines.append(
-            f"  no stimulus among them without a mapping: pass --events {example or 'CODE=CLASS'} "
+            f"  no stimulus among them without a mapping: pass --events {events_example(codes)} "
             f"(CODE=CLASS pairs), {EVENTS_HINT}"
         )
     return lines

@@ -43,6 +43,10 @@ _UNIT_TO_MICROVOLTS = {
 }  # fmt: skip
 
 
+# Stream types of marker streams (case-insensitive), numeric ones included.
+_MARKER_TYPES = {"markers", "marker", "events", "event", "triggers", "trigger", "stim"}
+
+
 def _load_streams(path: str | Path) -> list[dict[str, Any]]:
     """All streams of an XDF file as pyxdf dicts, with damaged chunks dropped (and warned about)."""
     import pyxdf  # the reference reader; imported here so writing never needs it
@@ -178,7 +182,9 @@ def read_xdf(
         (case-insensitive) with numeric data and samples, else the numeric stream with the most
         values (channels x samples).
     marker_stream : str, optional
-        Name of the marker stream. By default every string stream, merged in time order.
+        Name of the marker stream. By default every string stream and every numeric stream of
+        marker type (``Markers``, ``Events``, ``Triggers``...) at an irregular rate, merged in time
+        order.
     events : MarkerMapping or str, optional
         Which plain marker codes (a presenter's ``"1"``, ``"2"``...) are stimuli of which class:
         an ``--events`` value (pairs, a mapping file or a pattern). The project's JSON markers
@@ -300,14 +306,26 @@ def _pick_markers(
     streams: Sequence[dict[str, Any]], name: str | None, eeg: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     if name is None:
-        return [s for s in streams if _info(s, "channel_format") == "string"]
+        return [s for s in streams if s is not eeg and _is_marker_stream(s)]
     named = [s for s in streams if _name(s) == name and s is not eeg]
     if not named:
         raise ValueError(
             f"marker_stream={name!r} is not a stream of the file; streams found: {_describe(streams)}. "
-            "Pass one of those names, or None to merge all string streams"
+            "Pass one of those names, or None to merge all marker streams"
         )
     return named
+
+
+def _is_marker_stream(stream: Mapping[str, Any]) -> bool:
+    """A string stream, or a numeric one of marker type at an irregular rate (presenters that send
+    int codes, e.g. PsychoPy's ``StreamOutlet`` of ``cf_int32``)."""
+    if _info(stream, "channel_format") == "string":
+        return True
+    return (
+        _info(stream, "type").lower() in _MARKER_TYPES
+        and float(_info(stream, "nominal_srate", "0")) == 0
+        and _n_samples(stream) > 0
+    )
 
 
 def _markers(stream: Mapping[str, Any]) -> list[Marker]:
