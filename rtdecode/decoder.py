@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.io.bundle import ModelBundle
-from rtdecode.io.marker_mapping import EVENTS_HINT, MarkerMapping
+from rtdecode.io.marker_mapping import EVENTS_HINT, MarkerMapping, events_example
 from rtdecode.io.markers import OTHER, STIMULUS, parse_marker
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
@@ -340,9 +340,10 @@ class OnlineDecoder(BackgroundWorker):
             # Said once, at the first one: without a mapping no plain code is ever decoded.
             log.warning(
                 "the marker stream sends plain codes (first: %r) and no mapping says which are stimuli of "
-                "which class, so they are not decoded; pass --events CODE=CLASS,... (e.g. --events "
-                "1=house,2=face), %s. A model calibrated with --events remembers its mapping",
+                "which class, so they are not decoded; pass --events %s,... (CODE=CLASS pairs), %s. A model "
+                "calibrated with --events remembers its mapping",
                 text,
+                events_example({text: 1}),
                 EVENTS_HINT,
             )
 
