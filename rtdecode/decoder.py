@@ -335,8 +335,9 @@ class OnlineDecoder(BackgroundWorker):
         self._pending.sort(key=lambda p: p[0])
 
     def _unmatched(self, text: str) -> None:
+        first = not self.unmatched
         self.unmatched[text] += 1
-        if self.mapping is None and sum(self.unmatched.values()) == 1:
+        if self.mapping is None and first:
             # Said once, at the first one: without a mapping no plain code is ever decoded.
             log.warning(
                 "the marker stream sends plain codes (first: %r) and no mapping says which are stimuli of "
