@@ -382,6 +382,9 @@ def calibrate(
             "image_dir": str(Path(image_folder).resolve()) if image_folder is not None else None,
         }
     )
+    if recording.metadata.get("marker_mapping"):
+        # How plain marker codes became classes: live decoding reads the stream's codes with it.
+        bundle.extra["marker_mapping"] = recording.metadata["marker_mapping"]
     save_bundle(bundle, out_dir / "model")
     log.info("calibration finished in %.1f s; bundle in %s", report["seconds"], out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)

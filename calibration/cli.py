@@ -54,9 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_recording_arguments(
         p,
         "calibration session: .xdf, or BrainVision (.vhdr), EDF/BDF, FIF, EEGLAB (.set) or a file in a "
-        "BIDS dataset (read with MNE; say which events are which class with --events)",
-        events_help="for files read with MNE: stimulus event codes and their classes, e.g. 'S1=house,S2=face' "
-        "or '1=house,2=face' (annotation descriptions, or stimulus-channel codes)",
+        "BIDS dataset (read with MNE); say which plain marker codes are which class with --events",
     )
     add_subject_option(p)
     p.add_argument("--out", required=True, help="output folder for the bundle and the report")

@@ -1,8 +1,13 @@
 """Epochs for training: the continuous recording through the live filter bank, cut by marker time.
 
 The recording is filtered by the same :class:`~rtdecode.signal.filters.SegmentedFilter` the
-live stream reader runs (causal, restarted after every gap or run of bad samples), then epochs are cut at the stimulus markers' timestamps. Bad epochs are
-dropped and counted by reason.
+live stream reader runs (causal, restarted after every gap or run of bad samples), then epochs are
+cut at the stimulus markers' timestamps. Bad epochs are dropped and counted by reason.
+
+Stimuli are the recording's stimulus markers: the project's JSON markers, or plain codes a reader
+mapped with ``events=`` (:mod:`rtdecode.io.marker_mapping`). A recording without any ends with one
+line naming its codes and the ``--events`` to pass; epochs of fewer than two classes are refused,
+so that no one-class model is ever trained.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtdecode.config import PipelineConfig
+from rtdecode.io.marker_mapping import format_codes, marker_codes, no_stimuli_message
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.preprocess import epoch_start_index, epoch_start_time, recording_epoch_is_whole
@@ -101,14 +107,23 @@ def epochs_from_recording(
     Returns
     -------
     EpochSet
+
+    Raises
+    ------
+    ValueError
+        The rate differs from the config's; no stimulus marker (the message lists the plain codes
+        and the ``--events`` to pass); no usable epoch; usable epochs of one class only.
     """
     if abs(recording.sfreq - config.sfreq) > 1e-6:
         raise ValueError(
             f"the recording is sampled at {recording.sfreq} Hz but the config expects {config.sfreq} Hz; "
             f"build the config with PipelineConfig(sfreq={recording.sfreq})"
         )
-    filtered = filter_continuous(recording, config)
+    where = recording.metadata.get("source_file") or "the recording"
     stimuli = recording.stimulus_events()
+    if not stimuli:
+        raise ValueError(no_stimuli_message(marker_codes(recording.markers), where))
+    filtered = filter_continuous(recording, config)
     n = config.epoch_samples
     dropped: Counter[str] = Counter()
     keep: list[tuple[int, int, str, int, float]] = []
@@ -130,9 +145,8 @@ def epochs_from_recording(
         keep.append((start, label, str(event.get("image", order)), int(event.get("block", -1)), onset))
 
     if not keep:
-        raise ValueError(
-            f"no usable epochs in the recording (dropped: {dict(dropped) or 'no stimulus markers'})"
-        )
+        raise ValueError(f"no usable epochs in the recording (dropped: {dict(dropped)})")
+    _check_classes([k[1] for k in keep], names, recording, where, dropped)
     starts = np.array([k[0] for k in keep])
     epochs = filtered[starts[:, None] + np.arange(n)[None, :]]
     onsets = np.array([k[4] for k in keep])
@@ -152,6 +166,26 @@ def epochs_from_recording(
         class_names=list(class_names),
         channel_names=list(recording.channel_names),
         dropped=dict(dropped),
+    )
+
+
+def _check_classes(
+    labels: list[int], names: dict[int, str], recording: Recording, where: str, dropped: Counter[str]
+) -> None:
+    """Refuse epochs of a single class: a decoder of one class is right by construction."""
+    if len(set(labels)) > 1:
+        return
+    name = names.get(labels[0], str(labels[0]))
+    why = (
+        f"the other epochs were dropped ({dict(dropped)})"
+        if dropped
+        else "its stimulus markers name one class"
+    )
+    codes = marker_codes(recording.markers)
+    has = f"; its marker codes: {format_codes(codes)} (map them with --events)" if codes else ""
+    raise ValueError(
+        f"every usable epoch of {where} is of one class ({name}: {len(labels)}): {why}; a decoder needs "
+        f"two or more classes{has}"
     )
 
 

@@ -60,6 +60,9 @@ class StudyConfig:
     soft_target_folds : int
     test_fraction, val_fraction : float
         Shares of blocks held out.
+    events : dict or None
+        ``--events``: which plain marker codes are stimuli of which class, as stored
+        (:meth:`rtdecode.io.marker_mapping.MarkerMapping.to_dict`); None for JSON markers.
     """
 
     networks: tuple[str, ...] = (PAPER_MODEL,)
@@ -72,6 +75,7 @@ class StudyConfig:
     soft_target_folds: int = 5
     test_fraction: float = 0.2
     val_fraction: float = 0.1
+    events: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -110,6 +114,7 @@ def _preparation_key(recording: Path, config: StudyConfig) -> str:
         config.teacher_weights,
         config.train.temperature,
         config.soft_target_folds,
+        *([config.events] if config.events else []),  # JSON-marker studies keep their prepared folders
     ]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
@@ -127,13 +132,15 @@ def prepare_subject(
     from calibration.epochs import epochs_from_recording
     from calibration.soft_targets import teacher_soft_targets
     from rtdecode.io import read_recording
+    from rtdecode.io.marker_mapping import MarkerMapping
 
     recording_path = Path(recording_path)
     folder = Path(out_dir) / "prepared" / f"{recording_path.stem}-{_preparation_key(recording_path, config)}"
     if (folder / "meta.json").is_file():
         return folder
     started = time.perf_counter()
-    recording = read_recording(recording_path)
+    events = None if config.events is None else MarkerMapping.from_dict(config.events)
+    recording = read_recording(recording_path, events=events)
     pipeline = config.pipeline or PipelineConfig(sfreq=recording.sfreq)
     epochs = epochs_from_recording(recording, pipeline)
     if images is None and recording.metadata.get("image_dir"):

@@ -14,6 +14,7 @@ from rtdecode.cli_args import (
     add_class_count_options,
     add_command,
     add_device_option,
+    add_events_option,
     add_latency_option,
     add_pipeline_option,
     at_least,
@@ -74,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_device_option(p, "decoder device: auto, cpu, cuda ... (default: auto)")
     p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
     add_latency_option(p)
+    add_events_option(p)
 
 
 def register_presenter(sub: argparse._SubParsersAction) -> None:
@@ -248,6 +250,7 @@ def run_gui(args: argparse.Namespace) -> int:
         device=args.device,
         pipeline=args.pipeline,
         latency_ms=getattr(args, "latency_ms", None),
+        events=getattr(args, "events", None),
     )
     if args.connect:
         # Connect once the first listing has filled the stream choices.

@@ -14,6 +14,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rtdecode.io.marker_mapping import MarkerMapping
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ class SessionSettings:
         Seconds of signal the reader's ring buffer keeps.
     latency_ms : float or None
         The EEG stream's acquisition latency; None keeps the bundle's.
+    events : MarkerMapping or None
+        Which plain marker codes are stimuli of which class (``--events``); None: the bundle's.
     """
 
     eeg: str
@@ -60,6 +66,7 @@ class SessionSettings:
     resolve_timeout: float = 3.0
     buffer_s: float = 30.0
     latency_ms: float | None = None
+    events: MarkerMapping | None = None
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -152,6 +159,7 @@ class WindowSession:
             self.bundle,
             stream=s.eeg,
             markers=s.markers,
+            events=s.events,
             hop_s=s.hop_s,
             smoothing=s.smoothing,
             device=s.device,

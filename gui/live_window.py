@@ -92,10 +92,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         device: str = "auto",
         pipeline: str | Path | None = None,
         latency_ms: float | None = None,
+        events=None,
         parent=None,
     ) -> None:
         super().__init__(parent)
         self.latency_ms = latency_ms
+        self.events = events
         self.setWindowTitle("rtdecode · live decoding")
         self.device = device
         self.bridge = EngineBridge(self)
@@ -267,6 +269,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             pipeline=Path(pipeline) if pipeline else None,
             device=self.device,
             latency_ms=self.latency_ms,
+            events=self.events,
         )
         self.banner.dismiss()
         self._set_state("connecting")

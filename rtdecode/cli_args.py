@@ -13,11 +13,14 @@ option groups are in :mod:`calibration.options`. No heavy import here: this runs
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("rtdecode")
 
 
 def _number(kind: type, text: str) -> float | int:
@@ -142,8 +145,11 @@ def with_latency(bundle, latency_ms: float | None):
 
 DEVICE_HELP = "auto (GPU when present), cpu, cuda ..."
 EVENTS_HELP = (
-    "for BrainVision/EDF/BDF/FIF/EEGLAB/BIDS files (read with MNE): stimulus codes and classes, "
-    "e.g. 'S1=house,S2=face'"
+    "which plain marker codes are stimuli of which class, for markers a presenter sends as strings or "
+    "numbers (PsychoPy, Presentation, BrainVision...): CODE=CLASS pairs ('1=house,2=face'), a mapping file "
+    "(mapping.tsv of CODE<tab>CLASS lines, or .json), or a pattern for hierarchical codes "
+    "('stim/{class}/{image}' reads stim/face/023 as class face, image 023). The project's JSON markers need "
+    "none; a model remembers the mapping it was calibrated with"
 )
 SUBJECT_HELP = "subject to read from an ImageNet-EEG file"
 TIMEOUT_HELP = "seconds to wait for the streams (default: %(default)s)"
@@ -181,10 +187,26 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model bundle folder (from rtdecode calibrate)")
 
 
-def add_recording_arguments(p: argparse.ArgumentParser, help: str, events_help: str = EVENTS_HELP) -> None:
-    """The positional ``recording`` and ``--events`` (the classes of a file's event codes)."""
+def marker_mapping(text: str):
+    """``type=`` for ``--events``: a :class:`~rtdecode.io.marker_mapping.MarkerMapping` (pairs,
+    mapping file or pattern), so that a malformed mapping fails before any work starts."""
+    from rtdecode.io.marker_mapping import MarkerMapping
+
+    try:
+        return MarkerMapping.parse(text)
+    except (ValueError, OSError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_events_option(p: argparse.ArgumentParser, help: str = EVENTS_HELP) -> None:
+    """``--events``: which plain marker codes are stimuli of which class (files and streams)."""
+    p.add_argument("--events", type=marker_mapping, default=None, metavar="MAPPING", help=help)
+
+
+def add_recording_arguments(p: argparse.ArgumentParser, help: str) -> None:
+    """The positional ``recording`` and ``--events`` (the classes of its plain marker codes)."""
     p.add_argument("recording", help=help)
-    p.add_argument("--events", default=None, help=events_help)
+    add_events_option(p)
 
 
 def add_subject_option(p: argparse.ArgumentParser, help: str = SUBJECT_HELP) -> None:
@@ -207,7 +229,8 @@ def add_subject_option(p: argparse.ArgumentParser, help: str = SUBJECT_HELP) -> 
 def recording_options(args: argparse.Namespace) -> dict[str, Any]:
     """The reader options of :func:`rtdecode.io.read_recording` that a command's flags give.
 
-    The one mapping from flags to reader options: ``--events``, ``--subject``, ``--session`` and
+    The one mapping from flags to reader options: ``--events`` (a
+    :class:`~rtdecode.io.marker_mapping.MarkerMapping`), ``--subject``, ``--session`` and
     ``--trust-file``, where the command has them; a flag not given is left out (None), so a format
     that cannot use it is not asked to.
     """
@@ -218,6 +241,30 @@ def recording_options(args: argparse.Namespace) -> dict[str, Any]:
         "trust_file": True if getattr(args, "trust_file", False) else None,
     }
     return {key: value for key, value in options.items() if value is not None}
+
+
+def read_recording_for_model(path: str | Path, args: argparse.Namespace, bundle: Any):
+    """The recording a command decodes with ``bundle``, its stimulus labels in the model's order.
+
+    Read with the command's reader options (:func:`recording_options`). Without ``--events``, a
+    file whose markers hold no stimulus is read again with the mapping the model was calibrated
+    with (:attr:`~rtdecode.io.bundle.ModelBundle.marker_mapping`), so a model calibrated on plain
+    codes decodes another file of them as it is.
+    """
+    from rtdecode.io import read_recording
+    from rtdecode.io.formats import detect_format
+
+    options = recording_options(args)
+    if "events" in options:
+        options["events"] = options["events"].with_classes(bundle.class_names)
+    recording = read_recording(path, **options)
+    mapping = bundle.marker_mapping
+    if mapping is None or "events" in options or recording.stimulus_events():
+        return recording
+    if "events" not in detect_format(path).options:
+        return recording
+    log.info("%s: markers read with the model's mapping (--events %s)", path, mapping.spec)
+    return read_recording(path, **options, events=mapping)
 
 
 def add_timeout_option(p: argparse.ArgumentParser, help: str = TIMEOUT_HELP) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from rtdecode.io.bundle import ModelBundle
-from rtdecode.io.markers import STIMULUS, parse_marker
+from rtdecode.io.marker_mapping import EVENTS_HINT, MarkerMapping, events_example
+from rtdecode.io.markers import OTHER, STIMULUS, parse_marker
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.preprocess import (
@@ -242,6 +243,9 @@ class OnlineDecoder(BackgroundWorker):
         A started EEG reader (validated against the bundle here).
     markers : MarkerReader, optional
         Required for ``mode="marker"``.
+    mapping : MarkerMapping, optional
+        Which plain marker codes are stimuli of which class (read with
+        :func:`~rtdecode.io.markers.parse_marker`, as files are); the project's JSON markers need none.
     mode : {"marker", "sliding"}
         Marker-locked: one prediction per stimulus marker once its epoch has fully arrived.
         Sliding: every ``hop_s``, the latest epoch-length window, without markers.
@@ -253,6 +257,11 @@ class OnlineDecoder(BackgroundWorker):
         Called in the worker thread with every :class:`Prediction`.
     cpu_threads : int
         torch intra-op threads when decoding on the CPU (0 leaves torch's default).
+
+    Attributes
+    ----------
+    unmatched : Counter
+        Plain marker codes that were no stimulus (no mapping, or codes it does not map), by count.
     """
 
     def __init__(
@@ -260,6 +269,7 @@ class OnlineDecoder(BackgroundWorker):
         bundle: ModelBundle,
         reader,
         markers=None,
+        mapping: MarkerMapping | None = None,
         mode: str = "marker",
         hop_s: float = 0.25,
         smoothing: int = 0,
@@ -283,6 +293,8 @@ class OnlineDecoder(BackgroundWorker):
             torch.set_num_threads(cpu_threads)
         self.reader = reader
         self.markers = markers
+        self.mapping = mapping
+        self.unmatched: Counter[str] = Counter()
         self.mode = mode
         self.hop_s = hop_s
         self.on_prediction = on_prediction
@@ -315,10 +327,26 @@ class OnlineDecoder(BackgroundWorker):
     def _collect_markers(self) -> None:
         while (item := self.markers.get()) is not None:
             onset, text = item
-            event = parse_marker(text)
+            event = parse_marker(text, self.mapping)
             if event.get("event") == STIMULUS:
                 self._pending.append((onset, event))
+            elif event.get("event") == OTHER:
+                self._unmatched(text)
         self._pending.sort(key=lambda p: p[0])
+
+    def _unmatched(self, text: str) -> None:
+        first = not self.unmatched
+        self.unmatched[text] += 1
+        if self.mapping is None and first:
+            # Said once, at the first one: without a mapping no plain code is ever decoded.
+            log.warning(
+                "the marker stream sends plain codes (first: %r) and no mapping says which are stimuli of "
+                "which class, so they are not decoded; pass --events %s,... (CODE=CLASS pairs), %s. A model "
+                "calibrated with --events remembers its mapping",
+                text,
+                events_example({text: 1}),
+                EVENTS_HINT,
+            )
 
     def _decode_ready_markers(self) -> None:
         config = self.decoder.config

@@ -159,3 +159,99 @@ def write_mne_file(path: Path) -> tuple[Any, np.ndarray, list[str]]:
 
         mne.export.export_raw(path, raw, verbose="error")
     return raw, onsets, codes
+
+
+# ---------------------------------------------------------------- a PsychoPy + LabRecorder session
+
+# The code a presenter sends for each class label, and the --events that maps them back.
+LAB_CODES = {0: "1", 1: "2"}
+LAB_CLASSES = {0: "house", 1: "face"}
+LAB_EVENTS = "1=house,2=face"
+LAB_RUNS = 3
+LAB_TRIALS = 36
+
+
+def lab_session(seed: int = 0, n_channels: int = 8) -> tuple[Any, list[int], list[int]]:
+    """A simulated two-class session as a PsychoPy experiment + LabRecorder record it.
+
+    Three runs of 12 images (0.5 s each); the presenter sends the plain code ``"1"`` or ``"2"``
+    at each image onset and nothing else (no block markers, no JSON); the recorder was stopped
+    between runs, so the EEG has no samples during the pauses (about 6 s each).
+
+    Returns
+    -------
+    (Recording at 250 Hz with the plain markers, label of each stimulus in time order, run of
+    each stimulus)
+    """
+    from rtdecode.io.recording import Marker, Recording
+    from rtdecode.sim.config import SimulationConfig
+    from rtdecode.sim.session import simulate_session
+
+    sim = simulate_session(
+        SimulationConfig(
+            n_classes=2,
+            images_per_class=LAB_TRIALS // 2,
+            n_channels=n_channels,
+            sfreq=250.0,
+            block_s=6.0,
+            break_s=8.0,
+            lead_in_s=1.0,
+            seed=seed,
+        )
+    )
+    events = sim.events()
+    starts = [t for t, e in events if e["event"] == "block_start"]
+    ends = [t for t, e in events if e["event"] == "block_end"]
+    # Each run recorded from 1 s before its first image to 1 s after its last.
+    keep = np.zeros(sim.n_samples, dtype=bool)
+    for start, end in zip(starts, ends, strict=True):
+        keep |= (sim.timestamps >= start - 1.0) & (sim.timestamps <= end + 1.0)
+    stimuli = sim.stimulus_events()
+    recording = Recording(
+        data=sim.data[keep],
+        timestamps=sim.timestamps[keep],
+        sfreq=sim.sfreq,
+        channel_names=sim.channel_names,
+        markers=[Marker(t, LAB_CODES[e["label"]]) for t, e in stimuli],
+    )
+    return recording, [e["label"] for _, e in stimuli], [e["block"] for _, e in stimuli]
+
+
+def write_labrecorder_xdf(path: Path, recording: Any, *, marker_format: str = "string") -> Path:
+    """Write EEG and the markers as LabRecorder does: an amplifier's EEG stream with channel labels,
+    the presenter's one-channel marker stream (``string``, or ``int32`` codes), clock offsets, no
+    project metadata."""
+    from rtdecode.io.xdf import XdfWriter
+
+    stamps = recording.timestamps
+    with XdfWriter(path) as writer:
+        eeg = writer.add_stream(
+            "BrainAmp", "EEG", recording.n_channels, recording.sfreq, "float32",
+            source_id="amp-1234", channel_names=recording.channel_names,
+        )  # fmt: skip
+        markers = writer.add_stream("PsychoPy", "Markers", 1, 0.0, marker_format, source_id="psychopy")
+        for stream in (eeg, markers):
+            writer.write_clock_offset(stream, float(stamps[0]), 0.0)
+        texts = [m.text for m in recording.markers]
+        values = texts if marker_format == "string" else np.array([[int(t)] for t in texts])
+        writer.write_samples(markers, values, [m.timestamp for m in recording.markers])
+        for start in range(0, recording.n_samples, 250):
+            writer.write_samples(eeg, recording.data[start : start + 250], stamps[start : start + 250])
+    return path
+
+
+def write_lab_mne_file(path: Path, recording: Any) -> Path:
+    """The session as an amplifier's own file (EDF, BrainVision...): the runs back to back, each
+    marker an annotation with its plain code; in BrainVision a trigger box's ``Stimulus/S  1``."""
+    import mne
+
+    info = mne.create_info(list(recording.channel_names), recording.sfreq, ch_types="eeg")
+    raw = mne.io.RawArray(recording.data.T.astype(np.float64) * 1e-6, info, verbose="error")
+    # Runs back to back as the file stores them: the onset is the marker's sample in the file.
+    onsets = [np.searchsorted(recording.timestamps, m.timestamp) / recording.sfreq for m in recording.markers]
+    texts = [m.text for m in recording.markers]
+    if path.suffix == ".vhdr":
+        texts = [f"Stimulus/S{int(t):>3d}" for t in texts]
+    raw.set_annotations(mne.Annotations(onsets, [0.0] * len(onsets), texts))
+    mne.export.export_raw(path, raw, verbose="error")
+    return path

@@ -8,11 +8,12 @@ from pathlib import Path
 from rtdecode.cli_args import (
     add_command,
     add_device_option,
+    add_events_option,
     add_model_option,
     add_pipeline_option,
     add_subject_option,
     positive,
-    recording_options,
+    read_recording_for_model,
     refuse_to_replace,
 )
 
@@ -66,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cache", default=None, help="image cache folder (default: MODEL/images)")
     add_subject_option(p)
+    add_events_option(p)
     add_device_option(p, "device of the EEG decoder (default: auto)", flag="--decode-device")
     _add_generator_options(p, required=False)
 
@@ -135,7 +137,6 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     import json
 
     from rtdecode.decoder import predict_recording
-    from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.reconstruct import (
         ExemplarSource,
@@ -156,7 +157,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     runs = []
     for i, (model_dir, recording_path) in enumerate(zip(args.model, args.recordings, strict=True)):
         bundle = load_bundle(model_dir)
-        recording = read_recording(recording_path, **recording_options(args))
+        recording = read_recording_for_model(recording_path, args, bundle)
         predictions = predict_recording(bundle, recording, device=args.decode_device)
         images_dir = Path(args.images_dir) if args.images_dir else None
         if images_dir is None:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rtdecode.cli_args import (
-    EVENTS_HELP,
     add_class_count_options,
     add_command,
     add_device_option,
+    add_events_option,
     add_jsonl_option,
     add_latency_option,
     add_model_option,
@@ -20,6 +20,7 @@ from rtdecode.cli_args import (
     add_subject_option,
     at_least,
     positive,
+    read_recording_for_model,
     recording_options,
     refuse_to_replace,
     with_latency,
@@ -85,14 +86,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         _cmd_info,
         "summarize a recording",
         "Print a recording's summary: its streams (name, type, channels, rate, samples), the EEG\n"
-        "duration, stimulus markers per class, blocks, and its timing on the smoothed time base that\n"
+        "duration, stimulus markers per class, every plain marker code with its count, blocks, and\n"
+        "its timing on the smoothed time base that\n"
         "calibration and decoding use: effective sampling rate, timestamp jitter (SD of the raw stamps\n"
         "around the smoothed ones) and true gaps (samples not delivered; late chunks are not gaps).",
     )
     p.add_argument(
         "file", help="a recording: .xdf, a file MNE reads, an ImageNet-EEG .pth file or THINGS-EEG2 data"
     )
-    p.add_argument("--events", default=None, help=EVENTS_HELP)
+    add_events_option(p)
     add_subject_option(p)
 
     p = add_command(
@@ -195,12 +197,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from rtdecode.decoder import predict_recording
-    from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
     from rtdecode.scoring import ClassTally
 
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
-    recording = read_recording(args.recording, **recording_options(args))
+    recording = read_recording_for_model(args.recording, args, bundle)
     _check_decodable(recording, args.recording)
     predictions = predict_recording(bundle, recording, device=args.device)
     if not predictions:
@@ -249,8 +250,6 @@ def _check_decodable(recording, path: str) -> None:
             f"{path} holds 0 EEG samples: nothing to decode (was the recording stopped at once?)"
         )
     if not recording.stimulus_events():
-        raise ValueError(
-            f"{path} has no stimulus markers ({len(recording.markers)} marker(s), none with "
-            '"event": "stimulus"), so there is no epoch to decode; record the marker stream with the '
-            "EEG, or decode without markers with `rtdecode live --mode sliding`"
-        )
+        from rtdecode.io.marker_mapping import marker_codes, no_stimuli_message
+
+        raise ValueError(no_stimuli_message(marker_codes(recording.markers), path))

@@ -11,6 +11,7 @@ from rtdecode.cli_args import (
     add_command,
     add_device_option,
     add_duration_option,
+    add_events_option,
     add_jsonl_option,
     add_latency_option,
     add_model_option,
@@ -47,12 +48,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "marker stream on the EEG stream's host whose source_id or name extends the EEG's is taken,\n"
         "the candidates and the choice are logged, and when nothing tells them apart the command\n"
         "stops with the list; --source-id or --host names the source. A marker of a class the model\n"
-        "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.",
+        "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.\n"
+        "Plain marker codes (a presenter's '1', '2') are read with --events, or with the mapping the model\n"
+        "was calibrated with.",
     )
     add_model_option(p)
     p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
     p.add_argument("--markers", default="type=Markers", help="marker stream (default: %(default)s)")
     _add_source_options(p)
+    add_events_option(p)
     p.add_argument("--mode", choices=["marker", "sliding"], default="marker", help="default: %(default)s")
     p.add_argument(
         "--hop", type=positive(), default=0.25, help="sliding mode step in seconds (default: %(default)s)"
@@ -81,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "own, so that `rtdecode live --source-id` can tell them apart.\n"
         "Timestamps start at the local LSL clock and keep the original spacing (of the smoothed time\n"
         "base) at any speed, so epochs cut by timestamp are the recorded ones. Takes an .xdf file, or\n"
-        "an ImageNet-EEG .pth file with --subject.\n\n"
+        "an ImageNet-EEG .pth file with --subject. Markers are served as recorded; with --events, the\n"
+        "plain codes it maps are served as the project's JSON stimulus markers.\n\n"
         "--emulate-driver makes the EEG outlet behave like a real amplifier connector, to test a\n"
         "pipeline against real-world timing: a driver wakes every 10-30 ms, takes what the device\n"
         "delivered 1-8 ms before and pushes it without timestamps (liblsl stamps it at push time),\n"
@@ -206,6 +211,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         bundle,
         stream=args.stream,
         markers=args.markers,
+        events=args.events,
         mode=args.mode,
         hop_s=args.hop,
         smoothing=args.smoothing,
@@ -230,7 +236,23 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if tally.known or tally.unknown:
         log.info("%s", tally.accuracy_text())
     log.info("stopped; skipped epochs: %s", session.decoder.skipped or "none")
+    if session.mode == "marker" and session.decoder.unmatched and not (tally.known or tally.unknown):
+        print(f"error: {_no_stimuli(session)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _no_stimuli(session) -> str:
+    """Why a marker-locked session decoded nothing although markers came: the codes and the option."""
+    from rtdecode.io.marker_mapping import format_codes, no_stimuli_message
+
+    where = f"marker stream {session.marker_reader.name!r}"
+    codes = session.decoder.unmatched
+    if session.mapping is None:
+        return no_stimuli_message(codes, where)
+    return (
+        f"none of the codes of --events {session.mapping.spec} came on {where}; it sent {format_codes(codes)}"
+    )
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.config import PipelineConfig
+from rtdecode.io.marker_mapping import MarkerMapping
 from rtdecode.models import registry
 from rtdecode.signal.standardize import Standardizer
 
@@ -57,7 +58,9 @@ class ModelBundle:
     metrics : dict
         Evaluation results recorded at training time.
     extra : dict
-        Anything else worth keeping (subject, source recording, teacher report...).
+        Anything else worth keeping (subject, source recording, teacher report...), and
+        ``marker_mapping``: how the calibration recording's plain marker codes became classes
+        (:attr:`marker_mapping`).
     """
 
     model: Any
@@ -79,6 +82,23 @@ class ModelBundle:
     def architecture(self) -> str:
         """The model's name in the registry."""
         return self.spec.name
+
+    @property
+    def marker_mapping(self) -> MarkerMapping | None:
+        """The marker mapping the model was calibrated with (labels in the model's class order),
+        or None for a recording with the project's JSON markers.
+
+        Live decoding and ``predict`` read plain marker codes with it when no ``--events`` is given.
+
+        Raises
+        ------
+        ValueError
+            ``extra["marker_mapping"]`` is not a stored mapping (an edited bundle).
+        """
+        stored = self.extra.get("marker_mapping")
+        if not stored:
+            return None
+        return MarkerMapping.from_dict(stored).with_classes(self.class_names)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities for the model's input features.

@@ -16,6 +16,7 @@ it needs and did not get, is a ``ValueError`` naming the format and the option. 
 Examples
 --------
 >>> read_recording("session.xdf")  # doctest: +SKIP
+>>> read_recording("psychopy_session.xdf", events="1=house,2=face")  # doctest: +SKIP
 >>> read_recording("sub-01_task-faces_eeg.vhdr", events="S1=face,S2=house")  # doctest: +SKIP
 >>> read_recording("eeg_5_95_std.pth", subject=4)  # doctest: +SKIP
 >>> read_recording("raw_data", subject=1, session=2, trust_file=True)  # doctest: +SKIP
@@ -182,9 +183,11 @@ def read_recording(path: str | Path, **options: Any) -> Recording:
         A file (or, for THINGS-EEG2, a folder); its format is recognised from the path.
     **options
         The keyword-only options of the format's reader (:attr:`FileFormat.options` of
-        :func:`known_formats`); ``None`` counts as not given. For example ``eeg_stream`` and
-        ``marker_stream`` for XDF (:func:`~rtdecode.io.xdf.read_xdf`), ``events`` for the files
-        read with MNE (:func:`~rtdecode.io.mne_io.read_mne`), ``subject`` for ImageNet-EEG
+        :func:`known_formats`); ``None`` counts as not given. For example ``events`` (which
+        plain marker codes are stimuli of which class: a
+        :class:`~rtdecode.io.marker_mapping.MarkerMapping` or an ``--events`` value) for XDF
+        (:func:`~rtdecode.io.xdf.read_xdf`, with ``eeg_stream`` and ``marker_stream``) and the
+        files read with MNE (:func:`~rtdecode.io.mne_io.read_mne`), ``subject`` for ImageNet-EEG
         (:func:`~rtdecode.io.imagenet_eeg.read_imagenet_eeg`), ``subject``, ``session`` and
         ``trust_file`` for THINGS-EEG2 (:func:`~rtdecode.io.things_eeg2.read_things_eeg2`).
 

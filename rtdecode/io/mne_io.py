@@ -2,26 +2,29 @@
 
 A file is read with MNE (``mne.io.read_raw``; a file inside a BIDS dataset with mne-bids, which
 also applies its ``events.tsv``) into a :class:`~rtdecode.io.recording.Recording` in microvolts.
-Its annotations (or, without any, the events of its stimulus channel) become the project's JSON
-markers. Which event codes are stimuli of which class is said with an :class:`EventMapping`
-(``--events "S1=house,S2=face"`` on the command line); every other annotation is kept as a
-plain-text marker. Files carry no block structure, so trials are grouped into blocks at pauses
-(a new block after 2 s without a stimulus), or, with fewer than three such blocks, into
-``n_blocks`` runs of consecutive trials, so that evaluation can still split by block.
+Its annotations (or, without any, the events of its stimulus channel) are its markers, as plain
+codes. Which codes are stimuli of which class is said with a
+:class:`~rtdecode.io.marker_mapping.MarkerMapping` (``--events "S1=house,S2=face"`` on the command
+line), applied by :func:`~rtdecode.io.marker_mapping.map_markers` as for every other format;
+every other annotation is kept as a plain-text marker. Files carry no block structure, so trials
+are grouped into blocks at pauses (a new block after 2 s without a stimulus), or, with fewer than
+three such blocks, into ``n_blocks`` runs of consecutive trials, so that evaluation can still
+split by block.
 
 :func:`to_mne_raw` and :func:`epochs_to_mne` go the other way, for users who analyse further in MNE.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rtdecode.io.markers import OTHER, STIMULUS, parse_marker, stimulus_marker
+from rtdecode.io.marker_mapping import MarkerMapping, map_markers
+from rtdecode.io.markers import OTHER, STIMULUS, parse_marker, project_event
 from rtdecode.io.recording import Marker, Recording
 
 log = logging.getLogger(__name__)
@@ -33,57 +36,8 @@ BLOCK_PAUSE_S = 2.0
 DEFAULT_BLOCKS = 6
 
 
-def _normalize(code: str) -> str:
-    """``"Stimulus/S  1"`` -> ``"S1"``: the last path part of a description without spaces."""
-    return str(code).split("/")[-1].replace(" ", "")
-
-
-@dataclass(frozen=True)
-class EventMapping:
-    """Which event codes are stimuli, and of which class.
-
-    Attributes
-    ----------
-    classes : dict
-        ``{event code: class name}``. Codes match an annotation's description exactly, or after
-        dropping its ``Stimulus/``-style prefix and spaces (``"S1"`` matches ``"Stimulus/S  1"``).
-        Class indices follow the order of first appearance of each class name.
-    """
-
-    classes: dict[str, str]
-
-    def __post_init__(self) -> None:
-        if not self.classes:
-            raise ValueError("an event mapping needs at least one CODE=CLASS pair, e.g. 'S1=house,S2=face'")
-
-    @classmethod
-    def parse(cls, text: str) -> EventMapping:
-        """Parse ``"CODE=CLASS,CODE=CLASS"`` (e.g. ``"1=house,2=face"``)."""
-        pairs = {}
-        for item in filter(None, (part.strip() for part in text.split(","))):
-            code, sep, name = item.partition("=")
-            if not sep or not code.strip() or not name.strip():
-                raise ValueError(
-                    f"events must be CODE=CLASS pairs separated by commas, got {item!r} in {text!r}"
-                )
-            pairs[code.strip()] = name.strip()
-        return cls(pairs)
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(dict.fromkeys(self.classes.values()))
-
-    def label_of(self, description: str) -> tuple[int, str] | None:
-        """``(label, class name)`` of an annotation description, or None when it is no stimulus."""
-        name = self.classes.get(description)
-        if name is None:
-            wanted = _normalize(description)
-            name = next((v for k, v in self.classes.items() if _normalize(k) == wanted), None)
-        return None if name is None else (self.class_names.index(name), name)
-
-
 def read_mne(
-    path: str | Path, *, events: EventMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
+    path: str | Path, *, events: MarkerMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
 ) -> Recording:
     """Read a BrainVision, EDF/BDF, FIF or EEGLAB file (or one inside a BIDS dataset).
 
@@ -92,9 +46,10 @@ def read_mne(
     path : str or Path
         ``.vhdr``, ``.edf``, ``.bdf``, ``.fif``, ``.fif.gz`` or ``.set``. A file below a folder
         holding ``dataset_description.json`` is read as BIDS (mne-bids).
-    events : EventMapping or str, optional
-        Which event codes are stimuli of which class; without it every event stays a
-        plain-text marker (enough for ``info``, ``replay`` and ``predict`` without scores).
+    events : MarkerMapping or str, optional
+        Which event codes are stimuli of which class (an ``--events`` value: pairs, a mapping
+        file or a pattern); without it every event stays a plain-text marker (enough for
+        ``info`` and ``replay``).
     n_blocks : int
         Blocks to cut the trials into when pauses do not give at least three.
 
@@ -102,7 +57,14 @@ def read_mne(
     -------
     Recording
         EEG channels in microvolts, ``(n_samples, n_channels)``; timestamps are seconds from the
-        file's first sample; ``metadata`` names the source format.
+        file's first sample; ``metadata`` names the source format and, with ``events``, holds the
+        mapping (``marker_mapping``, :meth:`~rtdecode.io.marker_mapping.MarkerMapping.to_dict`).
+
+    Raises
+    ------
+    ValueError
+        A file MNE cannot read or without EEG channels; a mapping that does not fit the file's
+        codes (the message lists them).
     """
     import mne
 
@@ -110,7 +72,7 @@ def read_mne(
     if not path.exists():
         raise FileNotFoundError(f"recording {path} does not exist; check the path")
     if isinstance(events, str):
-        events = EventMapping.parse(events)
+        events = MarkerMapping.parse(events)
     bids_root = _bids_root(path)
     try:
         if bids_root is not None:
@@ -136,24 +98,16 @@ def read_mne(
     data = raw.get_data(picks=picks).T * 1e6  # volts -> microvolts, samples as rows
     sfreq = float(raw.info["sfreq"])
     timestamps = np.arange(data.shape[0]) / sfreq
-    descriptions = _events_of(raw)
-    markers = _markers(descriptions, events, n_blocks)
+    markers, mapping = map_markers([Marker(t, d) for t, d in _events_of(raw)], events, str(path))
     metadata: dict[str, Any] = {"source": source, "file": path.name}
-    if events is not None:
-        metadata["class_names"] = events.class_names
-        n_stimuli = sum(1 for m in markers if parse_marker(m.text).get("event") == STIMULUS)
-        if n_stimuli == 0:
-            codes = sorted({d for _, d in descriptions})[:20]
-            raise ValueError(
-                f"none of the event codes {sorted(events.classes)} occurs in {path}; its events are {codes}. "
-                "Map those: --events CODE=CLASS,..."
-            )
+    if mapping is not None:
+        metadata["marker_mapping"] = mapping.to_dict()
     return Recording(
         data=data,
         timestamps=timestamps,
         sfreq=sfreq,
         channel_names=[raw.ch_names[i] for i in picks],
-        markers=markers,
+        markers=_with_blocks(markers, n_blocks),
         metadata=metadata,
     )
 
@@ -179,19 +133,18 @@ def _events_of(raw: Any) -> list[tuple[float, str]]:
     return [(float((sample - raw.first_samp) / raw.info["sfreq"]), str(code)) for sample, _, code in found]
 
 
-def _markers(
-    descriptions: list[tuple[float, str]], events: EventMapping | None, n_blocks: int
-) -> list[Marker]:
-    stimuli = [] if events is None else [(t, d, events.label_of(d)) for t, d in descriptions]
-    stimuli = [(t, d, found) for t, d, found in stimuli if found is not None]
-    blocks = _blocks(np.array([t for t, _, _ in stimuli]), n_blocks)
-    markers = [
-        Marker(t, stimulus_marker(f"{_normalize(d)}-{i:05d}", label, name, int(block)))
-        for i, ((t, d, (label, name)), block) in enumerate(zip(stimuli, blocks, strict=True))
+def _with_blocks(markers: list[Marker], n_blocks: int) -> list[Marker]:
+    """The markers with a ``block`` in every stimulus marker that has none (see :func:`_blocks`)."""
+    stimuli = [
+        (i, event)
+        for i, event in enumerate(project_event(m.text) for m in markers)
+        if event is not None and event.get("event") == STIMULUS and "block" not in event
     ]
-    taken = {(t, d) for t, d, _ in stimuli}
-    markers += [Marker(t, d) for t, d in descriptions if (t, d) not in taken]
-    return markers
+    blocks = _blocks(np.array([markers[i].timestamp for i, _ in stimuli]), n_blocks)
+    out = list(markers)
+    for (i, event), block in zip(stimuli, blocks, strict=True):
+        out[i] = Marker(out[i].timestamp, json.dumps({**event, "block": int(block)}))
+    return out
 
 
 def _blocks(onsets: np.ndarray, n_blocks: int) -> np.ndarray:

@@ -7,19 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from rtdecode.io.formats import detect_format, read_recording
+from rtdecode.io.marker_mapping import EVENTS_HINT, events_example, marker_codes
 from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS
 from rtdecode.io.recording import Recording
 from rtdecode.io.xdf import list_streams
 
 # Gaps listed one by one before the summary only counts the rest.
 _MAX_LISTED_GAPS = 5
+# Marker codes listed one per line before the rest are counted together.
+_MAX_LISTED_CODES = 40
 # A gap with a block_end marker at most this long before it and a block_start at most this long
 # after it is the pause between two runs of a session, not lost data.
 _BLOCK_MARKER_SLACK_S = 10.0
 
 
 def summarize_recording(recording: Recording) -> str:
-    """Duration, channels, rate, stimulus markers per class, blocks and timestamp gaps.
+    """Duration, channels, rate, stimulus markers per class, marker codes, blocks and timestamp gaps.
 
     Returns
     -------
@@ -51,9 +54,34 @@ def summarize_recording(recording: Recording) -> str:
         counts = sorted(classes.items(), key=lambda kv: (-kv[1], str(kv[0])))
         lines.append(f"stimuli by class ({len(classes)} classes):")
         lines.extend(f"  {str(name):28s} {n}" for name, n in counts)
+    lines.extend(_code_lines(r, events))
 
     lines.extend(_timing_lines(r))
     return "\n".join(lines)
+
+
+def _code_lines(r: Recording, events: list[tuple[float, dict[str, Any]]]) -> list[str]:
+    """Every plain marker code with its count (and its class where a mapping made it a stimulus)."""
+    codes = marker_codes(r.markers)
+    if not codes:
+        return []
+    classes = {
+        str(e["code"]): e.get("class") for _, e in events if e.get("event") == STIMULUS and "code" in e
+    }
+    ordered = sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = [f"marker codes: {len(codes)} ({sum(codes.values())} markers)"]
+    for code, n in ordered[:_MAX_LISTED_CODES]:
+        mapped = f"  -> {classes[code]}" if code in classes else ""
+        lines.append(f"  {code!r:28s} {n}{mapped}")
+    if len(ordered) > _MAX_LISTED_CODES:
+        rest = ordered[_MAX_LISTED_CODES:]
+        lines.append(f"  ... and {len(rest)} more codes ({sum(n for _, n in rest)} markers)")
+    if not any(e.get("event") == STIMULUS for _, e in events):
+        lines.append(
+            f"  no stimulus among them without a mapping: pass --events {events_example(codes)} "
+            f"(CODE=CLASS pairs), {EVENTS_HINT}"
+        )
+    return lines
 
 
 def _pauses_and_gaps(r: Recording) -> tuple[list, list]:

@@ -11,6 +11,10 @@ outlets of one name), the pair is chosen by host, LSL session, source_id and nam
 every candidate, or refused when nothing tells them apart
 (:func:`~rtdecode.streams.lsl_utils.resolve_queries`); ``source_id=`` / ``host=`` name the source.
 
+A marker stream that sends plain codes (a PsychoPy or Presentation experiment's ``"1"``, ``"2"``)
+is read with a :class:`~rtdecode.io.marker_mapping.MarkerMapping`: the ``events`` option, or the
+one the bundle was calibrated with.
+
 Options are keyword-only, as in mne-lsl's ``StreamLSL``. Entering the ``with`` block resolves the
 EEG (and marker) stream, starts the acquisition threads, checks the stream's rate and channels
 against the bundle and starts the decode worker; leaving it, also on an exception, stops every
@@ -25,6 +29,7 @@ from collections.abc import Callable
 
 from rtdecode.decoder import OnlineDecoder, Prediction
 from rtdecode.io.bundle import ModelBundle
+from rtdecode.io.marker_mapping import MarkerMapping
 from rtdecode.scoring import ClassTally
 from rtdecode.streams.lsl_utils import StreamQuery, resolve_queries
 from rtdecode.streams.reader import MarkerReader, StreamReader
@@ -45,6 +50,10 @@ class LiveSession:
         EEG stream: ``name=X``, ``type=Y``, ``source_id=Z`` or a bare name.
     markers : str or StreamQuery or None
         Marker stream, resolved and read in marker-locked mode only; None decodes a sliding window.
+    events : MarkerMapping or str or None
+        Which plain marker codes are stimuli of which class (an ``--events`` value: pairs, a
+        mapping file or a pattern). None: the mapping the bundle remembers, if any; the project's
+        JSON markers need none.
     mode : {"marker", "sliding"} or None
         Marker-locked (one prediction per stimulus marker once its epoch has arrived) or sliding
         (the latest epoch every ``hop_s``, no markers). None: marker-locked when ``markers`` is given.
@@ -78,6 +87,8 @@ class LiveSession:
         The marker acquisition, once connected in marker-locked mode.
     decoder : OnlineDecoder or None
         The decode worker, once connected; its ``skipped`` counts stay readable after :meth:`stop`.
+    mapping : MarkerMapping or None
+        The marker mapping in use, labels in the bundle's class order.
     tally : ClassTally
         Predictions scored against their markers' classes. Written by the decode worker only:
         read it after :meth:`stop`, or as a running estimate.
@@ -89,6 +100,7 @@ class LiveSession:
         *,
         stream: str | StreamQuery = "type=EEG",
         markers: str | StreamQuery | None = "type=Markers",
+        events: MarkerMapping | str | None = None,
         mode: str | None = None,
         hop_s: float = 0.25,
         smoothing: int = 0,
@@ -110,6 +122,7 @@ class LiveSession:
         self.mode = mode
         self.stream = StreamQuery.parse(stream)
         self.markers = StreamQuery.parse(markers) if mode == "marker" else None
+        self.mapping = _mapping(events, bundle) if mode == "marker" else None
         self.hop_s = hop_s
         self.smoothing = smoothing
         self.device = device
@@ -165,6 +178,7 @@ class LiveSession:
                 self.bundle,
                 self.reader,
                 self.marker_reader,
+                mapping=self.mapping,
                 mode=self.mode,
                 hop_s=self.hop_s,
                 smoothing=self.smoothing,
@@ -223,3 +237,14 @@ class LiveSession:
             )
         if self.on_prediction is not None:
             self.on_prediction(prediction)
+
+
+def _mapping(events: MarkerMapping | str | None, bundle: ModelBundle) -> MarkerMapping | None:
+    """The given mapping, else the bundle's; labels in the bundle's class order."""
+    if events is None:
+        mapping = bundle.marker_mapping
+        if mapping is not None:
+            log.info("plain marker codes read with the model's mapping (--events %s)", mapping.spec)
+        return mapping
+    mapping = MarkerMapping.parse(events) if isinstance(events, str) else events
+    return mapping.with_classes(bundle.class_names)

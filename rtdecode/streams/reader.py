@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from rtdecode.config import PipelineConfig
+from rtdecode.io.markers import marker_text
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.timing import TimeBase
 from rtdecode.worker import BackgroundWorker
@@ -429,7 +430,11 @@ class StreamReader(BackgroundWorker):
 
 
 class MarkerReader(BackgroundWorker):
-    """Acquire a string marker stream: (local-clock timestamp, text) pairs in arrival order."""
+    """Acquire a marker stream: (local-clock timestamp, text) pairs in arrival order.
+
+    Strings are kept as sent; a numeric stream's codes become their text as in files
+    (:func:`~rtdecode.io.markers.marker_text`: ``2.0`` -> ``"2"``).
+    """
 
     def __init__(self, info) -> None:
         super().__init__(f"markers-{info.name()}")
@@ -464,4 +469,4 @@ class MarkerReader(BackgroundWorker):
                 time.sleep(0.05)
                 continue
             for sample, ts in zip(samples or [], timestamps or [], strict=False):
-                self._queue.put((float(ts), str(sample[0])))
+                self._queue.put((float(ts), marker_text(sample[0])))

@@ -133,8 +133,8 @@ def test_options_of_other_formats_and_missing_options_are_named(tmp_path: Path) 
         ValueError, match=r"XDF recording .*session\.xdf cannot use the option\(s\) subject=2"
     ):
         read_recording(xdf, subject=2)
-    with pytest.raises(ValueError, match="eeg_stream, marker_stream"):
-        read_recording(xdf, events="1=face")
+    with pytest.raises(ValueError, match="eeg_stream, marker_stream, events"):
+        read_recording(xdf, session=1)
     pth = tmp_path / "eeg_5_95_std.pth"
     pth.write_bytes(b"0")  # refused before it is opened
     with pytest.raises(ValueError, match=r"ImageNet-EEG recording .* needs the option subject: .*--subject"):

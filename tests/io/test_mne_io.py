@@ -11,7 +11,8 @@ mne = pytest.importorskip("mne")
 from calibration.epochs import epochs_from_recording  # noqa: E402
 from rtdecode.config import PipelineConfig  # noqa: E402
 from rtdecode.io import read_recording  # noqa: E402
-from rtdecode.io.mne_io import EventMapping, epochs_to_mne, read_mne, to_mne_raw  # noqa: E402
+from rtdecode.io.marker_mapping import MarkerMapping  # noqa: E402
+from rtdecode.io.mne_io import epochs_to_mne, read_mne, to_mne_raw  # noqa: E402
 from tests.recording_files import MNE_SFREQ as SFREQ  # noqa: E402
 from tests.recording_files import mne_raw_with_annotations, write_mne_file  # noqa: E402
 
@@ -41,15 +42,18 @@ def test_mne_written_files_read_back_with_markers(tmp_path, suffix):
 
 
 def test_event_mapping_matches_brainvision_style_codes_and_refuses_nonsense(tmp_path):
-    mapping = EventMapping.parse("S1=house, S2=face")
-    assert mapping.label_of("Stimulus/S  1") == (0, "house") and mapping.label_of("Stimulus/S  3") is None
+    mapping = MarkerMapping.parse("S1=house, S2=face")
+    assert mapping.event("Stimulus/S  1")["label"] == 0 and mapping.event("Stimulus/S  3") is None
     with pytest.raises(ValueError, match="CODE=CLASS"):
-        EventMapping.parse("S1:house")
+        MarkerMapping.parse("S1:house")
     raw, _, _ = mne_raw_with_annotations()
     path = tmp_path / "s.edf"
     mne.export.export_raw(path, raw, verbose="error")
-    with pytest.raises(ValueError, match="none of the event codes"):
-        read_mne(path, events="7=cat")
+    with pytest.raises(
+        ValueError,
+        match=r"none of the codes of --events 7=cat,8=dog occurs .* its marker codes: 2 \(39\), 1 \(38\), 99 \(1\)",
+    ):
+        read_mne(path, events="7=cat,8=dog")
     assert read_mne(path).stimulus_events() == []  # no mapping: every event stays a plain marker
 
 

@@ -280,8 +280,9 @@ def test_stream_choice_and_names(tmp_path: Path) -> None:
     rec = read_xdf(path)  # first EEG-typed numeric stream with samples
     assert rec.metadata["stream_name"] == "amp" and rec.sfreq == 250.0
     assert rec.channel_names == ["ch1", "ch2"]  # no <desc><channels>
-    assert rec.metadata["marker_stream"] == "stim, ctrl"  # all string streams, merged
-    assert len(rec.markers) == 4
+    # All string streams and the numeric ones of marker type (a presenter's int codes), merged.
+    assert rec.metadata["marker_stream"] == "stim, codes, ctrl"
+    assert len(rec.markers) == 6 and {"0", "1"} <= {m.text for m in rec.markers}
     assert [m.timestamp for m in rec.markers] == sorted(m.timestamp for m in rec.markers)
 
     rec = read_xdf(path, eeg_stream="aux", marker_stream="codes")

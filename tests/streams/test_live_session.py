@@ -139,3 +139,82 @@ def test_options_are_keyword_only_and_checked_before_anything_starts(recording):
     stopped.stop()
     with pytest.raises(RuntimeError, match="runs once"):
         stopped.start()
+
+
+# -- markers as labs send them: plain codes over LSL -----------------------------------------------
+
+
+def _plain_session(seed: int, runs: int = 3):
+    """A PsychoPy-style session (plain "1" / "2" markers, no block markers, pauses between runs),
+    the same markers mapped, and the mapping."""
+    from rtdecode.io.marker_mapping import MarkerMapping, map_markers
+    from rtdecode.io.recording import Recording
+    from tests.recording_files import LAB_EVENTS, lab_session
+
+    plain, _, stimulus_runs = lab_session(seed=seed)
+    if runs < 3:
+        last = plain.markers[stimulus_runs.index(runs)].timestamp - 1.5
+        keep = plain.timestamps < last
+        markers = [m for m in plain.markers if m.timestamp < last]
+        plain = Recording(plain.data[keep], plain.timestamps[keep], plain.sfreq, plain.channel_names, markers)
+    markers, mapping = map_markers(plain.markers, MarkerMapping.parse(LAB_EVENTS), "session")
+    mapped = Recording(plain.data, plain.timestamps, plain.sfreq, plain.channel_names, markers)
+    return plain, mapped, mapping
+
+
+def test_plain_string_markers_are_decoded_with_the_mapping_the_bundle_remembers():
+    from tests.live_replay import decode_replay
+
+    plain, mapped, mapping = _plain_session(seed=1)
+    bundle = _bundle(mapped)
+    bundle.extra["marker_mapping"] = mapping.to_dict()
+    offline = predict_recording(bundle, mapped, device="cpu")
+    assert len(offline) == 36
+    # The outlet sends "1" and "2" as a presenter does; the session is given no mapping.
+    run = decode_replay(plain, bundle, speed=4.0)
+    assert [p.marker["code"] for p in run.predictions] == [p.marker["code"] for p in offline]
+    assert [p.marker["class"] for p in run.predictions] == [p.marker["class"] for p in offline]
+    assert [p.label for p in run.predictions] == [p.label for p in offline]
+    assert not run.decoder.unmatched
+
+
+def test_live_without_a_mapping_ends_with_one_line_naming_the_codes(tmp_path, capsys):
+    from rtdecode.cli import main
+    from rtdecode.io.bundle import save_bundle
+
+    plain, mapped, _ = _plain_session(seed=2, runs=1)
+    model = save_bundle(_bundle(mapped), tmp_path / "model")  # calibrated without --events
+    player = _player(plain)
+    try:
+        player.start()
+        code = main(
+            ["live", "--model", str(model), "--stream", player.name, "--markers", marker_stream_name(player.name),
+             "--duration", "9", "--device", "cpu", "--jsonl"]
+        )  # fmt: skip
+    finally:
+        player.close()
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 1 and len(lines) == 1, err
+    assert "1 (" in lines[0] and "2 (" in lines[0] and "--events 1=CLASS,2=CLASS" in lines[0]
+
+
+def test_a_numeric_marker_stream_gives_the_codes_files_give():
+    import pylsl
+
+    from rtdecode.streams.reader import MarkerReader
+
+    name = f"test-int-markers-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "Markers", 1, 0, "int32", uuid.uuid4().hex)
+    outlet = pylsl.StreamOutlet(info)
+    found = pylsl.resolve_byprop("name", name, timeout=5)
+    reader = MarkerReader(found[0]).start(open_timeout=5)
+    try:
+        deadline = time.monotonic() + 5
+        while not outlet.have_consumers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        outlet.push_sample([2])
+        item = reader.get(timeout=5)
+    finally:
+        reader.stop()
+    assert item is not None and item[1] == "2"

@@ -4,7 +4,8 @@ Files are parsed with ``pyxdf`` (the field's reference reader) with its clock sy
 every timestamp is in the recording computer's LSL clock. Every file is first scanned chunk by
 chunk (:mod:`rtdecode.io.xdf.scan`): damaged or incomplete chunks are dropped with a
 :class:`XdfWarning`, and pyxdf only ever sees well-formed chunks. Then the EEG stream and the
-marker streams are picked (by name, or by type and content).
+marker streams are picked (by name, or by type and content), and their plain codes are mapped to
+stimuli with ``events=`` (:func:`~rtdecode.io.marker_mapping.map_markers`, as for every format).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from rtdecode.io.marker_mapping import MarkerMapping, map_markers
+from rtdecode.io.markers import marker_text
 from rtdecode.io.recording import Marker, Recording
 from rtdecode.io.xdf.scan import Buffer, ChunkScan, SpanReader, scan_chunks
 from rtdecode.io.xdf.spec import MAGIC, METADATA_TAG, NUMERIC_FORMATS, XdfError, XdfWarning
@@ -38,6 +41,10 @@ _UNIT_TO_MICROVOLTS = {
     "millivolts": 1e3, "millivolt": 1e3, "mv": 1e3,
     "nanovolts": 1e-3, "nanovolt": 1e-3, "nv": 1e-3,
 }  # fmt: skip
+
+
+# Stream types of marker streams (case-insensitive), numeric ones included.
+_MARKER_TYPES = {"markers", "marker", "events", "event", "triggers", "trigger", "stim"}
 
 
 def _load_streams(path: str | Path) -> list[dict[str, Any]]:
@@ -158,7 +165,11 @@ def list_streams(path: str | Path) -> list[dict[str, Any]]:
 
 
 def read_xdf(
-    path: str | Path, *, eeg_stream: str | None = None, marker_stream: str | None = None
+    path: str | Path,
+    *,
+    eeg_stream: str | None = None,
+    marker_stream: str | None = None,
+    events: MarkerMapping | str | None = None,
 ) -> Recording:
     """Load an XDF recording as a :class:`Recording`, all timestamps in the local LSL clock.
 
@@ -171,7 +182,13 @@ def read_xdf(
         (case-insensitive) with numeric data and samples, else the numeric stream with the most
         values (channels x samples).
     marker_stream : str, optional
-        Name of the marker stream. By default every string stream, merged in time order.
+        Name of the marker stream. By default every string stream and every numeric stream of
+        marker type (``Markers``, ``Events``, ``Triggers``...) at an irregular rate, merged in time
+        order.
+    events : MarkerMapping or str, optional
+        Which plain marker codes (a presenter's ``"1"``, ``"2"``...) are stimuli of which class:
+        an ``--events`` value (pairs, a mapping file or a pattern). The project's JSON markers
+        need none.
 
     Returns
     -------
@@ -180,7 +197,8 @@ def read_xdf(
         say volts, millivolts or nanovolts), ``timestamps`` (n_samples,), ``sfreq`` from the
         nominal rate (measured rate for irregular streams), channel labels from the stream
         description (``ch1``, ``ch2``... when absent), markers, and ``metadata``: what
-        :func:`write_xdf` stored plus ``source_file``, ``stream_name``, ``marker_stream``.
+        :func:`write_xdf` stored plus ``source_file``, ``stream_name``, ``marker_stream`` and,
+        with ``events``, ``marker_mapping`` (:meth:`~rtdecode.io.marker_mapping.MarkerMapping.to_dict`).
 
     Raises
     ------
@@ -189,8 +207,12 @@ def read_xdf(
     XdfError
         Not an XDF file, damaged beyond use, or without a numeric stream; the message lists the
         streams found.
+    ValueError
+        A mapping that does not fit the file's marker codes (the message lists them).
     """
     path = Path(path)
+    if isinstance(events, str):
+        events = MarkerMapping.parse(events)
     streams = _load_streams(path)
     eeg = _pick_eeg(streams, eeg_stream, path)
     marker_sources = _pick_markers(streams, marker_stream, eeg)
@@ -203,12 +225,15 @@ def read_xdf(
         stream_name=_name(eeg),
         marker_stream=", ".join(_name(s) for s in marker_sources) or None,
     )
+    markers, mapping = map_markers([m for s in marker_sources for m in _markers(s)], events, str(path))
+    if mapping is not None:
+        metadata["marker_mapping"] = mapping.to_dict()
     return Recording(
         data=data,
         timestamps=timestamps,
         sfreq=_sampling_rate(eeg, timestamps, path),
         channel_names=_channel_names(eeg),
-        markers=[m for s in marker_sources for m in _markers(s)],
+        markers=markers,
         metadata=metadata,
     )
 
@@ -281,34 +306,39 @@ def _pick_markers(
     streams: Sequence[dict[str, Any]], name: str | None, eeg: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     if name is None:
-        return [s for s in streams if _info(s, "channel_format") == "string"]
+        return [s for s in streams if s is not eeg and _is_marker_stream(s)]
     named = [s for s in streams if _name(s) == name and s is not eeg]
     if not named:
         raise ValueError(
             f"marker_stream={name!r} is not a stream of the file; streams found: {_describe(streams)}. "
-            "Pass one of those names, or None to merge all string streams"
+            "Pass one of those names, or None to merge all marker streams"
         )
     return named
+
+
+def _is_marker_stream(stream: Mapping[str, Any]) -> bool:
+    """A string stream, or a numeric one of marker type at an irregular rate (presenters that send
+    int codes, e.g. PsychoPy's ``StreamOutlet`` of ``cf_int32``)."""
+    if _info(stream, "channel_format") == "string":
+        return True
+    return (
+        _info(stream, "type").lower() in _MARKER_TYPES
+        and float(_info(stream, "nominal_srate", "0")) == 0
+        and _n_samples(stream) > 0
+    )
 
 
 def _markers(stream: Mapping[str, Any]) -> list[Marker]:
     stamps = stream["time_stamps"]
     if _is_numeric(stream):
         # numeric event codes (some stimulus programs send int markers) become their text
-        texts = [_number_text(row[0]) for row in np.asarray(stream["time_series"])]
+        texts = [marker_text(row[0]) for row in np.asarray(stream["time_series"])]
     else:
         texts = [
             row[0] if len(row) == 1 else json.dumps(list(row), ensure_ascii=False)
             for row in stream["time_series"]
         ]
     return [Marker(float(t), text) for t, text in zip(stamps, texts, strict=True)]
-
-
-def _number_text(value: Any) -> str:
-    value = value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _stream_data(stream: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
