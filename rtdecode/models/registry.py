@@ -331,8 +331,8 @@ def display_name(code: str) -> str:
         return code
     if distilled:
         return f"distilled {spec.readable}"
-    # Beside its distilled run in one table, the plain run of a distillable network says so.
-    return f"{spec.readable} without distillation" if spec.distillable else spec.readable
+    # The paper's student is trained both ways in every calibration with images: its plain run says so.
+    return f"{spec.readable} without distillation" if spec.name == PAPER_MODEL else spec.readable
 
 
 # --------------------------------------------------------------------------------------------
