@@ -10,6 +10,7 @@ from typing import Any
 
 from rtdecode.cli_args import (
     EVENTS_HELP,
+    add_blocks_option,
     add_class_count_options,
     add_command,
     add_device_option,
@@ -94,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--events", default=None, help=EVENTS_HELP)
     add_subject_option(p)
+    add_blocks_option(p)
 
     p = add_command(
         sub,
@@ -112,6 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_option(p)
     add_jsonl_option(p)
     add_subject_option(p)
+    add_blocks_option(p)
     add_device_option(p)
     add_latency_option(p)
 
