@@ -10,6 +10,8 @@ preallocated ring buffer. Readers copy what they need under a lock held only for
 with its own position. Health problems (gaps, NaN, flat or saturated channels, a lost stream,
 its return) become :class:`StreamEvent` objects in a bounded queue and counters in
 :class:`StreamHealth`; repeated events of one kind are logged at most once a second, with a count.
+A pause between runs (a long stretch without samples, or one a ``block_end`` marker announced
+through :meth:`StreamReader.announce_pause`) is no gap and no lost stream: it is noted, not warned.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from rtdecode.config import PipelineConfig
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.signal.timing import TimeBase
+from rtdecode.signal.timing import ANNOUNCED_PAUSE_SLACK_S, TimeBase
 from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,14 @@ SATURATED_UV = 500.0
 MAX_EVENTS = 1000
 # Repeated events of one kind are logged at most this often (seconds), with a count.
 LOG_EVERY_S = 1.0
+# Events that are no problem: logged at INFO, the others are warnings.
+_NOTES = ("reconnected", "late", "pause", "paused")
 
 
 class StreamEvent(NamedTuple):
     """A health event: what happened, when (local LSL clock), and a sentence about it."""
 
-    kind: str  # gap, late, reset, nan, lost, reconnected, flat, saturated
+    kind: str  # gap, pause, paused, late, reset, nan, lost, reconnected, flat, saturated
     time: float
     detail: str
 
@@ -59,6 +63,7 @@ class StreamHealth:
     chunks: int = 0
     gaps: int = 0
     missing_samples: int = 0
+    pauses: int = 0  # pauses between runs (no samples lost)
     late_chunks: int = 0
     resets: int = 0
     nan_samples: int = 0
@@ -244,6 +249,11 @@ class StreamReader(BackgroundWorker):
         self._log_state: dict[str, tuple[float, int]] = {}
         self._recent_arrivals: deque[tuple[float, int]] = deque(maxlen=50)
         self._next_health_check = 0.0
+        # block_end stamps from the decode worker; the acquisition thread hands them to the time base
+        self._announced: deque[float] = deque()
+        self._pause_after = -np.inf  # the newest announced pause
+        self._last_stamp = -np.inf  # the newest smoothed stamp
+        self._silence_noted = False
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, open_timeout: float = 10.0) -> StreamReader:
@@ -301,6 +311,15 @@ class StreamReader(BackgroundWorker):
         """Copy samples from absolute position ``start`` to ``stop`` (default: the newest)."""
         return self.buffer.read(start, self.buffer.total if stop is None else stop)
 
+    def announce_pause(self, after: float) -> None:
+        """A ``block_end`` marker at stamp ``after``: the stream may pause there between two runs.
+
+        The silence that follows is then a pause, not a lost stream, and the hole in the stamps
+        a pause, not samples not delivered (see :meth:`rtdecode.signal.timing.TimeBase.announce_pause`).
+        Safe to call from any thread (the decode worker calls it as markers arrive).
+        """
+        self._announced.append(float(after))
+
     def drain_events(self) -> list[StreamEvent]:
         """Health events since the last call (the newest :data:`MAX_EVENTS` at most)."""
         out = []
@@ -326,12 +345,27 @@ class StreamReader(BackgroundWorker):
                 samples, timestamps = None, []
             now = pylsl.local_clock()
             self._flush_log_counts(now)
+            while self._announced:
+                after = self._announced.popleft()
+                self._time.announce_pause(after)
+                self._pause_after = max(self._pause_after, after)
             if len(timestamps) == 0:
                 if self.health.connected and now - last_data > self.lost_after_s:
+                    if self._pause_after >= self._last_stamp - ANNOUNCED_PAUSE_SLACK_S:
+                        if not self._silence_noted:
+                            self._silence_noted = True
+                            self._emit(
+                                "paused",
+                                now,
+                                f"no samples from {self.name!r} after a block_end marker: "
+                                "a pause between runs",
+                            )
+                        continue
                     self.health.connected = False
                     self.health.lost += 1
                     self._emit("lost", now, f"no samples from {self.name!r} for {now - last_data:.1f} s")
                 continue
+            self._silence_noted = False
             if not self.health.connected:
                 self.health.connected = True
                 self._emit("reconnected", now, f"{self.name!r} is back after {now - last_data:.1f} s")
@@ -345,6 +379,8 @@ class StreamReader(BackgroundWorker):
             if event.kind == "gap":
                 self.health.gaps += 1
                 self.health.missing_samples += event.missing_samples
+            elif event.kind == "pause":
+                self.health.pauses += 1
             elif event.kind == "late":
                 self.health.late_chunks += 1
             else:
@@ -356,6 +392,7 @@ class StreamReader(BackgroundWorker):
             self._emit(
                 "nan", now, f"{int(bad.sum())} samples with NaN/Inf values (filter restarted after them)"
             )
+        self._last_stamp = float(smoothed[-1])
         filtered = self._filter.process(samples, smoothed)
         self.buffer.write(samples, filtered, smoothed, now, timestamps)
         self.health.samples += len(timestamps)
@@ -400,7 +437,7 @@ class StreamReader(BackgroundWorker):
 
     def _emit(self, kind: str, when: float, detail: str) -> None:
         self.events.append(StreamEvent(kind, when, detail))
-        level = logging.INFO if kind in ("reconnected", "late") else logging.WARNING
+        level = logging.INFO if kind in _NOTES else logging.WARNING
         last_logged, suppressed = self._log_state.get(kind, (-np.inf, 0))
         if when - last_logged < LOG_EVERY_S:
             self._log_state[kind] = (last_logged, suppressed + 1)
@@ -416,7 +453,7 @@ class StreamReader(BackgroundWorker):
         """Log the count of events held back by :meth:`_emit` once their second is over."""
         for kind, (last_logged, suppressed) in list(self._log_state.items()):
             if suppressed and now - last_logged >= LOG_EVERY_S:
-                level = logging.INFO if kind in ("reconnected", "late") else logging.WARNING
+                level = logging.INFO if kind in _NOTES else logging.WARNING
                 log.log(
                     level,
                     "%s: %d more '%s' events in the last %.0f s",

@@ -135,6 +135,30 @@ def test_replay_delivers_every_sample_with_original_spacing(speed: float) -> Non
         assert player.progress().samples_pushed == rec.n_samples
 
 
+def test_a_marker_in_a_pause_between_runs_goes_out_at_its_own_time() -> None:
+    rec = make_recording(seconds=2.0)
+    hole = rec.n_samples // 2
+    stamps = rec.timestamps.copy()
+    stamps[hole:] += 3.0  # the stream stops for 3 s between two runs
+    block_end = stamps[hole - 1] + 0.5  # the presenter's block_end, half a second into the pause
+    markers = [Marker(block_end, '{"event": "block_end", "block": 0}')]
+    rec = Recording(rec.data, stamps, SFREQ, rec.channel_names, markers)
+    player = Player(rec, unique_name(), speed=2.0)
+    try:
+        eeg, inlet = connect(player.source_id), connect(f"{player.source_id}-markers")
+        player.start()
+        _, got, texts, mstamps, arrivals = receive(eeg, inlet, rec.n_samples)
+        assert player.join(timeout=10.0)
+    finally:
+        player.close()
+    assert texts == [markers[0].text]
+    assert mstamps[0] - got[0] == pytest.approx(block_end - stamps[0], abs=1e-6)
+    due = player.t0 + (block_end - stamps[0]) / 2.0
+    resumed = player.t0 + (stamps[hole] - stamps[0]) / 2.0
+    # before the next run, not with its first chunk; never before its (speed-compressed) time
+    assert due - 0.05 <= arrivals[0] < resumed - 0.5, (arrivals[0] - due, resumed - due)
+
+
 def test_as_fast_replay_waits_for_a_consumer() -> None:
     rec = make_recording(seconds=1.0)
     with Player(rec, unique_name(), speed=0.0, wait_for_consumers=20.0) as player:
