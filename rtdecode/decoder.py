@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.io.bundle import ModelBundle
-from rtdecode.io.markers import BLOCK_END, STIMULUS, parse_marker
+from rtdecode.io.markers import STIMULUS, parse_marker
 from rtdecode.io.recording import Recording
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.preprocess import (
@@ -334,8 +334,6 @@ class OnlineDecoder(BackgroundWorker):
             event = parse_marker(text)
             if event.get("event") == STIMULUS:
                 self._pending.append((onset, event))
-            elif event.get("event") == BLOCK_END:  # the stream may pause now: not a gap, not lost
-                self.reader.announce_pause(onset)
         self._pending.sort(key=lambda p: p[0])
 
     def _decode_ready_markers(self) -> None:

@@ -6,7 +6,8 @@ only LSL.
 A :class:`Player` serves two outlets, exactly like an amplifier plus a stimulus program would:
 
 - ``name`` (type ``EEG``, float32, rate = ``recording.sfreq``, channel labels and unit
-  ``microvolts`` in ``desc/channels/channel``), pushed in chunks of about 20 ms;
+  ``microvolts`` in ``desc/channels/channel``), pushed in chunks of about 20 ms (cut where the
+  recording has a hole, so a run's last samples go out when they exist);
 - ``f"{name}-markers"`` (type ``Markers``, one string channel, irregular rate), every marker
   pushed with ``push_sample([text], timestamp)`` once the EEG has been pushed up to its time.
 
@@ -413,11 +414,14 @@ class Player:
         self.t0 = t0
         loop_index = 0
         markers = self._marker_rel
+        # Chunks of chunk_samples, cut at every hole in the stamps: an amplifier sends what it has
+        # before it stops, so the end of a run (and its block_end) does not wait for the next run.
+        holes = np.flatnonzero(np.diff(rel) > 1.5 / self.recording.sfreq) + 1
+        bounds = np.union1d(np.arange(0, n, self.chunk_samples), holes).tolist() + [n]
         while True:
             offset = loop_index * self._period
             next_marker = 0
-            for start in range(0, n, self.chunk_samples):
-                stop = min(start + self.chunk_samples, n)
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
                 # Markers before this chunk's first sample (a block_end in the pause between two
                 # runs) go out at their own time: the EEG before them is out, and a consumer learns
                 # of the pause before it, not with the first chunk after it.

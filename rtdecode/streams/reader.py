@@ -21,12 +21,14 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from rtdecode.config import PipelineConfig
+from rtdecode.io.markers import BLOCK_END, parse_marker
 from rtdecode.signal.filters import SegmentedFilter
 from rtdecode.signal.timing import ANNOUNCED_PAUSE_SLACK_S, TimeBase
 from rtdecode.worker import BackgroundWorker
@@ -316,7 +318,7 @@ class StreamReader(BackgroundWorker):
 
         The silence that follows is then a pause, not a lost stream, and the hole in the stamps
         a pause, not samples not delivered (see :meth:`rtdecode.signal.timing.TimeBase.announce_pause`).
-        Safe to call from any thread (the decode worker calls it as markers arrive).
+        Safe to call from any thread (the marker reader calls it as markers arrive).
         """
         self._announced.append(float(after))
 
@@ -466,12 +468,23 @@ class StreamReader(BackgroundWorker):
 
 
 class MarkerReader(BackgroundWorker):
-    """Acquire a string marker stream: (local-clock timestamp, text) pairs in arrival order."""
+    """Acquire a string marker stream: (local-clock timestamp, text) pairs in arrival order.
 
-    def __init__(self, info) -> None:
+    Parameters
+    ----------
+    info : pylsl.StreamInfo
+        The resolved marker stream.
+    announce_pause : callable, optional
+        Called from the marker thread with the stamp of every ``block_end`` marker as it
+        arrives (:meth:`StreamReader.announce_pause` of the EEG reader), so that the pause
+        between runs after it is known before it starts, however far behind the decoder is.
+    """
+
+    def __init__(self, info, announce_pause: Callable[[float], None] | None = None) -> None:
         super().__init__(f"markers-{info.name()}")
         self.info = info
         self.name = info.name()
+        self.announce_pause = announce_pause
         self._queue: queue.Queue[tuple[float, str]] = queue.Queue()
         self._inlet = None
 
@@ -501,4 +514,7 @@ class MarkerReader(BackgroundWorker):
                 time.sleep(0.05)
                 continue
             for sample, ts in zip(samples or [], timestamps or [], strict=False):
-                self._queue.put((float(ts), str(sample[0])))
+                text = str(sample[0])
+                if self.announce_pause is not None and parse_marker(text)["event"] == BLOCK_END:
+                    self.announce_pause(float(ts))
+                self._queue.put((float(ts), text))
