@@ -138,8 +138,8 @@ def _two_runs(recording, pause_s: float, block_markers: bool):
     [
         (1.0, True, 1, 0, 0),  # a short pause, announced by block_end: a pause, not lost samples
         (1.0, False, 0, 1, 0),  # the same hole unannounced: samples not delivered
-        (8.0, True, 1, 0, 0),  # 2 s of silence after a block_end: a pause, not a lost stream
-        (8.0, False, 1, 0, 1),  # unannounced: lost while silent, a pause between runs once it resumes
+        (8.0, True, 1, 0, 1),  # 2 s of silence at a block_end: lost meanwhile, said as a note
+        (8.0, False, 1, 0, 1),  # unannounced: a lost stream while silent, a pause once it resumes
     ],
 )
 def test_pauses_between_runs_are_no_gaps_live(recording, pause_s, block_markers, pauses, gaps, lost, caplog):
@@ -150,5 +150,6 @@ def test_pauses_between_runs_are_no_gaps_live(recording, pause_s, block_markers,
     assert (reader.health.pauses, reader.health.gaps, reader.health.lost) == (pauses, gaps, lost)
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("not delivered" in w for w in warned) == bool(gaps)
+    assert any("no samples from" in w for w in warned) == bool(lost and not block_markers)
     # the offline time base of the same recording says the same
     assert (len(runs.time_base.pauses), len(runs.time_base.gaps)) == (pauses, gaps)

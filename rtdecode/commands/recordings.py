@@ -88,7 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Print a recording's summary: its streams (name, type, channels, rate, samples), the EEG\n"
         "duration, stimulus markers per class, blocks, and its timing on the smoothed time base that\n"
         "calibration and decoding use: effective sampling rate, timestamp jitter (SD of the raw stamps\n"
-        "around the smoothed ones) and true gaps (samples not delivered; late chunks are not gaps).",
+        "around the smoothed ones), pauses between runs (the stream stopped and resumed) and true gaps\n"
+        "(samples not delivered; late chunks and pauses are not gaps).",
     )
     p.add_argument(
         "file", help="a recording: .xdf, a file MNE reads, an ImageNet-EEG .pth file or THINGS-EEG2 data"

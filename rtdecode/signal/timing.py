@@ -68,8 +68,9 @@ GAP_MIN_PERIODS = 3.0
 # amplifier links drop milliseconds to a second, a session's runs are tens of seconds apart.
 PAUSE_S = 5.0
 # A hole that starts at most this long (seconds) after an announced pause (a block_end marker),
-# or that contains it, is that pause, whatever its length.
-ANNOUNCED_PAUSE_SLACK_S = 10.0
+# or that contains it, is that pause, whatever its length: the stream stopped at the block_end.
+# Short, so that a hole in the rest between two blocks of a stream that ran on is still a gap.
+ANNOUNCED_PAUSE_SLACK_S = 1.0
 # Seconds of samples after a suspected gap whose median offset fixes its size.
 REFINE_S = 0.5
 # ... and over at least this many pushed chunks (seen where the raw stamps' step leaves the

@@ -11,7 +11,8 @@ with its own position. Health problems (gaps, NaN, flat or saturated channels, a
 its return) become :class:`StreamEvent` objects in a bounded queue and counters in
 :class:`StreamHealth`; repeated events of one kind are logged at most once a second, with a count.
 A pause between runs (a long stretch without samples, or one a ``block_end`` marker announced
-through :meth:`StreamReader.announce_pause`) is no gap and no lost stream: it is noted, not warned.
+through :meth:`StreamReader.announce_pause`) is no gap: it is noted, not warned; a stream that
+falls silent at a block_end is still reported lost (it may not come back), but as a note.
 """
 
 from __future__ import annotations
@@ -46,13 +47,13 @@ MAX_EVENTS = 1000
 # Repeated events of one kind are logged at most this often (seconds), with a count.
 LOG_EVERY_S = 1.0
 # Events that are no problem: logged at INFO, the others are warnings.
-_NOTES = ("reconnected", "late", "pause", "paused")
+_NOTES = ("reconnected", "late", "pause")
 
 
 class StreamEvent(NamedTuple):
     """A health event: what happened, when (local LSL clock), and a sentence about it."""
 
-    kind: str  # gap, pause, paused, late, reset, nan, lost, reconnected, flat, saturated
+    kind: str  # gap, pause, late, reset, nan, lost, reconnected, flat, saturated
     time: float
     detail: str
 
@@ -255,7 +256,6 @@ class StreamReader(BackgroundWorker):
         self._announced: deque[float] = deque()
         self._pause_after = -np.inf  # the newest announced pause
         self._last_stamp = -np.inf  # the newest smoothed stamp
-        self._silence_noted = False
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, open_timeout: float = 10.0) -> StreamReader:
@@ -316,8 +316,8 @@ class StreamReader(BackgroundWorker):
     def announce_pause(self, after: float) -> None:
         """A ``block_end`` marker at stamp ``after``: the stream may pause there between two runs.
 
-        The silence that follows is then a pause, not a lost stream, and the hole in the stamps
-        a pause, not samples not delivered (see :meth:`rtdecode.signal.timing.TimeBase.announce_pause`).
+        The hole in the stamps after it is then a pause, not samples not delivered (see
+        :meth:`rtdecode.signal.timing.TimeBase.announce_pause`), and the silence a note.
         Safe to call from any thread (the marker reader calls it as markers arrive).
         """
         self._announced.append(float(after))
@@ -353,21 +353,20 @@ class StreamReader(BackgroundWorker):
                 self._pause_after = max(self._pause_after, after)
             if len(timestamps) == 0:
                 if self.health.connected and now - last_data > self.lost_after_s:
-                    if self._pause_after >= self._last_stamp - ANNOUNCED_PAUSE_SLACK_S:
-                        if not self._silence_noted:
-                            self._silence_noted = True
-                            self._emit(
-                                "paused",
-                                now,
-                                f"no samples from {self.name!r} after a block_end marker: "
-                                "a pause between runs",
-                            )
-                        continue
                     self.health.connected = False
                     self.health.lost += 1
-                    self._emit("lost", now, f"no samples from {self.name!r} for {now - last_data:.1f} s")
+                    silent = f"no samples from {self.name!r} for {now - last_data:.1f} s"
+                    if self._pause_after >= self._last_stamp - ANNOUNCED_PAUSE_SLACK_S:
+                        # It stopped at a block_end: most likely the pause between two runs.
+                        self._emit(
+                            "lost",
+                            now,
+                            f"{silent}, since a block_end marker: a pause between runs?",
+                            note=True,
+                        )
+                    else:
+                        self._emit("lost", now, silent)
                 continue
-            self._silence_noted = False
             if not self.health.connected:
                 self.health.connected = True
                 self._emit("reconnected", now, f"{self.name!r} is back after {now - last_data:.1f} s")
@@ -437,9 +436,10 @@ class StreamReader(BackgroundWorker):
                 )
         self.health.flat_channels, self.health.saturated_channels = flat, saturated
 
-    def _emit(self, kind: str, when: float, detail: str) -> None:
+    def _emit(self, kind: str, when: float, detail: str, note: bool = False) -> None:
+        """Queue a health event and log it (``note``: at INFO whatever its kind)."""
         self.events.append(StreamEvent(kind, when, detail))
-        level = logging.INFO if kind in _NOTES else logging.WARNING
+        level = logging.INFO if note or kind in _NOTES else logging.WARNING
         last_logged, suppressed = self._log_state.get(kind, (-np.inf, 0))
         if when - last_logged < LOG_EVERY_S:
             self._log_state[kind] = (last_logged, suppressed + 1)
