@@ -15,6 +15,7 @@ from calibration.options import (
     train_config,
 )
 from rtdecode.cli_args import (
+    add_blocks_option,
     add_command,
     add_device_option,
     add_latency_option,
@@ -57,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "BIDS dataset (read with MNE); say which plain marker codes are which class with --events",
     )
     add_subject_option(p)
+    add_blocks_option(p)
     p.add_argument("--out", required=True, help="output folder for the bundle and the report")
     p.add_argument(
         "--images",

@@ -26,9 +26,6 @@ from rtdecode.signal.preprocess import epoch_start_index, epoch_start_time, reco
 
 log = logging.getLogger(__name__)
 
-# Trials without block markers are grouped into pseudo-blocks at pauses longer than this.
-_BLOCK_PAUSE_S = 2.0
-
 
 @dataclass
 class EpochSet:
@@ -40,7 +37,8 @@ class EpochSet:
     labels : np.ndarray, shape (n_epochs,), int
     image_ids : list of str
     blocks : np.ndarray, shape (n_epochs,), int
-        Presentation block of each epoch (for block-respecting splits).
+        Presentation block (run) of each epoch, for block-respecting splits: the markers' own,
+        else the recording's pauses between runs, or ``--blocks`` (see :mod:`rtdecode.io.blocks`).
     onsets : np.ndarray, shape (n_epochs,), float64
         Stimulus onset timestamps.
     class_names : list of str
@@ -98,7 +96,8 @@ def epochs_from_recording(
     Parameters
     ----------
     recording : Recording
-        Continuous EEG with JSON stimulus markers (``label``, ``image``, optional ``block``).
+        Continuous EEG with JSON stimulus markers (``label``, ``image``); every stimulus gets its
+        block from :meth:`~rtdecode.io.recording.Recording.stimulus_events`.
     config : PipelineConfig
         Must match the recording's sampling rate.
     class_names : list of str, optional
@@ -142,7 +141,7 @@ def epochs_from_recording(
         if reason:
             dropped[reason] += 1
             continue
-        keep.append((start, label, str(event.get("image", order)), int(event.get("block", -1)), onset))
+        keep.append((start, label, str(event.get("image", order)), int(event["block"]), onset))
 
     if not keep:
         raise ValueError(f"no usable epochs in the recording (dropped: {dict(dropped)})")
@@ -151,8 +150,6 @@ def epochs_from_recording(
     epochs = filtered[starts[:, None] + np.arange(n)[None, :]]
     onsets = np.array([k[4] for k in keep])
     blocks = np.array([k[3] for k in keep])
-    if np.any(blocks < 0):
-        blocks = _blocks_from_pauses(onsets)
     if class_names is None:
         class_names = [names.get(i, str(i)) for i in range(max(names) + 1)]
     if dropped:
@@ -206,9 +203,3 @@ def _rejection_reason(
     if np.any(np.abs(window) > config.epoch.reject_max_abs_uv):
         return "saturated"
     return None
-
-
-def _blocks_from_pauses(onsets: np.ndarray) -> np.ndarray:
-    """Block numbers for trials without block markers: a new block after each long pause."""
-    pauses = np.diff(onsets, prepend=onsets[0]) > _BLOCK_PAUSE_S
-    return np.cumsum(pauses).astype(int)

@@ -11,6 +11,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+# Where the blocks of a recording without block markers can come from (rtdecode.io.blocks).
+_BLOCKS_HINT = (
+    "--blocks pauses:SECONDS (shorter pauses between runs), --blocks markers:CODE (markers that start "
+    "a run) or --blocks times:SECONDS,... (run starts from the first sample)"
+)
+
 
 class Split(NamedTuple):
     """Indices into the epoch arrays, and the blocks each part holds."""
@@ -46,7 +52,7 @@ def block_split(
     if len(unique) < 3:
         raise ValueError(
             f"a block-respecting split needs at least 3 blocks (train, validation, test), got {len(unique)}; "
-            "record a longer session"
+            f"record a longer session, or say where its runs start: {_BLOCKS_HINT}"
         )
     order = np.random.default_rng(seed).permutation(unique)
     n_test = max(1, int(round(test_fraction * len(unique))))
@@ -83,7 +89,7 @@ def leave_one_block_out(blocks: np.ndarray) -> list[Split]:
     if len(unique) < 3:
         raise ValueError(
             f"leave-one-block-out needs at least 3 blocks (train, validation, test), got {len(unique)}; "
-            "record a longer session"
+            f"record a longer session, or say where its runs start: {_BLOCKS_HINT}"
         )
     splits = []
     for k, test_block in enumerate(unique):

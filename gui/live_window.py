@@ -341,9 +341,13 @@ class LiveWindow(QtWidgets.QMainWindow):
                 "Markers of classes the model does not know",
                 self.prediction_view.tally.mismatch_text(),
             )
-        self._latencies.append(prediction.latency_ms)
         if prediction.onset is not None:
             self.eeg_view.add_onset(prediction.onset)
+        if prediction.latency_ms is None:  # a replay faster than real time: its stamps are not our clock
+            self.latency_label.setText("latency not measurable")
+            self.latency_label.setToolTip(prediction.latency_note or "")
+            return
+        self._latencies.append(prediction.latency_ms)
         mean = sum(self._latencies) / len(self._latencies)
         self.latency_label.setText(f"latency {prediction.latency_ms:.0f} ms (mean {mean:.0f})")
 

@@ -99,7 +99,10 @@ class PredictionView(QtWidgets.QGroupBox):
                 self._values[row].setText("")
         shown = marker_class(prediction.marker, self.tally.class_names)
         if shown is None:
-            self.truth.setText(f"sliding window · {prediction.latency_ms:.0f} ms after the last sample")
+            ms = prediction.latency_ms
+            self.truth.setText(
+                "sliding window" + ("" if ms is None else f" · {ms:.0f} ms after the last sample")
+            )
             return None
         # The stimulus marker says what was on screen: show it next to the guess (display only).
         new_unknown = self.tally.add(prediction)

@@ -226,12 +226,36 @@ def add_subject_option(p: argparse.ArgumentParser, help: str = SUBJECT_HELP) -> 
     )
 
 
+def block_rule(text: str):
+    """``type=`` for ``--blocks``: a :class:`~rtdecode.io.blocks.BlockRule` (checked here)."""
+    from rtdecode.io.blocks import BlockRule
+
+    try:
+        return BlockRule.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_blocks_option(p: argparse.ArgumentParser) -> None:
+    """``--blocks``: how a recording's stimuli are grouped into blocks, when its markers do not say."""
+    p.add_argument(
+        "--blocks",
+        type=block_rule,
+        default=None,
+        metavar="RULE",
+        help="where the blocks (runs) of a recording start, overriding its block markers: 'pauses' or "
+        "'pauses:SECONDS' (stretches without samples or stimuli at least that long, 5 s by default), "
+        "'markers:CODE[,CODE...]' (markers that start a block) or 'times:SECONDS[,SECONDS...]' (from "
+        "the first sample). Default: the block markers, else the pauses between runs",
+    )
+
+
 def recording_options(args: argparse.Namespace) -> dict[str, Any]:
     """The reader options of :func:`rtdecode.io.read_recording` that a command's flags give.
 
     The one mapping from flags to reader options: ``--events`` (a
-    :class:`~rtdecode.io.marker_mapping.MarkerMapping`), ``--subject``, ``--session`` and
-    ``--trust-file``, where the command has them; a flag not given is left out (None), so a format
+    :class:`~rtdecode.io.marker_mapping.MarkerMapping`), ``--subject``, ``--session``,
+    ``--trust-file`` and ``--blocks``, where the command has them; a flag not given is left out (None), so a format
     that cannot use it is not asked to.
     """
     options = {
@@ -239,6 +263,7 @@ def recording_options(args: argparse.Namespace) -> dict[str, Any]:
         "subject": getattr(args, "subject", None),
         "session": getattr(args, "session", None),
         "trust_file": True if getattr(args, "trust_file", False) else None,
+        "blocks": getattr(args, "blocks", None),
     }
     return {key: value for key, value in options.items() if value is not None}
 

@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 TOP_K = 5
 # Predictions kept for a consumer of OnlineDecoder.predictions; the oldest go first.
 MAX_QUEUED_PREDICTIONS = 1000
+# Latency from the source's stamps means something only while they advance with this machine's
+# clock. A replay faster than real time keeps the recording's spacing (streams.player), so its
+# stamps run ahead of the local clock: a push stamped more than AHEAD_S in the future, or stamps
+# that advanced more than PACE_TOLERANCE faster or slower than the local clock over at least
+# PACE_SPAN_S of arrivals (a load spike of a second moves that by under 10 %), are not real time.
+AHEAD_S = 0.05
+PACE_TOLERANCE = 0.1
+PACE_SPAN_S = 10.0
 
 
 @dataclass
@@ -53,12 +61,16 @@ class Prediction:
         The best classes with their probabilities, best first.
     t_last_sample : float
         Smoothed LSL timestamp (local clock) of the last sample the epoch used.
-    latency_ms : float
+    latency_ms : float or None
         Live: from the moment the chunk carrying that last sample was pushed at the source (the
-        newest raw, clock-corrected LSL stamp of its pull) to this prediction. Offline: compute
-        time per epoch.
+        newest raw, clock-corrected LSL stamp of its pull) to this prediction; None where the
+        stream's stamps do not follow this machine's clock (a replay faster or slower than real
+        time), with the reason in ``latency_note``. Offline: compute time per epoch.
     latency_arrival_ms : float or None
-        Live: from the arrival of that last sample in the reader's buffer to this prediction.
+        Live: from the arrival of that last sample in the reader's buffer to this prediction
+        (measurable at any replay speed).
+    latency_note : str or None
+        Why ``latency_ms`` is None.
     marker : dict or None
         The parsed stimulus marker (marker-locked mode), None in sliding mode.
     onset : float or None
@@ -71,12 +83,13 @@ class Prediction:
     index: int
     topk: list[tuple[str, float]]
     t_last_sample: float
-    latency_ms: float
+    latency_ms: float | None
     marker: dict[str, Any] | None = None
     onset: float | None = None
     smoothed: list[tuple[str, float]] | None = None
     proba: np.ndarray | None = field(default=None, repr=False)
     latency_arrival_ms: float | None = None
+    latency_note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-lines record of ``rtdecode live`` / ``rtdecode predict``."""
@@ -87,8 +100,10 @@ class Prediction:
             "index": self.index,
             "topk": [[name, round(float(p), 6)] for name, p in self.topk],
             "t_last_sample": self.t_last_sample,
-            "latency_ms": round(self.latency_ms, 3),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
         }
+        if self.latency_note is not None:
+            out["latency_note"] = self.latency_note
         if self.latency_arrival_ms is not None:
             out["latency_arrival_ms"] = round(self.latency_arrival_ms, 3)
         if self.smoothed is not None:
@@ -172,7 +187,7 @@ class Decoder:
         return self.served.probabilities(features)
 
     def prediction(
-        self, proba: np.ndarray, t_last: float, latency_ms: float, marker=None, onset=None
+        self, proba: np.ndarray, t_last: float, latency_ms: float | None, marker=None, onset=None
     ) -> Prediction:
         order = np.argsort(proba)[::-1][: min(TOP_K, len(proba))]
         smoothed = None
@@ -185,7 +200,7 @@ class Decoder:
             index=int(order[0]),
             topk=[(self.names[i], float(proba[i])) for i in order],
             t_last_sample=float(t_last),
-            latency_ms=float(latency_ms),
+            latency_ms=None if latency_ms is None else float(latency_ms),
             marker=marker,
             onset=onset,
             smoothed=smoothed,
@@ -301,6 +316,7 @@ class OnlineDecoder(BackgroundWorker):
         self.predictions: queue.Queue[Prediction] = queue.Queue(maxsize=MAX_QUEUED_PREDICTIONS)
         self.skipped: dict[str, int] = {}
         self._pending: list[tuple[float, dict[str, Any]]] = []
+        self._latency_unmeasurable = False  # logged once
 
     def start(self) -> OnlineDecoder:
         self._start_thread()
@@ -396,10 +412,10 @@ class OnlineDecoder(BackgroundWorker):
         features = self.decoder.features(window.filtered[None])
         proba = self.decoder.probabilities(features)[0]
         now = pylsl.local_clock()
-        prediction = self.decoder.prediction(
-            proba, window.timestamps[-1], (now - window.pushed[-1]) * 1000, event, onset
-        )
+        latency_ms, note = self._latency(window, now)
+        prediction = self.decoder.prediction(proba, window.timestamps[-1], latency_ms, event, onset)
         prediction.latency_arrival_ms = (now - window.arrival[-1]) * 1000
+        prediction.latency_note = note
         while True:  # a consumer that does not read must not make the queue grow without end
             try:
                 self.predictions.put_nowait(prediction)
@@ -411,6 +427,34 @@ class OnlineDecoder(BackgroundWorker):
                     pass
         if self.on_prediction is not None:
             self.on_prediction(prediction)
+
+    def _latency(self, window, now: float) -> tuple[float | None, str | None]:
+        """Milliseconds from the push of the window's last sample to ``now``, or None and why not."""
+        pushed = float(window.pushed[-1])
+        note = None
+        if pushed - now > AHEAD_S:
+            note = (
+                f"the stream's stamps run {pushed - now:.1f} s ahead of this machine's clock (a replay "
+                "faster than real time?); latency_arrival_ms still measures this machine's part"
+            )
+        else:
+            buffer = self.reader.buffer
+            oldest = buffer.read(buffer.oldest, buffer.oldest + 1)
+            span = float(window.arrival[-1] - oldest.arrival[0]) if len(oldest.arrival) else 0.0
+            if span >= PACE_SPAN_S:
+                pace = (pushed - float(oldest.pushed[0])) / span
+                if abs(pace - 1.0) > PACE_TOLERANCE:
+                    note = (
+                        f"the stream's stamps advance {pace:.2f} times as fast as this machine's clock "
+                        "(a replay slower or faster than real time?); latency_arrival_ms still measures "
+                        "this machine's part"
+                    )
+        if note is None:
+            return (now - pushed) * 1000, None
+        if not self._latency_unmeasurable:  # said once per session, not per prediction
+            self._latency_unmeasurable = True
+            log.warning("latency_ms is not measurable (null): %s", note)
+        return None, note
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

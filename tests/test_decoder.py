@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,8 @@ import torch
 from rtdecode.config import PipelineConfig
 from rtdecode.decoder import OnlineDecoder, StreamMismatch, predict_recording, validate_stream
 from rtdecode.io.bundle import ModelBundle
+from rtdecode.io.markers import block_marker, parse_marker
+from rtdecode.io.recording import Marker, Recording
 from rtdecode.models.student import StudentCNN, StudentConfig
 from rtdecode.signal.standardize import Standardizer
 from rtdecode.sim.config import SimulationConfig
@@ -91,3 +95,61 @@ def test_sliding_mode_needs_no_markers_and_marker_mode_does(recording):
     with pytest.raises(ValueError, match="marker stream"):
         OnlineDecoder(bundle, FakeReader(), None, mode="marker", device="cpu")
     OnlineDecoder(bundle, FakeReader(), None, mode="sliding", device="cpu")
+
+
+def test_a_replay_faster_than_real_time_decodes_the_same_and_says_latency_is_not_measurable(recording):
+    bundle = _bundle(recording, 4)
+    offline = predict_recording(bundle, recording, device="cpu")
+    live, reader, _, _ = decode_replay(recording, bundle, speed=8.0)
+    assert [p.label for p in live] == [p.label for p in offline]
+    assert reader.health.gaps == 0
+    # the stamps run ahead of the local clock: no negative "latency", a reason instead
+    late = [p for p in live if p.t_last_sample - live[0].t_last_sample > 0.5]
+    assert late and all(p.latency_ms is None for p in late)
+    assert "ahead of this machine's clock" in late[-1].latency_note
+    record = late[-1].to_json()
+    assert record["latency_ms"] is None and record["latency_note"] == late[-1].latency_note
+    assert all(p.latency_arrival_ms is not None and p.latency_arrival_ms >= 0 for p in live)
+
+
+def _two_runs(recording, pause_s: float, block_markers: bool):
+    """The recording cut in two runs, the second ``pause_s`` later (no samples between them)."""
+    half = recording.n_samples // 2
+    stamps = recording.timestamps.copy()
+    stamps[half:] += pause_s
+    markers = []
+    for m in recording.markers:
+        event = parse_marker(m.text)
+        if event["event"] in ("block_start", "block_end"):
+            continue  # the simulator's own block markers: replaced by the runs' below
+        markers.append(Marker(m.timestamp + (pause_s if m.timestamp >= stamps[half - 1] else 0.0), m.text))
+    if block_markers:
+        markers += [
+            Marker(stamps[0], block_marker("block_start", 0)),
+            Marker(stamps[half - 1], block_marker("block_end", 0)),
+            Marker(stamps[half], block_marker("block_start", 1)),
+            Marker(stamps[-1], block_marker("block_end", 1)),
+        ]
+    return Recording(recording.data, stamps, recording.sfreq, recording.channel_names, markers)
+
+
+@pytest.mark.parametrize(
+    ("pause_s", "block_markers", "pauses", "gaps", "lost"),
+    [
+        (1.0, True, 1, 0, 0),  # a short pause, announced by block_end: a pause, not lost samples
+        (1.0, False, 0, 1, 0),  # the same hole unannounced: samples not delivered
+        (8.0, True, 1, 0, 1),  # 2 s of silence at a block_end: lost meanwhile, said as a note
+        (8.0, False, 1, 0, 1),  # unannounced: a lost stream while silent, a pause once it resumes
+    ],
+)
+def test_pauses_between_runs_are_no_gaps_live(recording, pause_s, block_markers, pauses, gaps, lost, caplog):
+    runs = _two_runs(recording, pause_s, block_markers)
+    bundle = _bundle(runs, 4)
+    with caplog.at_level(logging.INFO, logger="rtdecode.streams.reader"):
+        _, reader, _, _ = decode_replay(runs, bundle, speed=4.0)
+    assert (reader.health.pauses, reader.health.gaps, reader.health.lost) == (pauses, gaps, lost)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("not delivered" in w for w in warned) == bool(gaps)
+    assert any("no samples from" in w for w in warned) == bool(lost and not block_markers)
+    # the offline time base of the same recording says the same
+    assert (len(runs.time_base.pauses), len(runs.time_base.gaps)) == (pauses, gaps)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rtdecode.cli_args import (
+    add_blocks_option,
     add_command,
     add_device_option,
     add_events_option,
@@ -68,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", default=None, help="image cache folder (default: MODEL/images)")
     add_subject_option(p)
     add_events_option(p)
+    add_blocks_option(p)
     add_device_option(p, "device of the EEG decoder (default: auto)", flag="--decode-device")
     _add_generator_options(p, required=False)
 

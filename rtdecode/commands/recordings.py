@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rtdecode.cli_args import (
+    add_blocks_option,
     add_class_count_options,
     add_command,
     add_device_option,
@@ -89,13 +90,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "duration, stimulus markers per class, every plain marker code with its count, blocks, and\n"
         "its timing on the smoothed time base that\n"
         "calibration and decoding use: effective sampling rate, timestamp jitter (SD of the raw stamps\n"
-        "around the smoothed ones) and true gaps (samples not delivered; late chunks are not gaps).",
+        "around the smoothed ones), pauses between runs (the stream stopped and resumed) and true gaps\n"
+        "(samples not delivered; late chunks and pauses are not gaps).",
     )
     p.add_argument(
         "file", help="a recording: .xdf, a file MNE reads, an ImageNet-EEG .pth file or THINGS-EEG2 data"
     )
     add_events_option(p)
     add_subject_option(p)
+    add_blocks_option(p)
 
     p = add_command(
         sub,
@@ -114,6 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_option(p)
     add_jsonl_option(p)
     add_subject_option(p)
+    add_blocks_option(p)
     add_device_option(p)
     add_latency_option(p)
 

@@ -205,7 +205,9 @@ def _cmd_live(args: argparse.Namespace) -> int:
             print(json.dumps(prediction.to_json()), flush=True)
         else:
             best = ", ".join(f"{name} {p:.2f}" for name, p in prediction.topk[:3])
-            print(f"{prediction.label:24s} [{best}]  {prediction.latency_ms:.1f} ms", flush=True)
+            ms = prediction.latency_ms
+            latency = "latency not measurable" if ms is None else f"{ms:.1f} ms"
+            print(f"{prediction.label:24s} [{best}]  {latency}", flush=True)
 
     session = LiveSession(
         bundle,

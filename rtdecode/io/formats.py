@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rtdecode.io.blocks import BlockRule
 from rtdecode.io.imagenet_eeg import read_imagenet_eeg
 from rtdecode.io.mne_io import MNE_SUFFIXES, read_mne
 from rtdecode.io.recording import Recording
@@ -190,6 +191,8 @@ def read_recording(path: str | Path, **options: Any) -> Recording:
         files read with MNE (:func:`~rtdecode.io.mne_io.read_mne`), ``subject`` for ImageNet-EEG
         (:func:`~rtdecode.io.imagenet_eeg.read_imagenet_eeg`), ``subject``, ``session`` and
         ``trust_file`` for THINGS-EEG2 (:func:`~rtdecode.io.things_eeg2.read_things_eeg2`).
+        ``blocks`` (a :class:`~rtdecode.io.blocks.BlockRule` or its text, ``--blocks``) serves
+        every format: how the stimuli are grouped into blocks (:mod:`rtdecode.io.blocks`).
 
     Returns
     -------
@@ -208,9 +211,12 @@ def read_recording(path: str | Path, **options: Any) -> Recording:
     path = Path(path)
     spec = detect_format(path)
     given = {key: value for key, value in options.items() if value is not None}
+    blocks = given.pop("blocks", None)
     _check_options(spec, path, given)
     recording = spec.reader(path, **given)
     recording.metadata.setdefault("source_file", str(path))
+    if blocks is not None:
+        recording.block_rule = blocks if isinstance(blocks, BlockRule) else BlockRule.parse(blocks)
     return recording
 
 

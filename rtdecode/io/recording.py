@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rtdecode.io.markers import STIMULUS, parse_marker
-from rtdecode.signal.timing import SmoothedTime, smooth_timestamps
+from rtdecode.io.blocks import BlockRule, stimulus_blocks
+from rtdecode.io.markers import BLOCK_END, STIMULUS, parse_marker
+from rtdecode.signal.timing import PAUSE_S, SmoothedTime, smooth_timestamps
 
 
 class Marker(NamedTuple):
@@ -37,6 +38,9 @@ class Recording:
         Events sorted by timestamp.
     metadata : dict
         Free JSON-compatible information (subject, session, simulator seed, image folder...).
+    block_rule : BlockRule or None
+        How stimuli are grouped into blocks (``--blocks``); None: the markers' own blocks, else
+        the pauses between runs (see :mod:`rtdecode.io.blocks`).
     """
 
     data: np.ndarray
@@ -45,6 +49,7 @@ class Recording:
     channel_names: list[str]
     markers: list[Marker] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    block_rule: BlockRule | None = None
     _time: tuple[Any, SmoothedTime] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,11 +86,17 @@ class Recording:
     def time_base(self) -> SmoothedTime:
         """The smoothed time base of ``timestamps`` (dejittered, gaps found), computed on first use.
 
-        The same rule as the live reader's (:class:`rtdecode.signal.timing.TimeBase`).
+        The same rule as the live reader's (:class:`rtdecode.signal.timing.TimeBase`): the
+        ``block_end`` markers announce pauses between runs, and a ``pauses:SECONDS`` block rule
+        sets how long a stretch without samples makes one.
         """
-        key = (id(self.timestamps), self.n_samples, self.sfreq)
+        rule = self.block_rule
+        pause_s = rule.pause_s if rule is not None and rule.kind == "pauses" else PAUSE_S
+        key = (id(self.timestamps), self.n_samples, self.sfreq, pause_s, id(self.markers), len(self.markers))
         if self._time is None or self._time[0] != key:
-            self._time = (key, smooth_timestamps(self.timestamps, self.sfreq))
+            announced = [m.timestamp for m in self.markers if parse_marker(m.text)["event"] == BLOCK_END]
+            time = smooth_timestamps(self.timestamps, self.sfreq, pause_s=pause_s, announced_pauses=announced)
+            self._time = (key, time)
         return self._time[1]
 
     @property
@@ -98,5 +109,36 @@ class Recording:
         return [(m.timestamp, parse_marker(m.text)) for m in self.markers]
 
     def stimulus_events(self) -> list[tuple[float, dict[str, Any]]]:
-        """Only the stimulus-onset markers, parsed."""
-        return [(t, e) for t, e in self.events() if e.get("event") == STIMULUS]
+        """Only the stimulus-onset markers, parsed, each with its ``block`` (see :meth:`blocks`)."""
+        stimuli = [(t, e) for t, e in self.events() if e.get("event") == STIMULUS]
+        blocks, _ = self.blocks(stimuli)
+        return [(t, {**e, "block": int(b)}) for (t, e), b in zip(stimuli, blocks, strict=True)]
+
+    def blocks(self, stimuli: list[tuple[float, dict[str, Any]]] | None = None) -> tuple[np.ndarray, str]:
+        """The block of every stimulus and where the blocks come from (:mod:`rtdecode.io.blocks`).
+
+        Parameters
+        ----------
+        stimuli : list of (float, dict), optional
+            The parsed stimulus markers; by default read from :attr:`markers`.
+
+        Returns
+        -------
+        blocks : np.ndarray, shape (n_stimuli,), int
+        source : str
+            ``"block markers"``, or the rule that found them (e.g. the pauses between runs).
+        """
+        if stimuli is None:
+            stimuli = [(t, e) for t, e in self.events() if e.get("event") == STIMULUS]
+        span = (float(self.timestamps[0]), float(self.timestamps[-1])) if self.n_samples else (0.0, 0.0)
+        # A negative block is what a writer puts for "none" (the old epoching's convention too).
+        named = [e.get("block") for _, e in stimuli]
+        given = [None if b is None or int(b) < 0 else int(b) for b in named]
+        return stimulus_blocks(
+            np.array([t for t, _ in stimuli]),
+            given,
+            self.block_rule,
+            markers=[(m.timestamp, m.text) for m in self.markers],
+            pauses=lambda: [(e.start_time, e.end_time) for e in self.time_base.pauses],
+            span=span,
+        )

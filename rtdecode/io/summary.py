@@ -8,7 +8,7 @@ from typing import Any
 
 from rtdecode.io.formats import detect_format, read_recording
 from rtdecode.io.marker_mapping import EVENTS_HINT, events_example, marker_codes
-from rtdecode.io.markers import BLOCK_END, BLOCK_START, STIMULUS
+from rtdecode.io.markers import STIMULUS
 from rtdecode.io.recording import Recording
 from rtdecode.io.xdf import list_streams
 
@@ -16,9 +16,6 @@ from rtdecode.io.xdf import list_streams
 _MAX_LISTED_GAPS = 5
 # Marker codes listed one per line before the rest are counted together.
 _MAX_LISTED_CODES = 40
-# A gap with a block_end marker at most this long before it and a block_start at most this long
-# after it is the pause between two runs of a session, not lost data.
-_BLOCK_MARKER_SLACK_S = 10.0
 
 
 def summarize_recording(recording: Recording) -> str:
@@ -30,11 +27,14 @@ def summarize_recording(recording: Recording) -> str:
         Several lines of text, no trailing newline.
     """
     r = recording
-    pauses, _ = _pauses_and_gaps(r)
-    paused_s = sum(g.end_time - g.start_time for g in pauses)
+    pauses = r.time_base.pauses if r.n_samples > 1 else []
+    paused_s = sum(p.end_time - p.start_time for p in pauses)
     span = f"{r.duration_s:.1f} s"
     if pauses:
-        span = f"{r.duration_s - paused_s:.1f} s recorded over {r.duration_s:.1f} s ({len(pauses)} pauses between blocks)"
+        span = (
+            f"{r.duration_s - paused_s:.1f} s recorded over {r.duration_s:.1f} s "
+            f"({_count(len(pauses), 'pause')} between runs)"
+        )
     lines = [f"EEG: {r.n_channels} channels at {r.sfreq:g} Hz, {r.n_samples} samples, {span}"]
     if r.n_channels:
         shown = ", ".join(r.channel_names[:8]) + (" ..." if r.n_channels > 8 else "")
@@ -48,8 +48,9 @@ def summarize_recording(recording: Recording) -> str:
     lines.append(
         f"markers: {len(events)} ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items())) or 'none'})"
     )
-    if kinds.get(BLOCK_START):
-        lines.append(f"blocks: {kinds[BLOCK_START]}")
+    if classes:
+        blocks, source = r.blocks()
+        lines.append(f"blocks: {len(set(blocks.tolist()))} ({source})")
     if classes:
         counts = sorted(classes.items(), key=lambda kv: (-kv[1], str(kv[0])))
         lines.append(f"stimuli by class ({len(classes)} classes):")
@@ -84,20 +85,6 @@ def _code_lines(r: Recording, events: list[tuple[float, dict[str, Any]]]) -> lis
     return lines
 
 
-def _pauses_and_gaps(r: Recording) -> tuple[list, list]:
-    """The time base's gaps split into pauses between blocks and data that was not delivered."""
-    if r.n_samples < 2:
-        return [], []
-    ends = [t for t, e in r.events() if e.get("event") == BLOCK_END]
-    starts = [t for t, e in r.events() if e.get("event") == BLOCK_START]
-    pauses, gaps = [], []
-    for g in r.time_base.gaps:
-        ended = any(g.start_time - _BLOCK_MARKER_SLACK_S <= t <= g.end_time for t in ends)
-        started = any(g.start_time <= t <= g.end_time + _BLOCK_MARKER_SLACK_S for t in starts)
-        (pauses if ended and started else gaps).append(g)
-    return pauses, gaps
-
-
 def _timing_lines(r: Recording) -> list[str]:
     """Effective rate, stamp jitter and true gaps, judged on the smoothed time base."""
     if r.n_samples < 2:
@@ -117,11 +104,13 @@ def _timing_lines(r: Recording) -> list[str]:
     resets = sum(e.kind == "reset" for e in time.events)
     if late or resets:
         lines.append(f"  {late} late chunks (no sample missing), {resets} timestamp resets")
-    pauses, gaps = _pauses_and_gaps(r)
+    pauses, gaps = time.pauses, time.gaps
     if pauses:
+        longest = max(p.end_time - p.start_time for p in pauses)
         lines.append(
-            f"pauses between blocks: {len(pauses)}, {sum(g.end_time - g.start_time for g in pauses):.1f} s "
-            "(a block_end marker before, a block_start after: not counted as gaps)"
+            f"pauses between runs: {len(pauses)}, {sum(p.end_time - p.start_time for p in pauses):.1f} s "
+            f"(longest {longest:.1f} s; the stream stopped and resumed, or a block_end marker announced "
+            "it: no samples lost, not counted as gaps)"
         )
     if not gaps:
         lines.append("gaps: none")
@@ -136,6 +125,10 @@ def _timing_lines(r: Recording) -> list[str]:
     if len(gaps) > _MAX_LISTED_GAPS:
         lines.append(f"  ... and {len(gaps) - _MAX_LISTED_GAPS} more")
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def summarize_file(path: str | Path, **options: Any) -> str:

@@ -29,6 +29,14 @@ always increase. Between these events the smoothed stamps follow the fit's corre
 bounded rate (:data:`SLEW_PERIODS`), so the time base steps by more than 1.5 periods only at
 gaps, resets and late chunks: that is where the filter restarts.
 
+A hole of at least :data:`PAUSE_S` seconds (``pause_s``), or one that a block marker announced
+(:meth:`TimeBase.announce_pause`: a ``block_end`` at most :data:`ANNOUNCED_PAUSE_SLACK_S` before
+it), is a ``pause`` instead: the stream stopped and resumed (the pause between two runs of a
+session, a recorder paused, runs of another day in one file). A device does not lose seconds of
+samples and then go on: such a stretch is no data loss, so a pause claims no missing samples
+(reported by its duration only) and the time base never counts more samples as lost than a few
+seconds of the stream. It is handled like a gap otherwise: the stamps jump, the filter restarts.
+
 The constant part of the transport delay (the mean time from a sample's acquisition to its
 push) cannot be seen in the stamps; a lab that measured it shifts EEG time with
 ``PipelineConfig.acquisition_latency_ms``, applied where epochs are cut.
@@ -37,6 +45,7 @@ push) cannot be seen in the stamps; a lab that measured it shifts EEG time with
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -55,6 +64,13 @@ INITIAL_SD_WEIGHT_S = 0.5
 # prediction means the device did not deliver samples.
 GAP_SD_FACTOR = 10.0
 GAP_MIN_PERIODS = 3.0
+# A stretch without samples at least this long (seconds) is a pause between runs, not lost data:
+# amplifier links drop milliseconds to a second, a session's runs are tens of seconds apart.
+PAUSE_S = 5.0
+# A hole that starts at most this long (seconds) after an announced pause (a block_end marker),
+# or that contains it, is that pause, whatever its length: the stream stopped at the block_end.
+# Short, so that a hole in the rest between two blocks of a stream that ran on is still a gap.
+ANNOUNCED_PAUSE_SLACK_S = 1.0
 # Seconds of samples after a suspected gap whose median offset fixes its size.
 REFINE_S = 0.5
 # ... and over at least this many pushed chunks (seen where the raw stamps' step leaves the
@@ -96,15 +112,17 @@ class TimeEvent:
 
     Attributes
     ----------
-    kind : {"gap", "late", "reset"}
-        ``gap``: samples were not delivered; ``late``: a chunk came late but no sample was
-        missing; ``reset``: the stamps jumped back (clock reset or restarted source).
+    kind : {"gap", "pause", "late", "reset"}
+        ``gap``: samples were not delivered; ``pause``: the stream stopped and resumed (at
+        least ``pause_s`` without samples, or a pause announced by a block marker); ``late``: a
+        chunk came late but no sample was missing; ``reset``: the stamps jumped back (clock
+        reset or restarted source).
     index : int
         Index (in delivered samples since the start) of the first sample after the event.
     start_time, end_time : float
         Smoothed stamps of the samples before and after the event.
     missing_samples : int
-        Samples the device did not deliver (0 for ``late`` and ``reset``).
+        Samples the device did not deliver (0 for ``pause``, ``late`` and ``reset``).
     """
 
     kind: str
@@ -122,6 +140,9 @@ class TimeEvent:
         if self.kind == "gap":
             ms = (self.end_time - self.start_time) * 1000
             return f"{self.missing_samples} samples not delivered ({ms:.0f} ms gap); filter restarted"
+        if self.kind == "pause":
+            seconds = self.end_time - self.start_time
+            return f"pause between runs: no samples for {seconds:.1f} s (not lost data); filter restarted"
         if self.kind == "late":
             return "a chunk arrived late but complete (no sample missing)"
         return "timestamps jumped back (clock reset or restarted source); new time base, filter restarted"
@@ -147,6 +168,9 @@ class TimeBase:
     ----------
     sfreq : float
         Nominal sampling rate in Hz.
+    pause_s : float
+        A stretch without samples at least this long is a pause between runs, not a gap
+        (``inf``: every hole is a gap).
 
     Examples
     --------
@@ -155,10 +179,14 @@ class TimeBase:
     >>> base.take_events(), base.effective_rate, base.jitter_s  # doctest: +SKIP
     """
 
-    def __init__(self, sfreq: float) -> None:
+    def __init__(self, sfreq: float, pause_s: float = PAUSE_S) -> None:
         if not (math.isfinite(sfreq) and sfreq > 0):
             raise ValueError(f"sfreq must be a positive rate in Hz, got {sfreq!r}")
+        if not pause_s > 0:
+            raise ValueError(f"pause_s must be a duration > 0 in seconds (inf: no pauses), got {pause_s!r}")
         self.sfreq = float(sfreq)
+        self.pause_s = float(pause_s)
+        self._announced: list[float] = []  # stamps of block_end markers: pauses may follow
         self.period = 1.0 / self.sfreq
         self.lam = 0.5 ** (1.0 / (HALF_LIFE_S * self.sfreq))
         n_prior = PRIOR_S * self.sfreq
@@ -187,6 +215,14 @@ class TimeBase:
     def jitter_s(self) -> float:
         """Recent SD of raw stamps around the fit, seconds."""
         return math.sqrt(self._jitter_ss / self._jitter_w)
+
+    def announce_pause(self, after: float) -> None:
+        """Say that the stream may pause after stamp ``after`` (a ``block_end`` marker's time).
+
+        A hole that starts at most :data:`ANNOUNCED_PAUSE_SLACK_S` after it (or contains it) is
+        then a ``pause``, however short. Call it before the samples after the hole arrive.
+        """
+        self._announced.append(float(after))
 
     def take_events(self) -> list[TimeEvent]:
         """Events found since the last call (gaps are reported once their size is measured)."""
@@ -392,14 +428,24 @@ class TimeBase:
             for k, t in fitting:
                 self._add(self._x(k, self._offset), t, None)
             end_time = r.start_time + (missing + 1) * self.period  # where the refined line puts it
-            event = TimeEvent("gap", r.index, r.start_time, end_time, int(round(missing)))
-            self.gaps.append(event.as_gap())
+            if self._is_pause(r.start_time, end_time):
+                event = TimeEvent("pause", r.index, r.start_time, end_time)
+            else:
+                event = TimeEvent("gap", r.index, r.start_time, end_time, int(round(missing)))
+                self.gaps.append(event.as_gap())
         else:
             self._offset = r.offset_before
             self._catching_up = True
             event = TimeEvent("late", r.index, r.start_time, r.start_time + self.period)
         self._events.append(event)
         self._pending = True  # the next sample is checked on its own before quiet runs resume
+
+    def _is_pause(self, start_time: float, end_time: float) -> bool:
+        """Whether the hole between these stamps is a pause between runs rather than lost samples."""
+        self._announced = [a for a in self._announced if a >= start_time - ANNOUNCED_PAUSE_SLACK_S]
+        if any(a <= end_time for a in self._announced):
+            return True
+        return end_time - start_time >= self.pause_s
 
     # -- vectorized: a run of normal samples ----------------------------------------------------
     def _quiet_run(self, raw: np.ndarray, out: np.ndarray) -> int:
@@ -454,7 +500,7 @@ class SmoothedTime(NamedTuple):
     timestamps : np.ndarray, shape (n_samples,), float64
         Smoothed stamps, strictly increasing.
     events : list of TimeEvent
-        Gaps, late chunks and resets, in order.
+        Gaps, pauses, late chunks and resets, in order.
     effective_rate : float
         Device sampling rate estimated at the end, Hz.
     jitter_s : float
@@ -472,18 +518,25 @@ class SmoothedTime(NamedTuple):
 
     @property
     def gaps(self) -> list[Gap]:
-        """The true gaps only."""
+        """The true gaps only (samples not delivered)."""
         return [e.as_gap() for e in self.events if e.kind == "gap"]
 
+    @property
+    def pauses(self) -> list[TimeEvent]:
+        """The pauses between runs (the stream stopped and resumed), in order."""
+        return [e for e in self.events if e.kind == "pause"]
+
     def has_break(self, start: int, stop: int) -> bool:
-        """Whether a true gap or a reset lies between samples ``start`` and ``stop - 1``.
+        """Whether a true gap, a pause or a reset lies between samples ``start`` and ``stop - 1``.
 
         A chunk that only came late is no break: no sample is missing around it.
         """
-        return any(start < e.index < stop for e in self.events if e.kind in ("gap", "reset"))
+        return any(start < e.index < stop for e in self.events if e.kind in ("gap", "pause", "reset"))
 
 
-def smooth_timestamps(raw: np.ndarray, sfreq: float) -> SmoothedTime:
+def smooth_timestamps(
+    raw: np.ndarray, sfreq: float, *, pause_s: float = PAUSE_S, announced_pauses: Sequence[float] = ()
+) -> SmoothedTime:
     """Run :class:`TimeBase` over a whole recording's raw stamps, as the live reader would.
 
     Parameters
@@ -492,12 +545,18 @@ def smooth_timestamps(raw: np.ndarray, sfreq: float) -> SmoothedTime:
         Raw LSL stamps (clock-corrected, not dejittered), in acquisition order.
     sfreq : float
         Nominal sampling rate in Hz.
+    pause_s : float
+        A stretch without samples at least this long is a pause between runs, not a gap.
+    announced_pauses : sequence of float
+        Stamps of the recording's ``block_end`` markers (see :meth:`TimeBase.announce_pause`).
 
     Returns
     -------
     SmoothedTime
     """
-    base = TimeBase(sfreq)
+    base = TimeBase(sfreq, pause_s)
+    for after in announced_pauses:
+        base.announce_pause(after)
     smoothed = base.process(raw)
     if len(smoothed) < 2:
         return SmoothedTime(smoothed, base.take_events(), base.effective_rate, 0.0)

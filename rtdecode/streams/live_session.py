@@ -172,7 +172,7 @@ class LiveSession:
             self.reader = StreamReader(infos[0], self.bundle.pipeline, buffer_s=self.buffer_s)
             self.reader.start(open_timeout=self.open_timeout)
             if self.markers is not None:
-                self.marker_reader = MarkerReader(infos[1])
+                self.marker_reader = MarkerReader(infos[1], announce_pause=self.reader.announce_pause)
                 self.marker_reader.start(open_timeout=self.open_timeout)
             self.decoder = OnlineDecoder(
                 self.bundle,

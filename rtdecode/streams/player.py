@@ -6,7 +6,8 @@ only LSL.
 A :class:`Player` serves two outlets, exactly like an amplifier plus a stimulus program would:
 
 - ``name`` (type ``EEG``, float32, rate = ``recording.sfreq``, channel labels and unit
-  ``microvolts`` in ``desc/channels/channel``), pushed in chunks of about 20 ms;
+  ``microvolts`` in ``desc/channels/channel``), pushed in chunks of about 20 ms (cut where the
+  recording has a hole, so a run's last samples go out when they exist);
 - ``f"{name}-markers"`` (type ``Markers``, one string channel, irregular rate), every marker
   pushed with ``push_sample([text], timestamp)`` once the EEG has been pushed up to its time.
 
@@ -29,7 +30,13 @@ whose stamps advanced ``speed`` times faster than its rate would make a 440 ms e
 everything a consumer computes from timestamps (epochs, marker latencies, gap detection) is
 exactly what it would be live. The price: at ``speed > 1`` the timestamps run ahead of
 ``local_clock()`` (by ``(1 - 1/speed)`` of the elapsed time), so latency measured as
-``local_clock() - timestamp`` is meaningless in fast replay; measure it at ``speed=1``.
+``local_clock() - timestamp`` is meaningless in fast replay: the live decoder sees the stamps
+run ahead and reports ``latency_ms`` as null with the reason (its ``latency_arrival_ms``, from
+arrival, still holds); measure push-to-prediction latency at ``speed=1``.
+
+Markers go out with the EEG chunk that covers them; a marker in a stretch without samples (a
+``block_end`` in the pause between two runs) goes out at its own (speed-compressed) time, once
+the EEG before it is out, so a consumer knows of the pause before it, not after.
 
 ``speed=0`` (or ``inf``) pushes as fast as possible. LSL buffers at most ``max_buffered``
 (6 minutes by default) per consumer and drops the oldest data beyond, so an as-fast replay
@@ -406,30 +413,48 @@ class Player:
         t0 = pylsl.local_clock()
         self.t0 = t0
         loop_index = 0
+        markers = self._marker_rel
+        # Chunks of chunk_samples, cut at every hole in the stamps: an amplifier sends what it has
+        # before it stops, so the end of a run (and its block_end) does not wait for the next run.
+        holes = np.flatnonzero(np.diff(rel) > 1.5 / self.recording.sfreq) + 1
+        bounds = np.union1d(np.arange(0, n, self.chunk_samples), holes).tolist() + [n]
         while True:
             offset = loop_index * self._period
             next_marker = 0
-            for start in range(0, n, self.chunk_samples):
-                stop = min(start + self.chunk_samples, n)
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+                # Markers before this chunk's first sample (a block_end in the pause between two
+                # runs) go out at their own time: the EEG before them is out, and a consumer learns
+                # of the pause before it, not with the first chunk after it.
+                while next_marker < len(markers) and markers[next_marker] < rel[start]:
+                    if not self._sleep_until(t0 + (offset + markers[next_marker]) / self.speed):
+                        return
+                    self._push_markers(next_marker, next_marker + 1, t0 + offset)
+                    next_marker += 1
                 # An amplifier sends a chunk once its last sample exists: push at that moment.
                 if not self._sleep_until(t0 + (offset + rel[stop - 1]) / self.speed):
                     return
                 self._eeg.push_chunk(data[start:stop], (t0 + offset + rel[start:stop]).tolist())
                 # Markers go out once the EEG covers them (all remaining ones after the last chunk).
                 last = rel[stop - 1] if stop < n else math.inf
-                due = int(np.searchsorted(self._marker_rel, last, side="right"))
-                for m in range(next_marker, due):
-                    self._markers.push_sample([self._marker_text[m]], t0 + offset + self._marker_rel[m])
+                due = max(next_marker, int(np.searchsorted(markers, last, side="right")))
+                self._push_markers(next_marker, due, t0 + offset)
                 with self._lock:
                     self._samples_pushed += stop - start
-                    self._markers_pushed += due - next_marker
                     self._position = float(rel[stop - 1]) + 1.0 / self.recording.sfreq
                     self._loop_index = loop_index
-                next_marker = max(next_marker, due)
+                next_marker = due
             if not self.loop:
                 log.info("replay of %r finished (%d samples)", self.name, self._samples_pushed)
                 return
             loop_index += 1
+
+    def _push_markers(self, first: int, stop: int, origin: float) -> None:
+        """Push markers ``first:stop`` on their own stamps, re-based on ``origin`` (this loop's start)."""
+        assert self._markers is not None
+        for m in range(first, stop):
+            self._markers.push_sample([self._marker_text[m]], origin + self._marker_rel[m])
+        with self._lock:
+            self._markers_pushed += stop - first
 
     def _play_emulated(self, driver: DriverEmulation) -> None:
         """Push like an amplifier connector: random wake-ups, push-time stamps, withheld samples."""

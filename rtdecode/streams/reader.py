@@ -10,6 +10,9 @@ preallocated ring buffer. Readers copy what they need under a lock held only for
 with its own position. Health problems (gaps, NaN, flat or saturated channels, a lost stream,
 its return) become :class:`StreamEvent` objects in a bounded queue and counters in
 :class:`StreamHealth`; repeated events of one kind are logged at most once a second, with a count.
+A pause between runs (a long stretch without samples, or one a ``block_end`` marker announced
+through :meth:`StreamReader.announce_pause`) is no gap: it is noted, not warned; a stream that
+falls silent at a block_end is still reported lost (it may not come back), but as a note.
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from rtdecode.config import PipelineConfig
-from rtdecode.io.markers import marker_text
+from rtdecode.io.markers import BLOCK_END, marker_text, parse_marker
 from rtdecode.signal.filters import SegmentedFilter
-from rtdecode.signal.timing import TimeBase
+from rtdecode.signal.timing import ANNOUNCED_PAUSE_SLACK_S, TimeBase
 from rtdecode.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -42,12 +46,14 @@ SATURATED_UV = 500.0
 MAX_EVENTS = 1000
 # Repeated events of one kind are logged at most this often (seconds), with a count.
 LOG_EVERY_S = 1.0
+# Events that are no problem: logged at INFO, the others are warnings.
+_NOTES = ("reconnected", "late", "pause")
 
 
 class StreamEvent(NamedTuple):
     """A health event: what happened, when (local LSL clock), and a sentence about it."""
 
-    kind: str  # gap, late, reset, nan, lost, reconnected, flat, saturated
+    kind: str  # gap, pause, late, reset, nan, lost, reconnected, flat, saturated
     time: float
     detail: str
 
@@ -60,6 +66,7 @@ class StreamHealth:
     chunks: int = 0
     gaps: int = 0
     missing_samples: int = 0
+    pauses: int = 0  # pauses between runs (no samples lost)
     late_chunks: int = 0
     resets: int = 0
     nan_samples: int = 0
@@ -245,6 +252,10 @@ class StreamReader(BackgroundWorker):
         self._log_state: dict[str, tuple[float, int]] = {}
         self._recent_arrivals: deque[tuple[float, int]] = deque(maxlen=50)
         self._next_health_check = 0.0
+        # block_end stamps from the decode worker; the acquisition thread hands them to the time base
+        self._announced: deque[float] = deque()
+        self._pause_after = -np.inf  # the newest announced pause
+        self._last_stamp = -np.inf  # the newest smoothed stamp
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, open_timeout: float = 10.0) -> StreamReader:
@@ -302,6 +313,15 @@ class StreamReader(BackgroundWorker):
         """Copy samples from absolute position ``start`` to ``stop`` (default: the newest)."""
         return self.buffer.read(start, self.buffer.total if stop is None else stop)
 
+    def announce_pause(self, after: float) -> None:
+        """A ``block_end`` marker at stamp ``after``: the stream may pause there between two runs.
+
+        The hole in the stamps after it is then a pause, not samples not delivered (see
+        :meth:`rtdecode.signal.timing.TimeBase.announce_pause`), and the silence a note.
+        Safe to call from any thread (the marker reader calls it as markers arrive).
+        """
+        self._announced.append(float(after))
+
     def drain_events(self) -> list[StreamEvent]:
         """Health events since the last call (the newest :data:`MAX_EVENTS` at most)."""
         out = []
@@ -327,11 +347,25 @@ class StreamReader(BackgroundWorker):
                 samples, timestamps = None, []
             now = pylsl.local_clock()
             self._flush_log_counts(now)
+            while self._announced:
+                after = self._announced.popleft()
+                self._time.announce_pause(after)
+                self._pause_after = max(self._pause_after, after)
             if len(timestamps) == 0:
                 if self.health.connected and now - last_data > self.lost_after_s:
                     self.health.connected = False
                     self.health.lost += 1
-                    self._emit("lost", now, f"no samples from {self.name!r} for {now - last_data:.1f} s")
+                    silent = f"no samples from {self.name!r} for {now - last_data:.1f} s"
+                    if self._pause_after >= self._last_stamp - ANNOUNCED_PAUSE_SLACK_S:
+                        # It stopped at a block_end: most likely the pause between two runs.
+                        self._emit(
+                            "lost",
+                            now,
+                            f"{silent}, since a block_end marker: a pause between runs?",
+                            note=True,
+                        )
+                    else:
+                        self._emit("lost", now, silent)
                 continue
             if not self.health.connected:
                 self.health.connected = True
@@ -346,6 +380,8 @@ class StreamReader(BackgroundWorker):
             if event.kind == "gap":
                 self.health.gaps += 1
                 self.health.missing_samples += event.missing_samples
+            elif event.kind == "pause":
+                self.health.pauses += 1
             elif event.kind == "late":
                 self.health.late_chunks += 1
             else:
@@ -357,6 +393,7 @@ class StreamReader(BackgroundWorker):
             self._emit(
                 "nan", now, f"{int(bad.sum())} samples with NaN/Inf values (filter restarted after them)"
             )
+        self._last_stamp = float(smoothed[-1])
         filtered = self._filter.process(samples, smoothed)
         self.buffer.write(samples, filtered, smoothed, now, timestamps)
         self.health.samples += len(timestamps)
@@ -399,9 +436,10 @@ class StreamReader(BackgroundWorker):
                 )
         self.health.flat_channels, self.health.saturated_channels = flat, saturated
 
-    def _emit(self, kind: str, when: float, detail: str) -> None:
+    def _emit(self, kind: str, when: float, detail: str, note: bool = False) -> None:
+        """Queue a health event and log it (``note``: at INFO whatever its kind)."""
         self.events.append(StreamEvent(kind, when, detail))
-        level = logging.INFO if kind in ("reconnected", "late") else logging.WARNING
+        level = logging.INFO if note or kind in _NOTES else logging.WARNING
         last_logged, suppressed = self._log_state.get(kind, (-np.inf, 0))
         if when - last_logged < LOG_EVERY_S:
             self._log_state[kind] = (last_logged, suppressed + 1)
@@ -417,7 +455,7 @@ class StreamReader(BackgroundWorker):
         """Log the count of events held back by :meth:`_emit` once their second is over."""
         for kind, (last_logged, suppressed) in list(self._log_state.items()):
             if suppressed and now - last_logged >= LOG_EVERY_S:
-                level = logging.INFO if kind in ("reconnected", "late") else logging.WARNING
+                level = logging.INFO if kind in _NOTES else logging.WARNING
                 log.log(
                     level,
                     "%s: %d more '%s' events in the last %.0f s",
@@ -434,12 +472,22 @@ class MarkerReader(BackgroundWorker):
 
     Strings are kept as sent; a numeric stream's codes become their text as in files
     (:func:`~rtdecode.io.markers.marker_text`: ``2.0`` -> ``"2"``).
+
+    Parameters
+    ----------
+    info : pylsl.StreamInfo
+        The resolved marker stream.
+    announce_pause : callable, optional
+        Called from the marker thread with the stamp of every ``block_end`` marker as it
+        arrives (:meth:`StreamReader.announce_pause` of the EEG reader), so that the pause
+        between runs after it is known before it starts, however far behind the decoder is.
     """
 
-    def __init__(self, info) -> None:
+    def __init__(self, info, announce_pause: Callable[[float], None] | None = None) -> None:
         super().__init__(f"markers-{info.name()}")
         self.info = info
         self.name = info.name()
+        self.announce_pause = announce_pause
         self._queue: queue.Queue[tuple[float, str]] = queue.Queue()
         self._inlet = None
 
@@ -469,4 +517,7 @@ class MarkerReader(BackgroundWorker):
                 time.sleep(0.05)
                 continue
             for sample, ts in zip(samples or [], timestamps or [], strict=False):
-                self._queue.put((float(ts), marker_text(sample[0])))
+                text = marker_text(sample[0])
+                if self.announce_pause is not None and parse_marker(text)["event"] == BLOCK_END:
+                    self.announce_pause(float(ts))
+                self._queue.put((float(ts), text))

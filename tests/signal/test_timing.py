@@ -200,3 +200,44 @@ def test_breaks_are_true_gaps_and_resets_not_late_chunks():
     assert len(late) == 1 and len(gap) == 1
     assert not result.has_break(late[0] - 100, late[0] + 100)  # epochs over a late chunk are whole
     assert result.has_break(gap[0] - 100, gap[0] + 100) and not result.has_break(gap[0], gap[0] + 100)
+
+
+@pytest.mark.parametrize(
+    ("hole_s", "announced", "kind"),
+    [
+        (0.3, False, "gap"),  # a link dropped 300 samples: they are counted
+        (4.0, False, "gap"),  # under PAUSE_S: still lost data
+        (6.0, False, "pause"),  # the stream stopped and resumed: a pause between runs
+        (86400.0, False, "pause"),  # runs a day apart: never 86 million samples "not delivered"
+        (0.3, True, "pause"),  # a block_end marker announced it: a pause however short
+    ],
+)
+def test_a_long_or_announced_hole_is_a_pause_between_runs_claiming_no_samples(hole_s, announced, kind):
+    first = 100.0 + np.arange(20_000) / SFREQ
+    second = first[-1] + hole_s + np.arange(1, 10_001) / SFREQ
+    raw = np.concatenate([first, second])
+    whole = smooth_timestamps(raw, SFREQ, announced_pauses=[first[-1]] if announced else [])
+    base = TimeBase(SFREQ)
+    if announced:
+        base.announce_pause(first[-1])
+    live = chunked(base, raw, [20] * (len(raw) // 20))
+    np.testing.assert_allclose(live, whole.timestamps, rtol=0, atol=1e-9)  # live and offline alike
+    events = whole.events
+    assert [e.kind for e in events] == [kind] and events[0].index == len(first)
+    assert events[0].end_time - events[0].start_time == pytest.approx(hole_s + 1 / SFREQ, abs=1e-6)
+    if kind == "pause":
+        assert whole.gaps == [] and base.gaps == [] and events[0].missing_samples == 0
+        assert whole.pauses == events and "pause between runs" in events[0].describe()
+    else:
+        assert whole.pauses == [] and abs(whole.gaps[0].missing_samples - hole_s * SFREQ) <= 1
+    assert whole.has_break(len(first) - 1, len(first) + 1)  # the filter restarts there either way
+
+
+def test_an_announcement_after_the_hole_or_long_before_it_changes_nothing():
+    first = 100.0 + np.arange(5000) / SFREQ
+    second = first[-1] + 0.3 + np.arange(1, 2001) / SFREQ
+    raw = np.concatenate([first, second])
+    for when in (second[500], first[-1] - 60.0):
+        assert [e.kind for e in smooth_timestamps(raw, SFREQ, announced_pauses=[when]).events] == ["gap"]
+    with pytest.raises(ValueError, match="pause_s"):
+        TimeBase(SFREQ, pause_s=0.0)

@@ -135,6 +135,36 @@ def test_replay_delivers_every_sample_with_original_spacing(speed: float) -> Non
         assert player.progress().samples_pushed == rec.n_samples
 
 
+def test_the_end_of_a_run_and_markers_in_the_pause_go_out_before_the_next_run() -> None:
+    rec = make_recording(seconds=2.0)
+    hole = 503  # not on a chunk boundary: the run's last samples must not wait for the next run
+    stamps = rec.timestamps.copy()
+    stamps[hole:] += 3.0  # the stream stops for 3 s between two runs
+    # block_end on the run's last sample (as the N170 files have it), and a marker in the pause
+    markers = [
+        Marker(stamps[hole - 1], '{"event": "block_end", "block": 0}'),
+        Marker(stamps[hole - 1] + 0.5, '{"event": "note"}'),
+    ]
+    rec = Recording(rec.data, stamps, SFREQ, rec.channel_names, markers)
+    player = Player(rec, unique_name(), speed=2.0)
+    try:
+        eeg, inlet = connect(player.source_id), connect(f"{player.source_id}-markers")
+        player.start()
+        _, got, texts, mstamps, arrivals = receive(eeg, inlet, rec.n_samples)
+        assert player.join(timeout=10.0)
+    finally:
+        player.close()
+    assert texts == [m.text for m in markers]
+    np.testing.assert_allclose(mstamps - got[0], [m.timestamp - stamps[0] for m in markers], atol=1e-6)
+    due = player.t0 + (np.array([m.timestamp for m in markers]) - stamps[0]) / 2.0
+    resumed = player.t0 + (stamps[hole] - stamps[0]) / 2.0
+    # each at its (speed-compressed) time, before the next run, not with its first chunk
+    assert np.all(arrivals >= due - 0.05) and np.all(arrivals < resumed - 0.5), (
+        arrivals - due,
+        resumed - due,
+    )
+
+
 def test_as_fast_replay_waits_for_a_consumer() -> None:
     rec = make_recording(seconds=1.0)
     with Player(rec, unique_name(), speed=0.0, wait_for_consumers=20.0) as player:
