@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from calibration.baselines import LOGREG_FEATURES, RAW_NETWORKS, fit_logreg, fit_raw_network
-from calibration.classical import fit_classical
+from calibration.classical import classical_model
 from calibration.epochs import EpochSet
 from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
 from rtdecode.config import PipelineConfig
@@ -91,8 +91,10 @@ class View:
         kept = self._clean(self.train)
         self.rejected = len(self.train) - len(kept)
         self.train = kept
-        self.standardizer = Standardizer.fit(self.epochs.epochs[self.train])
-        self.standardized = self.standardizer.apply(self.epochs.epochs).astype(np.float32)
+        # The standardizer takes the field's (n, n_channels, n_times); epochs are (n, n_samples, n_channels).
+        self.standardizer = Standardizer().fit(np.swapaxes(self.epochs.epochs[self.train], 1, 2))
+        standardized = self.standardizer.transform(np.swapaxes(self.epochs.epochs, 1, 2))
+        self.standardized = np.swapaxes(standardized, 1, 2).astype(np.float32)
 
     def _clean(self, index: np.ndarray) -> np.ndarray:
         """``index`` without its artifact epochs (see ``train_reject_ptp_uv``)."""
@@ -314,14 +316,18 @@ def fit_split(
                         f"the ERP epochs ({erp.pipeline.epoch.tmin_s:g}..{erp.pipeline.epoch.tmax_s:g} s) leave "
                         f"{len(erp.train)} training and {len(erp.val)} validation epochs"
                     )
-                xe, kind, sfreq = erp.standardized, _CLASSICAL_KIND[candidate], erp.pipeline.sfreq
+                # Classical models take the field's (n, n_channels, n_times).
+                xe = np.swapaxes(erp.standardized, 1, 2)
+                kind, sfreq = _CLASSICAL_KIND[candidate], erp.pipeline.sfreq
                 # Scored on the validation blocks as fitted on the training blocks; then, needing no
                 # early stopping, refitted on training + validation blocks for the test blocks and
                 # the bundle (the test blocks are never seen).
-                model = fit_classical(kind, xe[erp.train], erp.y[erp.train], n_classes, sfreq)
+                y_train = erp.y[erp.train]
+                model = classical_model(kind, y_train, n_classes, sfreq).fit(xe[erp.train], y_train)
                 val_proba = model.predict_proba(xe[erp.val])
                 fit_all = erp.train_and_val()
-                model = fit_classical(kind, xe[fit_all], erp.y[fit_all], n_classes, sfreq)
+                y_all = erp.y[fit_all]
+                model = classical_model(kind, y_all, n_classes, sfreq).fit(xe[fit_all], y_all)
                 fitted[name] = Fitted(
                     name, ERP, model, None, val_proba, _proba(model.predict_proba, xe[erp.test], n_classes)
                 )

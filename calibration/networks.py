@@ -116,7 +116,8 @@ def network_inputs(
     """
     if kind == "raw":
         width = samples_for(_RAW_BIN_S, pipeline.sfreq)  # 4 ms bins at the recording's rate
-        return _bin_time(standardizer.apply(epochs).astype(np.float32), width).astype(np.float32)
+        standardized = np.swapaxes(standardizer.transform(np.swapaxes(epochs, 1, 2)), 1, 2)
+        return _bin_time(standardized.astype(np.float32), width).astype(np.float32)
     if kind not in ("stft", "wavelet"):
         raise ValueError(f"kind must be one of {INPUTS}, got {kind!r}")
     if pipeline.tfd.method != kind:

@@ -91,7 +91,8 @@ class ModelBundle:
         x = np.asarray(features, dtype=np.float32)
         single = x.ndim == (3 if self.architecture == STUDENT else 2)
         if not hasattr(self.model, "parameters"):
-            proba = self.model.predict_proba(x[None] if single else x)
+            # Classical models take the field's (n, n_channels, n_times).
+            proba = self.model.predict_proba(np.swapaxes(x[None] if single else x, 1, 2))
             return proba[0] if single else proba
         device = next(self.model.parameters()).device
         with torch.no_grad():

@@ -54,12 +54,14 @@ class ServedModel:
         """
         if self.architecture == "StudentCNN":
             return epoch_features(epochs, self.bundle.standardizer, self.bundle.pipeline)
-        return np.asarray(self.bundle.standardizer.apply(epochs), dtype=np.float32)
+        standardized = self.bundle.standardizer.transform(np.swapaxes(epochs, 1, 2))
+        return np.asarray(np.swapaxes(standardized, 1, 2), dtype=np.float32)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of :meth:`features` output."""
         if not self.is_network:
-            return np.asarray(self.model.predict_proba(features), dtype=np.float32)
+            # Classical models take the field's (n, n_channels, n_times).
+            return np.asarray(self.model.predict_proba(np.swapaxes(features, 1, 2)), dtype=np.float32)
         import torch
 
         with torch.inference_mode():
