@@ -34,7 +34,9 @@ def random_bundle(recording, n_classes: int):
         StudentCNN(config).eval(),
         config,
         PipelineConfig(sfreq=recording.sfreq),
-        Standardizer(np.zeros(recording.n_channels), np.full(recording.n_channels, 5.0)),
+        Standardizer.from_dict(
+            {"mean": np.zeros(recording.n_channels), "std": np.full(recording.n_channels, 5.0)}
+        ),
         [f"class {i}" for i in range(n_classes)],
         recording.channel_names,
         recording.sfreq,

@@ -47,7 +47,7 @@ def _filter_in_chunks(data: np.ndarray, config: PipelineConfig, chunk: int) -> t
 
 def _features_time(filtered: np.ndarray, ts: np.ndarray, onsets: np.ndarray, config: PipelineConfig) -> float:
     """Seconds to cut, standardize and transform one epoch per onset, in batches of 64."""
-    standardizer = Standardizer.fit(filtered[: len(filtered) // 2])
+    standardizer = Standardizer().fit(filtered[: len(filtered) // 2].T)
     best = np.inf
     for _ in range(REPEATS):
         start_time = time.perf_counter()

@@ -61,8 +61,8 @@ def evaluate(snr: float, folds: int, seed: int, subject: int) -> dict[str, Any]:
     t = time.perf_counter()
     for k in range(folds):
         test = fold_of_block[epochs.blocks] == k
-        standardizer = Standardizer.fit(epochs.epochs[~test])
-        x = standardizer.apply(epochs.epochs).astype(np.float32)
+        standardizer = Standardizer().fit(np.swapaxes(epochs.epochs[~test], 1, 2))
+        x = np.swapaxes(standardizer.transform(np.swapaxes(epochs.epochs, 1, 2)), 1, 2).astype(np.float32)
         proba = fit_logreg(
             "logreg_standardized", x[~test], epochs.labels[~test], pipeline.sfreq, n_classes=config.n_classes
         )(x[test])

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from calibration.baselines import fit_logreg
-from calibration.classical import fit_classical
+from calibration.classical import classical_model
 from calibration.epochs import EpochSet
 from calibration.networks import fit_network, network_inputs
 from calibration.train import TrainConfig, predict_proba
@@ -126,7 +126,8 @@ class View:
         kept = self._clean(self.train)
         self.rejected = len(self.train) - len(kept)
         self.train = kept
-        self.standardizer = Standardizer.fit(self.epochs.epochs[self.train])
+        # The standardizer takes the field's (n, n_channels, n_times); epochs are (n, n_samples, n_channels).
+        self.standardizer = Standardizer().fit(np.swapaxes(self.epochs.epochs[self.train], 1, 2))
 
     def _clean(self, index: np.ndarray) -> np.ndarray:
         """``index`` without its artifact epochs (see ``train_reject_ptp_uv``)."""
@@ -275,10 +276,10 @@ def _fit_classical(spec: ModelSpec, split: _Split, distill: bool) -> Fitted:
         )
     x, y, n_classes, sfreq = split.inputs(spec), view.y, split.n_classes, view.pipeline.sfreq
     model_class = spec.classical_class()
-    model = fit_classical(model_class, x[view.train], y[view.train], n_classes, sfreq)
+    model = classical_model(model_class, y[view.train], n_classes, sfreq).fit(x[view.train], y[view.train])
     val_proba = model.predict_proba(x[view.val])
     fit_all = view.train_and_val()
-    model = fit_classical(model_class, x[fit_all], y[fit_all], n_classes, sfreq)
+    model = classical_model(model_class, y[fit_all], n_classes, sfreq).fit(x[fit_all], y[fit_all])
     return Fitted(
         spec.name,
         spec.view.preprocessing,

@@ -232,7 +232,7 @@ def run_task(task: StudyTask, config: StudyConfig) -> dict[str, Any]:
     n_classes = len(data["meta"]["class_names"])
     split = block_split(data["blocks"], config.test_fraction, config.val_fraction, task.seed)
     epochs = np.asarray(data["epochs"])
-    standardizer = Standardizer.fit(epochs[split.train])
+    standardizer = Standardizer().fit(np.swapaxes(epochs[split.train], 1, 2))
     spec = network(task.network)
     x = network_inputs(spec.input, epochs, standardizer, pipeline)
     del epochs

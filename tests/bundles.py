@@ -25,7 +25,7 @@ def make_bundle(
         StudentCNN(config).eval(),
         config,
         PipelineConfig(sfreq=sfreq),
-        Standardizer(mean=np.zeros(n), std=np.full(n, 5.0)),
+        Standardizer.from_dict({"mean": np.zeros(n), "std": np.full(n, 5.0)}),
         list(class_names),
         list(channel_names),
         sfreq,

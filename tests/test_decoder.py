@@ -24,7 +24,9 @@ def _bundle(recording, n_classes: int) -> ModelBundle:
     torch.manual_seed(0)
     config = StudentConfig(n_channels=recording.n_channels, n_classes=n_classes, widths=(16, 16, 32))
     model = StudentCNN(config).eval()
-    std = Standardizer(mean=np.zeros(recording.n_channels), std=np.full(recording.n_channels, 5.0))
+    std = Standardizer.from_dict(
+        {"mean": np.zeros(recording.n_channels), "std": np.full(recording.n_channels, 5.0)}
+    )
     names = [f"class {i}" for i in range(n_classes)]
     return ModelBundle(
         model,
@@ -67,7 +69,7 @@ def test_stream_validation_says_what_differs():
         StudentCNN(config),
         config,
         PipelineConfig(),
-        Standardizer(np.zeros(4), np.ones(4)),
+        Standardizer.from_dict({"mean": np.zeros(4), "std": np.ones(4)}),
         ["a", "b"],
         names,
         1000.0,

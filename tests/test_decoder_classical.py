@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.classical import fit_xdawn_ts_lr
 from calibration.epochs import epochs_from_recording
 from calibration.fitting import erp_pipeline
 from rtdecode.config import PipelineConfig
 from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import ModelBundle
+from rtdecode.models.classical import XdawnTangentSpaceLR
 from rtdecode.signal.standardize import Standardizer
 from rtdecode.sim.config import SimulationConfig
 from rtdecode.sim.session import simulate_session
@@ -37,8 +37,9 @@ def recording():
 def test_live_decoding_of_a_replay_with_an_xdawn_bundle_matches_predict(recording):
     pipeline = erp_pipeline(PipelineConfig(sfreq=recording.sfreq))
     epochs = epochs_from_recording(recording, pipeline)
-    standardizer = Standardizer.fit(epochs.epochs)
-    model = fit_xdawn_ts_lr(standardizer.apply(epochs.epochs), epochs.labels, 2)
+    x = np.swapaxes(epochs.epochs, 1, 2)  # the estimators take (n, n_channels, n_times)
+    standardizer = Standardizer().fit(x)
+    model = XdawnTangentSpaceLR(n_classes=2).fit(standardizer.transform(x), epochs.labels)
     bundle = ModelBundle(
         model, None, pipeline, standardizer, epochs.class_names, recording.channel_names, recording.sfreq
     )

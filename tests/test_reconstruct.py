@@ -345,7 +345,7 @@ def session(tmp_path_factory):
         StudentCNN(student).eval(),
         student,
         PipelineConfig(sfreq=recording.sfreq),
-        Standardizer(np.zeros(16), np.full(16, 5.0)),
+        Standardizer.from_dict({"mean": np.zeros(16), "std": np.full(16, 5.0)}),
         list(recording.metadata["class_names"]),
         recording.channel_names,
         recording.sfreq,

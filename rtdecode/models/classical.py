@@ -1,4 +1,4 @@
-"""Classical ERP decoders as plain arrays: inference only (fitting lives in calibration/).
+"""Classical ERP decoders as scikit-learn estimators whose fitted state is plain arrays.
 
 Two models the field uses on few-channel, few-trial evoked-response data:
 
@@ -9,17 +9,48 @@ Two models the field uses on few-channel, few-trial evoked-response data:
 - :class:`WindowedMeansLDA`: per-channel means over consecutive time windows, shrinkage linear
   discriminant analysis.
 
-Each holds numpy arrays and a small JSON config, so a bundle stores it in safetensors + JSON
-with no pickle, and computes exactly what the fitted scikit-learn / pyriemann pipeline computes
-(checked by the tests). Inputs are filtered, standardized epochs ``(n, n_samples, n_channels)``.
+Both are scikit-learn classifiers (parameters in ``__init__``, ``fit(X, y)`` returns the model,
+fitted attributes end in ``_``, ``predict_proba`` / ``predict`` / ``classes_``), so
+``cross_val_score``, ``Pipeline`` and MOABB-style evaluations take them as they are. ``X`` is the
+field's ``(n_epochs, n_channels, n_times)`` of filtered, standardized epochs.
+
+``fit`` runs pyriemann's / scikit-learn's own estimators (imported there, so that serving needs
+neither pyriemann nor their pickles) and keeps only their fitted arrays; ``predict_proba``
+computes exactly what the fitted pipeline computes (checked by the tests) in numpy. A bundle
+stores those arrays in safetensors and the parameters in JSON (:attr:`ClassicalModel.arrays`,
+:meth:`ClassicalModel.config`, :meth:`ClassicalModel.from_bundle`): no pickle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+XDAWN_FILTERS = 4
+# Width of the xDAWN super-trial covariance (2 x filters x classes) with two classes x 4 filters.
+XDAWN_MAX_WIDTH = 2 * 2 * XDAWN_FILTERS
+LDA_WINDOW_S = 0.05
+
+
+def xdawn_filters(n_classes: int) -> int:
+    """xDAWN filters per class: 4 for two classes, fewer with more classes (at least 1).
+
+    The super-trial covariance is ``2 * filters * n_classes`` wide: at 40 classes x 4 filters it
+    is 320 x 320 and its tangent space has 51,360 features, and the fit ran for more than 6
+    minutes on the paper's protocol without finishing. Keeping the width near that of two
+    classes gives 1 filter per class from 8 classes up (80 x 80 at 40 classes).
+    """
+    return max(1, XDAWN_MAX_WIDTH // (2 * max(n_classes, 1)))
+
+
+def lda_windows(n_times: int, sfreq: float, window_s: float = LDA_WINDOW_S) -> np.ndarray:
+    """Consecutive ``window_s`` windows covering the epoch: ``(n_windows, 2)`` sample ``[start, stop)``."""
+    width = max(1, int(round(window_s * sfreq)))
+    starts = np.arange(0, n_times - width + 1, width)
+    return np.column_stack([starts, starts + width]).astype(np.int64)
 
 
 def _linear_proba(
@@ -61,43 +92,114 @@ def _check_shape(name: str, array: np.ndarray, shape: tuple[int | None, ...]) ->
         raise ValueError(f"array {name!r} holds NaN or Inf: the bundle is corrupt")
 
 
-@dataclass
-class ClassicalModel:
-    """Common part: the arrays, the class count, the bundle (de)serialization.
+class ClassicalModel(ClassifierMixin, BaseEstimator):
+    """Common part: labels, probabilities, predictions and the bundle (de)serialization.
 
-    Subclasses set :attr:`kind` and :attr:`ARRAYS` and implement :meth:`predict_proba`.
+    Subclasses take ``n_classes`` and their own parameters in ``__init__``, set :attr:`kind` and
+    :attr:`ARRAYS`, and implement ``fit``, :meth:`_validate` and :meth:`_features`.
+
+    Attributes
+    ----------
+    classes_ : np.ndarray, shape (n_classes,)
+        The labels, in the order of the probability columns: ``arange(n_classes)`` when
+        ``n_classes`` is given (labels are class indices, as calibration and bundles use them),
+        else the sorted labels seen in ``fit``. A bundle stores class indices (its class names
+        name them), so a loaded model's are ``arange(n_classes)``.
+    fitted_classes_ : np.ndarray, shape (n_fitted,), int
+        Indices into ``classes_`` of the classes present in training: the columns the fitted
+        classifier gives (the others get probability 0).
     """
 
     kind: ClassVar[str] = ""
-    ARRAYS: ClassVar[tuple[str, ...]] = ()
+    ARRAYS: ClassVar[dict[str, str]] = {}
+    """The fitted arrays: name in the bundle -> attribute."""
 
-    n_classes: int
-    arrays: dict[str, np.ndarray]
+    n_classes: int | None
 
-    def __post_init__(self) -> None:
-        missing = set(self.ARRAYS) - set(self.arrays)
-        if missing:
-            raise ValueError(f"{self.kind} model lacks arrays {sorted(missing)}: the bundle is corrupt")
-        self.arrays = {k: np.asarray(v) for k, v in self.arrays.items()}
-        self._validate()
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """Set :attr:`classes_` and return ``y`` as indices into it, shape (n,), int."""
+        y = np.asarray(y)
+        if self.n_classes is None:
+            self.classes_ = np.unique(y)
+            return np.searchsorted(self.classes_, y)
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= self.n_classes:
+            raise ValueError(
+                f"y must be class indices 0..{self.n_classes - 1} with n_classes={self.n_classes}, "
+                f"got {np.unique(y)[:10]}; pass n_classes=None to fit on any labels"
+            )
+        self.classes_ = np.arange(self.n_classes)
+        return y.astype(np.int64)
+
+    @staticmethod
+    def _epochs(X: np.ndarray) -> np.ndarray:
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim != 3:
+            raise ValueError(f"X has shape {x.shape}: pass epochs (n_epochs, n_channels, n_times)")
+        return x
 
     def _validate(self) -> None:
+        """Check the fitted arrays against each other and prepare what inference reuses."""
         raise NotImplementedError
 
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        """The linear classifier's input ``(n, n_features)`` of epochs ``(n, n_channels, n_times)``."""
+        raise NotImplementedError
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (n_epochs, n_channels, n_times)
+            Filtered, standardized epochs.
+
+        Returns
+        -------
+        np.ndarray, shape (n_epochs, n_classes), float64
+            Columns in the order of :attr:`classes_`.
+        """
+        check_is_fitted(self)
+        features = self._features(self._epochs(X))
+        return _linear_proba(
+            features, self.coef_, self.intercept_, self.fitted_classes_.astype(int), len(self.classes_)
+        )
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most probable label of each epoch ``(n_epochs, n_channels, n_times)`` -> ``(n_epochs,)``."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fitted arrays under their names in the bundle's safetensors file."""
+        check_is_fitted(self)
+        return {name: getattr(self, attribute) for name, attribute in self.ARRAYS.items()}
+
     def config(self) -> dict[str, Any]:
-        """The JSON part of the model (besides its arrays)."""
-        return {"n_classes": self.n_classes}
+        """The JSON part of the model besides its arrays: its parameters, ``n_classes`` the fitted count."""
+        check_is_fitted(self)
+        return {**self.get_params(), "n_classes": len(self.classes_)}
 
     @classmethod
     def from_bundle(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> ClassicalModel:
-        return cls(n_classes=int(config["n_classes"]), arrays=arrays)
+        """The fitted model of :meth:`config` and :attr:`arrays`.
 
-    def predict_proba(self, epochs: np.ndarray) -> np.ndarray:
-        """Class probabilities of standardized epochs ``(n, n_samples, n_channels)`` -> ``(n, n_classes)``."""
-        raise NotImplementedError
-
-    def _classes(self) -> np.ndarray:
-        return self.arrays["classes"].astype(int)
+        Bundles written before the models were estimators store only ``n_classes``: the other
+        parameters (which only a new ``fit`` would use) then take their defaults.
+        """
+        missing = set(cls.ARRAYS) - set(arrays)
+        if missing:
+            raise ValueError(f"{cls.kind} model lacks arrays {sorted(missing)}: the bundle is corrupt")
+        model = cls(**{name: config[name] for name in cls._get_param_names() if name in config})
+        model.n_classes = int(config["n_classes"])
+        model.classes_ = np.arange(model.n_classes)
+        for name, attribute in cls.ARRAYS.items():
+            setattr(model, attribute, np.asarray(arrays[name]))
+        model._validate()
+        if np.any(model.fitted_classes_ < 0) or np.any(model.fitted_classes_ >= model.n_classes):
+            raise ValueError(
+                f"array 'classes' names classes outside 0..{model.n_classes - 1}: the bundle is corrupt"
+            )
+        return model
 
 
 def _spd_function(matrices: np.ndarray, function) -> np.ndarray:
@@ -120,51 +222,115 @@ def _oas_covariances(x: np.ndarray) -> np.ndarray:
     return (1.0 - shrinkage)[:, None, None] * emp + (shrinkage * mu)[:, None, None] * eye
 
 
-@dataclass
 class XdawnTangentSpaceLR(ClassicalModel):
     """xDAWN covariances + tangent space + logistic regression.
 
-    Arrays
-    ------
-    filters : (n_filters, n_channels)
+    Parameters
+    ----------
+    n_classes : int or None
+        Class count when labels are class indices (see :attr:`ClassicalModel.classes_`).
+    n_filters : int or None
+        xDAWN filters per class; None: :func:`xdawn_filters` of the class count.
+    class_weight : "balanced", dict or None
+        The logistic regression's (scikit-learn's meaning).
+
+    Attributes
+    ----------
+    filters_ : np.ndarray, shape (n_filters_total, n_channels)
         xDAWN spatial filters (all classes stacked).
-    prototypes : (n_filters, n_samples)
+    prototypes_ : np.ndarray, shape (n_filters_total, n_times)
         Filtered class-mean responses, stacked on each filtered epoch.
-    reference : (2 n_filters, 2 n_filters)
+    reference_ : np.ndarray, shape (2 n_filters_total, 2 n_filters_total)
         Riemannian mean of the training covariances (the tangent point).
-    coef : (1 or n_fitted, n_tangent), intercept : (1 or n_fitted,), classes : (n_fitted,)
+    coef_ : np.ndarray, shape (1 or n_fitted, n_tangent)
+    intercept_ : np.ndarray, shape (1 or n_fitted,)
         Logistic regression on the tangent vectors.
+    classes_, fitted_classes_
+        See :class:`ClassicalModel`.
     """
 
     kind: ClassVar[str] = "xdawn_ts_lr"
-    ARRAYS: ClassVar[tuple[str, ...]] = ("filters", "prototypes", "reference", "coef", "intercept", "classes")
+    ARRAYS: ClassVar[dict[str, str]] = {
+        "filters": "filters_",
+        "prototypes": "prototypes_",
+        "reference": "reference_",
+        "coef": "coef_",
+        "intercept": "intercept_",
+        "classes": "fitted_classes_",
+    }
+
+    def __init__(
+        self, n_classes: int | None = None, n_filters: int | None = None, class_weight: Any = None
+    ) -> None:
+        self.n_classes = n_classes
+        self.n_filters = n_filters
+        self.class_weight = class_weight
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> XdawnTangentSpaceLR:
+        """Fit pyriemann's xDAWN covariances (OAS) -> tangent space -> logistic regression, keep its arrays.
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (n_epochs, n_channels, n_times)
+            Filtered, standardized training epochs.
+        y : np.ndarray, shape (n_epochs,)
+
+        Returns
+        -------
+        XdawnTangentSpaceLR
+            ``self``, fitted.
+        """
+        # Fitting only: serving a bundle needs neither pyriemann nor these estimators.
+        from pyriemann.estimation import XdawnCovariances
+        from pyriemann.tangentspace import TangentSpace
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        x = self._epochs(X)
+        index = self._encode(y)
+        # The filter count follows the classes up to the largest label present (as calibration
+        # has always counted them), not the classes the bundle names.
+        n_filters = self.n_filters or xdawn_filters(int(index.max()) + 1)
+        covariances, tangent, logreg = make_pipeline(
+            XdawnCovariances(nfilter=n_filters, estimator="oas"),
+            TangentSpace(metric="riemann"),
+            LogisticRegression(max_iter=1000, class_weight=self.class_weight),
+        ).fit(x, index)
+        self.filters_ = covariances.Xd_.filters_
+        self.prototypes_ = covariances.P_
+        self.reference_ = tangent.reference_
+        self.coef_ = logreg.coef_
+        self.intercept_ = logreg.intercept_
+        self.fitted_classes_ = logreg.classes_.astype(np.int64)
+        self._validate()
+        return self
 
     def _validate(self) -> None:
-        a = self.arrays
-        n_filters = a["filters"].shape[0] if a["filters"].ndim == 2 else -1
-        _check_shape("filters", a["filters"], (None, None))
-        _check_shape("prototypes", a["prototypes"], (n_filters, None))
+        n_filters = self.filters_.shape[0] if self.filters_.ndim == 2 else -1
+        _check_shape("filters", self.filters_, (None, None))
+        _check_shape("prototypes", self.prototypes_, (n_filters, None))
         size = 2 * n_filters
-        _check_shape("reference", a["reference"], (size, size))
-        _check_shape("coef", a["coef"], (None, size * (size + 1) // 2))
-        _check_shape("intercept", a["intercept"], (a["coef"].shape[0],))
-        _check_shape("classes", a["classes"], (max(2, a["coef"].shape[0]),))
-        if np.any(np.linalg.eigvalsh(a["reference"]) <= 0):
+        _check_shape("reference", self.reference_, (size, size))
+        _check_shape("coef", self.coef_, (None, size * (size + 1) // 2))
+        _check_shape("intercept", self.intercept_, (self.coef_.shape[0],))
+        _check_shape("classes", self.fitted_classes_, (max(2, self.coef_.shape[0]),))
+        if np.any(np.linalg.eigvalsh(self.reference_) <= 0):
             raise ValueError("the tangent-space reference is not positive definite: the bundle is corrupt")
-        self._ref_isqrt = _spd_function(a["reference"], lambda w: 1.0 / np.sqrt(w))
+        self._ref_isqrt = _spd_function(self.reference_, lambda w: 1.0 / np.sqrt(w))
         rows, cols = np.triu_indices(size)
         self._upper = (rows, cols, np.where(rows == cols, 1.0, np.sqrt(2.0)))
 
-    def covariances(self, epochs: np.ndarray) -> np.ndarray:
-        """Super-trial covariances ``(n, 2 n_filters, 2 n_filters)`` of epochs ``(n, n_samples, n_channels)``."""
-        x = np.asarray(epochs, dtype=np.float64)
-        if x.shape[1] != self.arrays["prototypes"].shape[1]:
+    def covariances(self, X: np.ndarray) -> np.ndarray:
+        """Super-trial covariances ``(n, 2 n_filters_total, 2 n_filters_total)`` of epochs ``(n, n_channels, n_times)``."""
+        check_is_fitted(self)
+        x = self._epochs(X)
+        if x.shape[1:] != (self.filters_.shape[1], self.prototypes_.shape[1]):
             raise ValueError(
-                f"epochs have {x.shape[1]} samples, the model {self.arrays['prototypes'].shape[1]}: "
-                "decode with the bundle's own pipeline"
+                f"epochs have {x.shape[1]} channels x {x.shape[2]} samples, the model "
+                f"{self.filters_.shape[1]} x {self.prototypes_.shape[1]}: decode with the bundle's own pipeline"
             )
-        filtered = self.arrays["filters"] @ np.swapaxes(x, 1, 2)
-        prototypes = np.broadcast_to(self.arrays["prototypes"], filtered.shape)
+        filtered = self.filters_ @ x
+        prototypes = np.broadcast_to(self.prototypes_, filtered.shape)
         return _oas_covariances(np.concatenate([prototypes, filtered], axis=1))
 
     def tangent_vectors(self, covariances: np.ndarray) -> np.ndarray:
@@ -174,49 +340,108 @@ class XdawnTangentSpaceLR(ClassicalModel):
         rows, cols, weights = self._upper
         return logs[:, rows, cols] * weights
 
-    def predict_proba(self, epochs: np.ndarray) -> np.ndarray:
-        a = self.arrays
-        features = self.tangent_vectors(self.covariances(epochs))
-        return _linear_proba(features, a["coef"], a["intercept"], self._classes(), self.n_classes)
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        return self.tangent_vectors(self.covariances(x))
 
 
-@dataclass
 class WindowedMeansLDA(ClassicalModel):
-    """Shrinkage LDA on per-channel means over consecutive time windows.
+    """Shrinkage LDA (Ledoit-Wolf, equal class priors) on per-channel means over consecutive time windows.
 
-    Arrays
-    ------
-    windows : (n_windows, 2), int
+    Parameters
+    ----------
+    n_classes : int or None
+        Class count when labels are class indices (see :attr:`ClassicalModel.classes_`).
+    sfreq : float or None
+        Sampling rate of the epochs (Hz); ``fit`` needs it to size the windows.
+    window_s : float
+        Window length in seconds.
+
+    Attributes
+    ----------
+    windows_ : np.ndarray, shape (n_windows, 2), int
         ``[start, stop)`` sample indices of each window inside the epoch.
-    coef : (1 or n_fitted, n_windows * n_channels), intercept, classes
+    coef_ : np.ndarray, shape (1 or n_fitted, n_windows * n_channels)
         The discriminant (features ordered window-major: all channels of window 0 first).
+    intercept_ : np.ndarray, shape (1 or n_fitted,)
+    classes_, fitted_classes_
+        See :class:`ClassicalModel`.
     """
 
     kind: ClassVar[str] = "lda_windowed"
-    ARRAYS: ClassVar[tuple[str, ...]] = ("windows", "coef", "intercept", "classes")
+    ARRAYS: ClassVar[dict[str, str]] = {
+        "windows": "windows_",
+        "coef": "coef_",
+        "intercept": "intercept_",
+        "classes": "fitted_classes_",
+    }
+
+    def __init__(
+        self, n_classes: int | None = None, sfreq: float | None = None, window_s: float = LDA_WINDOW_S
+    ) -> None:
+        self.n_classes = n_classes
+        self.sfreq = sfreq
+        self.window_s = window_s
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> WindowedMeansLDA:
+        """Fit scikit-learn's shrinkage LDA on the window means, keep its arrays.
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (n_epochs, n_channels, n_times)
+            Filtered, standardized training epochs.
+        y : np.ndarray, shape (n_epochs,)
+
+        Returns
+        -------
+        WindowedMeansLDA
+            ``self``, fitted.
+        """
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        if self.sfreq is None:
+            raise ValueError("WindowedMeansLDA needs sfreq (the epochs' sampling rate) to fit its windows")
+        x = self._epochs(X)
+        index = self._encode(y)
+        windows = lda_windows(x.shape[2], self.sfreq, self.window_s)
+        present = np.unique(index)
+        # Equal priors: an imbalanced recording must not make the majority class a free win.
+        lda = LinearDiscriminantAnalysis(
+            solver="lsqr", shrinkage="auto", priors=np.full(len(present), 1 / len(present))
+        )
+        lda.fit(self.window_means(x, windows), index)
+        self.windows_ = windows
+        self.coef_ = lda.coef_
+        self.intercept_ = lda.intercept_
+        self.fitted_classes_ = lda.classes_.astype(np.int64)
+        self._validate()
+        return self
 
     def _validate(self) -> None:
-        a = self.arrays
-        _check_shape("windows", a["windows"], (None, 2))
-        if np.any(a["windows"][:, 1] <= a["windows"][:, 0]) or np.any(a["windows"] < 0):
+        _check_shape("windows", self.windows_, (None, 2))
+        if np.any(self.windows_[:, 1] <= self.windows_[:, 0]) or np.any(self.windows_ < 0):
             raise ValueError("windows must be [start, stop) with stop > start >= 0: the bundle is corrupt")
-        _check_shape("coef", a["coef"], (None, None))
-        if a["coef"].shape[1] % len(a["windows"]):
+        _check_shape("coef", self.coef_, (None, None))
+        if self.coef_.shape[1] % len(self.windows_):
             raise ValueError("coef width is not a multiple of the window count: the bundle is corrupt")
-        _check_shape("intercept", a["intercept"], (a["coef"].shape[0],))
-        _check_shape("classes", a["classes"], (max(2, a["coef"].shape[0]),))
+        _check_shape("intercept", self.intercept_, (self.coef_.shape[0],))
+        _check_shape("classes", self.fitted_classes_, (max(2, self.coef_.shape[0]),))
 
     @staticmethod
-    def window_means(epochs: np.ndarray, windows: np.ndarray) -> np.ndarray:
-        """Window-major features ``(n, n_windows * n_channels)`` of epochs ``(n, n_samples, n_channels)``."""
-        x = np.asarray(epochs, dtype=np.float64)
-        return np.stack([x[:, int(a) : int(b)].mean(axis=1) for a, b in windows], axis=1).reshape(len(x), -1)
+    def window_means(X: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """Window-major features ``(n, n_windows * n_channels)`` of epochs ``(n, n_channels, n_times)``."""
+        x = np.asarray(X, dtype=np.float64)
+        return np.stack([x[:, :, int(a) : int(b)].mean(axis=2) for a, b in windows], axis=1).reshape(
+            len(x), -1
+        )
 
-    def predict_proba(self, epochs: np.ndarray) -> np.ndarray:
-        a = self.arrays
-        if int(a["windows"][:, 1].max()) > np.asarray(epochs).shape[1]:
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        if int(self.windows_[:, 1].max()) > x.shape[2]:
             raise ValueError(
                 "epochs are shorter than the model's windows: decode with the bundle's own pipeline"
             )
-        features = self.window_means(epochs, a["windows"])
-        return _linear_proba(features, a["coef"], a["intercept"], self._classes(), self.n_classes)
+        if len(self.windows_) * x.shape[1] != self.coef_.shape[1]:
+            raise ValueError(
+                f"epochs have {x.shape[1]} channels, the model {self.coef_.shape[1] // len(self.windows_)}: "
+                "decode with the bundle's own pipeline"
+            )
+        return self.window_means(x, self.windows_)

@@ -66,8 +66,9 @@ class InputView:
         The calibration view whose epochs feed the model: the paper's (notch, 14-70 Hz,
         20-460 ms) or the ERP one (notch, 0.5-30 Hz, -100..800 ms).
     layout : str
-        Axes of one example: ``"CTF"`` (channels, time frames, frequencies) or ``"TC"``
-        (time samples, channels).
+        Axes of one example: ``"CTF"`` (channels, time frames, frequencies), ``"CT"`` (channels,
+        time samples: the field's order, taken by the classical estimators) or ``"TC"`` (time
+        samples, channels: the networks' raw input).
     tfd_method : str or None
         A time-frequency view's method (None: the pipeline's own, the paper's STFT by default).
     servable : bool
@@ -106,7 +107,7 @@ VIEWS: dict[str, InputView] = {
         InputView("wavelet", "db4 wavelet time-frequency images", "paper", "CTF", tfd_method="wavelet"),
         InputView("raw", "standardized epochs of the paper's preprocessing", "paper", "TC"),
         InputView("raw_binned", "standardized epochs averaged in 4 ms bins", "paper", "TC", servable=False),
-        InputView("erp", "standardized epochs of the ERP preprocessing (0.5-30 Hz)", "erp", "TC"),
+        InputView("erp", "standardized epochs of the ERP preprocessing (0.5-30 Hz)", "erp", "CT"),
     )
 }
 

@@ -36,7 +36,8 @@ def model_input(view: str, epochs: np.ndarray, standardizer: Any, pipeline: Pipe
     Returns
     -------
     np.ndarray, float32
-        TFDs ``(n, n_channels, n_time, n_freqs)`` or standardized epochs ``(n, n_samples, n_channels)``.
+        TFDs ``(n, n_channels, n_time, n_freqs)``; standardized epochs ``(n, n_channels, n_times)`` for
+        the ERP view (classical estimators), ``(n, n_samples, n_channels)`` for the networks' raw view.
     """
     spec = registry.VIEWS[view]
     if not spec.servable:
@@ -48,7 +49,11 @@ def model_input(view: str, epochs: np.ndarray, standardizer: Any, pipeline: Pipe
         if spec.tfd_method and pipeline.tfd.method != spec.tfd_method:
             pipeline = pipeline.with_overrides(tfd={"method": spec.tfd_method})
         return epoch_features(epochs, standardizer, pipeline)
-    return np.asarray(standardizer.apply(epochs), dtype=np.float32)
+    # The standardizer and the classical models take the field's (n, n_channels, n_times).
+    standardized = standardizer.transform(np.swapaxes(epochs, 1, 2))
+    if spec.layout == "CT":
+        return np.asarray(standardized, dtype=np.float32)
+    return np.asarray(np.swapaxes(standardized, 1, 2), dtype=np.float32)
 
 
 class ServedModel:

@@ -147,4 +147,7 @@ def epoch_features(epochs: np.ndarray, standardizer: Standardizer, config: Pipel
     -------
     np.ndarray, float32, shape (n_channels, n_time, n_freqs) or with a leading n_epochs axis
     """
-    return compute_tfd(standardizer.apply(epochs), config)
+    # The standardizer takes channels on the second-to-last axis (the field's order); the
+    # epochs here are (n_samples, n_channels) like the stream they were cut from.
+    standardized = np.swapaxes(standardizer.transform(np.swapaxes(epochs, -1, -2)), -1, -2)
+    return compute_tfd(standardized, config)

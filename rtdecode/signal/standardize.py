@@ -1,83 +1,118 @@
-"""Channel-wise standardization whose statistics are fitted on calibration data and then frozen."""
+"""Channel-wise standardization whose statistics are fitted on calibration data and then frozen.
+
+:class:`Standardizer` is a scikit-learn transformer (``Standardizer().fit(X)`` returns itself,
+fitted attributes end in ``_``, ``transform`` / ``fit_transform``), so it also stands in a
+scikit-learn ``Pipeline`` in front of the classical decoders. Its arrays are the field's
+``(n_epochs, n_channels, n_times)`` (MNE, pyRiemann, braindecode), or one continuous
+``(n_channels, n_times)`` stretch: the channel axis is always the second to last.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 # Channels whose standard deviation is below this (in the data's units) are treated as flat:
 # dividing by ~0 would turn numerical noise into huge values.
 _MIN_STD = 1e-8
 
 
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-channel mean and standard deviation.
+class Standardizer(TransformerMixin, BaseEstimator):
+    """Per-channel mean and standard deviation, fitted once and frozen.
+
+    It has no parameters: the statistics are the plain mean and standard deviation of each
+    channel over every epoch and time point of the training data (NaN samples ignored), the
+    standard deviation floored at 1e-8 so that a flat channel stays finite.
 
     Attributes
     ----------
-    mean : np.ndarray, shape (n_channels,), float64
-    std : np.ndarray, shape (n_channels,), float64
+    mean_ : np.ndarray, shape (n_channels,), float64
+    std_ : np.ndarray, shape (n_channels,), float64
+        Floored at 1e-8.
     """
 
-    mean: np.ndarray
-    std: np.ndarray
-
-    def __post_init__(self) -> None:
-        mean = np.asarray(self.mean, dtype=np.float64).reshape(-1)
-        std = np.asarray(self.std, dtype=np.float64).reshape(-1)
-        if mean.shape != std.shape:
-            raise ValueError(f"mean {mean.shape} and std {std.shape} must have the same shape")
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise ValueError("standardization statistics contain NaN or Inf")
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "std", np.maximum(std, _MIN_STD))
-
-    @property
-    def n_channels(self) -> int:
-        return int(self.mean.shape[0])
-
-    @classmethod
-    def fit(cls, data: np.ndarray) -> Standardizer:
+    def fit(self, X: np.ndarray, y: Any = None) -> Standardizer:
         """Fit on calibration data.
 
         Parameters
         ----------
-        data : np.ndarray, shape (n_samples, n_channels) or (n_epochs, n_samples, n_channels)
+        X : np.ndarray, shape (n_epochs, n_channels, n_times) or (n_channels, n_times)
             Filtered training data; NaN samples are ignored.
+        y : ignored
+            Present for scikit-learn's ``Pipeline``.
+
+        Returns
+        -------
+        Standardizer
+            ``self``, fitted.
         """
-        x = np.asarray(data, dtype=np.float64)
-        x = x.reshape(-1, x.shape[-1])
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim < 2:
+            raise ValueError(
+                f"X has shape {x.shape}: pass (n_epochs, n_channels, n_times) or (n_channels, n_times)"
+            )
+        # Channels last, then one row per sample: for epochs cut as (n, n_times, n_channels) and
+        # passed swapped, this is their own memory order, so the sums are the same to the bit.
+        x = np.moveaxis(x, -2, -1).reshape(-1, x.shape[-2])
         if x.shape[0] < 2:
             raise ValueError(f"need at least 2 samples to fit a standardizer, got {x.shape[0]}")
-        return cls(mean=np.nanmean(x, axis=0), std=np.nanstd(x, axis=0))
+        self._set_statistics(np.nanmean(x, axis=0), np.nanstd(x, axis=0))
+        return self
 
-    def apply(self, data: np.ndarray) -> np.ndarray:
+    def _set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+        std = np.asarray(std, dtype=np.float64).reshape(-1)
+        if mean.shape != std.shape:
+            raise ValueError(f"mean {mean.shape} and std {std.shape} must have the same shape")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise ValueError("standardization statistics contain NaN or Inf")
+        self.mean_ = mean
+        self.std_ = np.maximum(std, _MIN_STD)
+
+    @property
+    def n_channels(self) -> int:
+        """Channels the statistics were fitted on."""
+        check_is_fitted(self)
+        return int(self.mean_.shape[0])
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """Standardize with the frozen statistics.
 
         Parameters
         ----------
-        data : np.ndarray, shape (..., n_channels)
+        X : np.ndarray, shape (n_epochs, n_channels, n_times) or (n_channels, n_times)
 
         Returns
         -------
         np.ndarray, same shape; float32 for float32 input, else float64
         """
-        x = np.asarray(data)
-        if x.shape[-1] != self.n_channels:
-            raise ValueError(f"data has {x.shape[-1]} channels, the standardizer {self.n_channels}")
+        check_is_fitted(self)
+        x = np.asarray(X)
+        channels = x.shape[-2] if x.ndim >= 2 else 0
+        if channels != self.n_channels:
+            raise ValueError(
+                f"data of shape {x.shape} has {channels} channels on its channel axis (the second to "
+                f"last), the standardizer {self.n_channels}: pass (n_epochs, n_channels, n_times)"
+            )
         if x.dtype == np.float32:
             # Live epochs come from a float32 ring buffer: staying in float32 halves the memory
             # traffic, and the features are float32 anyway.
-            return (x - self.mean.astype(np.float32)) * (1.0 / self.std).astype(np.float32)
-        return (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+            return (x - self.mean_.astype(np.float32)[:, None]) * (1.0 / self.std_).astype(np.float32)[
+                :, None
+            ]
+        return (np.asarray(x, dtype=np.float64) - self.mean_[:, None]) / self.std_[:, None]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible form for a model bundle."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        """JSON-compatible form for a model bundle: ``{"mean": [...], "std": [...]}``."""
+        check_is_fitted(self)
+        return {"mean": self.mean_.tolist(), "std": self.std_.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Standardizer:
-        return cls(mean=np.asarray(data["mean"]), std=np.asarray(data["std"]))
+        """The fitted standardizer of :meth:`to_dict` (every bundle format stores these two keys)."""
+        standardizer = cls()
+        standardizer._set_statistics(np.asarray(data["mean"]), np.asarray(data["std"]))
+        return standardizer

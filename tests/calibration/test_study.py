@@ -144,7 +144,7 @@ def test_every_registered_network_can_be_distilled():
     from rtdecode.config import PipelineConfig
     from rtdecode.signal.standardize import Standardizer
 
-    std = Standardizer.fit(epochs)
+    std = Standardizer().fit(np.swapaxes(epochs, 1, 2))
     config = TrainConfig(max_epochs=1, patience=1, batch_size=8, progress=False, alpha=0.5)
     for name, spec in NETWORKS.items():
         x = network_inputs(spec.input, epochs, std, PipelineConfig())

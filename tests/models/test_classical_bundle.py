@@ -8,13 +8,23 @@ import json
 import numpy as np
 import pytest
 import torch
+from pyriemann.estimation import XdawnCovariances
+from pyriemann.tangentspace import TangentSpace
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
 
-from calibration.classical import fit_lda_windowed, fit_xdawn_ts_lr, lda_windows, xdawn_pipeline
+from calibration.classical import classical_model
 from rtdecode.config import PipelineConfig
 from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import ModelBundle, load_bundle, save_bundle
-from rtdecode.models.classical import WindowedMeansLDA
+from rtdecode.models.classical import (
+    WindowedMeansLDA,
+    XdawnTangentSpaceLR,
+    lda_windows,
+    xdawn_filters,
+)
 from rtdecode.models.eegnet import EEGNet, EEGNetConfig
 from rtdecode.signal.standardize import Standardizer
 from rtdecode.sim.config import SimulationConfig
@@ -22,23 +32,33 @@ from rtdecode.sim.session import simulate_session
 
 
 def _data(n_classes: int, seed: int = 0):
+    """Epochs (n, n_channels, n_times) with class-dependent evoked responses on two channels."""
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(n_classes), 40)
-    x = rng.standard_normal((len(y), 60, 4))
-    x[:, 20:30, 0] += 0.7 * y[:, None]
-    x[:, 30:40, 2] -= 0.5 * y[:, None]
+    x = rng.standard_normal((len(y), 4, 60))
+    x[:, 0, 20:30] += 0.7 * y[:, None]
+    x[:, 2, 30:40] -= 0.5 * y[:, None]
     return x, y
+
+
+def _pyriemann(y: np.ndarray):
+    """The field's ERP pipeline the xDAWN model must equal."""
+    return make_pipeline(
+        XdawnCovariances(nfilter=xdawn_filters(int(y.max()) + 1), estimator="oas"),
+        TangentSpace(metric="riemann"),
+        LogisticRegression(max_iter=1000),
+    )
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_xdawn_tangent_space_equals_pyriemann(n_classes):
     x, y = _data(n_classes)
-    model = fit_xdawn_ts_lr(x, y, n_classes)
-    reference = xdawn_pipeline(y).fit(np.swapaxes(x, 1, 2), y)
+    model = XdawnTangentSpaceLR(n_classes=n_classes)
+    assert model.fit(x, y) is model
+    reference = _pyriemann(y).fit(x, y)
     x_new, _ = _data(n_classes, seed=1)
-    np.testing.assert_allclose(
-        model.predict_proba(x_new), reference.predict_proba(np.swapaxes(x_new, 1, 2)), atol=1e-9
-    )
+    np.testing.assert_allclose(model.predict_proba(x_new), reference.predict_proba(x_new), atol=1e-9)
+    np.testing.assert_array_equal(model.predict(x_new), reference.predict(x_new))
 
 
 @pytest.mark.parametrize("n_classes, width", [(2, 16), (4, 16), (12, 24)])
@@ -47,23 +67,23 @@ def test_xdawn_covariance_stays_small_with_many_classes(n_classes, width):
     # now stays near two classes' 16, with at least one filter per class.
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(n_classes), 20)
-    x = rng.standard_normal((len(y), 60, 16))
-    x[:, 20:40, :] += 0.5 * rng.standard_normal((n_classes, 1, 16))[y]
-    model = fit_xdawn_ts_lr(x, y, n_classes)
-    assert model.arrays["reference"].shape == (width, width)
-    reference = xdawn_pipeline(y).fit(np.swapaxes(x, 1, 2), y)
-    np.testing.assert_allclose(
-        model.predict_proba(x), reference.predict_proba(np.swapaxes(x, 1, 2)), atol=1e-9
-    )
+    x = rng.standard_normal((len(y), 16, 60))
+    x[:, :, 20:40] += 0.5 * rng.standard_normal((n_classes, 16, 1))[y]
+    model = XdawnTangentSpaceLR(n_classes=n_classes).fit(x, y)
+    assert model.reference_.shape == (width, width)
+    reference = _pyriemann(y).fit(x, y)
+    np.testing.assert_allclose(model.predict_proba(x), reference.predict_proba(x), atol=1e-9)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_windowed_lda_equals_scikit_learn(n_classes):
     x, y = _data(n_classes)
-    model = fit_lda_windowed(x, y, n_classes, sfreq=100.0)
+    model = WindowedMeansLDA(n_classes=n_classes, sfreq=100.0).fit(x, y)
     windows = lda_windows(60, 100.0)
     assert windows.tolist() == [[i, i + 5] for i in range(0, 60, 5)]
+    np.testing.assert_array_equal(model.windows_, windows)
     features = WindowedMeansLDA.window_means(x, windows)
+    assert features.shape == (len(x), len(windows) * 4)
     lda = LinearDiscriminantAnalysis(
         solver="lsqr", shrinkage="auto", priors=np.full(n_classes, 1 / n_classes)
     )
@@ -77,9 +97,37 @@ def test_windowed_lda_equals_scikit_learn(n_classes):
 
 def test_a_class_missing_from_training_gets_probability_zero():
     x, y = _data(3)
-    model = fit_lda_windowed(x[y != 1], np.where(y[y != 1] == 2, 2, 0), 3, sfreq=100.0)
+    model = WindowedMeansLDA(n_classes=3, sfreq=100.0).fit(x[y != 1], np.where(y[y != 1] == 2, 2, 0))
     proba = model.predict_proba(x)
     assert proba.shape == (120, 3) and np.all(proba[:, 1] == 0) and np.allclose(proba.sum(1), 1)
+    assert model.classes_.tolist() == [0, 1, 2] and model.fitted_classes_.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("model_class", [XdawnTangentSpaceLR, WindowedMeansLDA])
+def test_classical_models_work_in_scikit_learn_tools(model_class):
+    # The estimators follow scikit-learn: cloned by cross_val_score, chained in a Pipeline behind
+    # the standardizer, any labels (not only class indices) when n_classes is None.
+    x, y = _data(2)
+    x = 3.0 * x + 1.0
+    estimator = model_class(**({"sfreq": 100.0} if model_class is WindowedMeansLDA else {}))
+    pipeline = make_pipeline(Standardizer(), estimator)
+    labels = np.array(["house", "face"])[y]
+    scores = cross_val_score(pipeline, x, labels, cv=4)
+    assert scores.mean() > 0.65  # chance: 0.5
+    fitted = pipeline.fit(x, labels)
+    assert fitted[-1].classes_.tolist() == ["face", "house"]
+    assert set(fitted.predict(x)) <= {"face", "house"}
+    assert fitted.get_params()[f"{type(estimator).__name__.lower()}__n_classes"] is None
+
+
+def test_calibration_weighs_xdawn_classes_only_when_imbalanced():
+    balanced = classical_model(XdawnTangentSpaceLR, np.repeat([0, 1], 10), 2, 256.0)
+    imbalanced = classical_model(XdawnTangentSpaceLR, np.array([0] * 16 + [1] * 4), 2, 256.0)
+    assert balanced.class_weight is None and imbalanced.class_weight == "balanced"
+    lda = classical_model(WindowedMeansLDA, np.repeat([0, 1], 10), 2, 256.0)
+    assert lda.get_params() == {"n_classes": 2, "sfreq": 256.0, "window_s": 0.05}
+    with pytest.raises(ValueError, match="unknown classical model"):
+        classical_model("svm", np.zeros(4, int), 2, 256.0)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +150,7 @@ def _bundle(model, recording, pipeline, config=None):
         model=model,
         model_config=config,
         pipeline=pipeline,
-        standardizer=Standardizer(mean=np.zeros(4), std=np.full(4, 5.0)),
+        standardizer=Standardizer.from_dict({"mean": np.zeros(4), "std": np.full(4, 5.0)}),
         class_names=["a", "b"],
         channel_names=list(recording.channel_names),
         sfreq=recording.sfreq,
@@ -114,10 +162,10 @@ def _fitted(kind, recording, pipeline):
     from calibration.epochs import epochs_from_recording
 
     epochs = epochs_from_recording(recording, pipeline)
-    x = epochs.epochs / 5.0
+    x = np.swapaxes(epochs.epochs, 1, 2) / 5.0
     if kind == "xdawn":
-        return fit_xdawn_ts_lr(x, epochs.labels, 2)
-    return fit_lda_windowed(x, epochs.labels, 2, recording.sfreq)
+        return XdawnTangentSpaceLR(n_classes=2).fit(x, epochs.labels)
+    return WindowedMeansLDA(n_classes=2, sfreq=recording.sfreq).fit(x, epochs.labels)
 
 
 ERP = {"filter": {"band_low_hz": 0.5, "band_high_hz": 30.0, "drift_highpass_hz": 0.0}}
@@ -137,6 +185,14 @@ def test_classical_bundle_round_trip_decodes_identically(kind, session, tmp_path
     assert len(after) == len(session.stimulus_events())
     np.testing.assert_allclose([p.proba for p in after], [p.proba for p in before], atol=1e-6)
     assert np.mean([p.index == p.marker["label"] for p in after]) > 0.6  # it decodes, not just runs
+    assert loaded.model.get_params() == bundle.model.get_params()
+
+    # Bundles written before the models were estimators store only the class count.
+    (tmp_path / "m" / "bundle.json").write_text(json.dumps({**meta, "student_config": {"n_classes": 2}}))
+    old = load_bundle(tmp_path / "m")
+    assert old.model.n_classes == 2 and old.model.classes_.tolist() == [0, 1]
+    old_after = predict_recording(old, session, device="cpu")
+    np.testing.assert_array_equal([p.proba for p in old_after], [p.proba for p in after])
 
 
 def test_eegnet_bundle_round_trip(session, tmp_path):

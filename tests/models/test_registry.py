@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from calibration.classical import fit_classical
+from calibration.classical import classical_model
 from calibration.fitting import FIT_HOOKS, candidate_names, preset_name
 from calibration.networks import build_network
 from rtdecode.config import PipelineConfig
@@ -37,14 +37,14 @@ def _bundle(name: str) -> ModelBundle:
     """A small model of kind ``name``: random weights for a network, fitted for a classical model."""
     spec = registry.get(name)
     epochs, y = _epochs(60)
-    standardizer = Standardizer.fit(epochs)
+    standardizer = Standardizer().fit(np.swapaxes(epochs, 1, 2))
     x = model_input(spec.input, epochs, standardizer, PIPELINE)
     torch.manual_seed(0)
     if spec.weights == "tensors":
         model = build_network(spec, x.shape[1:], N_CLASSES).eval()
         config = model.config
     else:
-        model, config = fit_classical(spec.classical_class(), x, y, N_CLASSES, SFREQ), None
+        model, config = classical_model(spec.classical_class(), y, N_CLASSES, SFREQ).fit(x, y), None
     return ModelBundle(
         model,
         config,

@@ -33,7 +33,7 @@ def test_bundle_round_trip_gives_identical_predictions(tmp_path):
     config = StudentConfig(n_channels=8, n_classes=3, widths=(16, 16, 32))
     model = StudentCNN(config).eval()
     pipeline = PipelineConfig().with_overrides(filter={"notch_low_hz": 59.0, "notch_high_hz": 61.0})
-    std = Standardizer(mean=np.arange(8.0), std=np.ones(8) * 2)
+    std = Standardizer.from_dict({"mean": np.arange(8.0), "std": np.ones(8) * 2})
     bundle = ModelBundle(
         model, config, pipeline, std, ["a", "b", "c"], [f"E{i}" for i in range(8)], 1000.0, {"top1": 0.5}
     )
@@ -42,7 +42,7 @@ def test_bundle_round_trip_gives_identical_predictions(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 8, 21, 21)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict_proba(x), bundle.predict_proba(x), rtol=1e-6)
     assert loaded.pipeline == pipeline and loaded.class_names == ["a", "b", "c"]
-    np.testing.assert_array_equal(loaded.standardizer.mean, std.mean)
+    np.testing.assert_array_equal(loaded.standardizer.mean_, std.mean_)
     assert loaded.predict_proba(x[0]).shape == (3,)
     # No pickle anywhere: weights are safetensors, metadata JSON.
     meta = json.loads((tmp_path / "m" / "bundle.json").read_text())
@@ -57,7 +57,7 @@ def test_not_a_bundle_and_newer_format_are_refused(tmp_path):
         StudentCNN(config),
         config,
         PipelineConfig(),
-        Standardizer(np.zeros(2), np.ones(2)),
+        Standardizer.from_dict({"mean": np.zeros(2), "std": np.ones(2)}),
         ["a", "b"],
         ["x", "y"],
         1000.0,

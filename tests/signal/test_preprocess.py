@@ -34,7 +34,7 @@ def test_random_chunks_give_the_same_filtered_samples_and_features(method):
     offline = filter_recording(x, config)
     np.testing.assert_allclose(streamed, offline, rtol=1e-9, atol=1e-9)
 
-    standardizer = Standardizer.fit(offline[:20000])
+    standardizer = Standardizer().fit(offline[:20000].T)
     onsets = ts[0] + np.arange(1.0, 28.0, 0.5)
     epochs_off, kept_off = cut_epochs(offline, ts, onsets, config)
     epochs_on, kept_on = cut_epochs(streamed, ts, onsets, config)
@@ -61,23 +61,47 @@ def test_epochs_are_cut_by_timestamp_not_by_sample_count():
 
 def test_standardizer_stats_are_frozen_and_round_trip():
     rng = np.random.default_rng(3)
-    train = rng.normal(loc=5, scale=[1, 2, 3], size=(10000, 3))
-    s = Standardizer.fit(train)
-    np.testing.assert_allclose(s.mean, train.mean(axis=0))
-    np.testing.assert_allclose(s.std, train.std(axis=0))
-    z = s.apply(train)
-    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-10)
-    online = rng.normal(loc=0, scale=1, size=(500, 3))
-    np.testing.assert_allclose(s.apply(online), (online - train.mean(0)) / train.std(0))
+    # (n_epochs, n_channels, n_times): the field's order, the channel axis second to last.
+    train = rng.normal(loc=5, scale=[1, 2, 3], size=(100, 100, 3)).transpose(0, 2, 1)
+    s = Standardizer()
+    assert s.fit(train) is s
+    per_channel = train.transpose(1, 0, 2).reshape(3, -1)
+    np.testing.assert_allclose(s.mean_, per_channel.mean(axis=1))
+    np.testing.assert_allclose(s.std_, per_channel.std(axis=1))
+    z = s.transform(train)
+    assert z.shape == train.shape
+    np.testing.assert_allclose(z.mean(axis=(0, 2)), 0, atol=1e-10)
+    np.testing.assert_array_equal(Standardizer().fit_transform(train), z)
+    online = rng.normal(loc=0, scale=1, size=(3, 500))  # one continuous (n_channels, n_times) stretch
+    expected = (online - per_channel.mean(1)[:, None]) / per_channel.std(1)[:, None]
+    np.testing.assert_allclose(s.transform(online), expected)
+    assert s.transform(online.astype(np.float32)).dtype == np.float32
     again = Standardizer.from_dict(s.to_dict())
-    np.testing.assert_array_equal(again.mean, s.mean)
-    np.testing.assert_array_equal(again.std, s.std)
+    np.testing.assert_array_equal(again.mean_, s.mean_)
+    np.testing.assert_array_equal(again.std_, s.std_)
+
+
+def test_standardizer_reads_the_statistics_every_bundle_stores():
+    # Bundles of every format store {"mean": [...], "std": [...]} under "standardizer".
+    stored = {"mean": [1.0, -2.0], "std": [2.0, 0.5]}
+    s = Standardizer.from_dict(stored)
+    assert s.to_dict() == stored
+    np.testing.assert_allclose(s.transform(np.array([[3.0], [-1.0]])), [[1.0], [2.0]])
+
+
+def test_standardizer_is_a_scikit_learn_transformer():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    assert clone(Standardizer()).get_params() == {}
+    with pytest.raises(NotFittedError):
+        Standardizer().transform(np.zeros((2, 3, 4)))
 
 
 def test_flat_channel_does_not_explode_and_channel_mismatch_is_refused():
-    x = np.zeros((100, 2))
-    x[:, 1] = np.arange(100)
-    s = Standardizer.fit(x)
-    assert np.all(np.isfinite(s.apply(x)))
-    with pytest.raises(ValueError, match="channels"):
-        s.apply(np.zeros((5, 3)))
+    x = np.zeros((2, 100))
+    x[1] = np.arange(100)
+    s = Standardizer().fit(x)
+    assert np.all(np.isfinite(s.transform(x)))
+    with pytest.raises(ValueError, match="3 channels .* the standardizer 2"):
+        s.transform(np.zeros((3, 5)))
