@@ -20,6 +20,7 @@ from rtdecode.config import PipelineConfig
 from rtdecode.decoder import predict_recording
 from rtdecode.io.bundle import ModelBundle, load_bundle, save_bundle
 from rtdecode.models.classical import (
+    ClassicalModel,
     WindowedMeansLDA,
     XdawnTangentSpaceLR,
     lda_windows,
@@ -126,8 +127,8 @@ def test_calibration_weighs_xdawn_classes_only_when_imbalanced():
     assert balanced.class_weight is None and imbalanced.class_weight == "balanced"
     lda = classical_model(WindowedMeansLDA, np.repeat([0, 1], 10), 2, 256.0)
     assert lda.get_params() == {"n_classes": 2, "sfreq": 256.0, "window_s": 0.05}
-    with pytest.raises(ValueError, match="unknown classical model"):
-        classical_model("svm", np.zeros(4, int), 2, 256.0)
+    with pytest.raises(ValueError, match="no calibration settings for the classical model ClassicalModel"):
+        classical_model(ClassicalModel, np.zeros(4, int), 2, 256.0)
 
 
 @pytest.fixture(scope="module")
