@@ -244,9 +244,11 @@ def add_blocks_option(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="RULE",
         help="where the blocks (runs) of a recording start, overriding its block markers: 'pauses' or "
-        "'pauses:SECONDS' (stretches without samples or stimuli at least that long, 5 s by default), "
-        "'markers:CODE[,CODE...]' (markers that start a block) or 'times:SECONDS[,SECONDS...]' (from "
-        "the first sample). Default: the block markers, else the pauses between runs",
+        "'pauses:SECONDS' (stretches without samples or stimuli at least that long; by default 5 s without "
+        "samples, 2 s without stimuli), 'markers:CODE[,CODE...]' (markers that start a block), "
+        "'times:SECONDS[,SECONDS...]' (from the first sample) or 'runs:N' (N runs of consecutive trials). "
+        "Default: the block markers, else the pauses between runs, else 6 runs of consecutive trials; a "
+        "model remembers the rule it was calibrated with",
     )
 
 

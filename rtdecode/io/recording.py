@@ -90,8 +90,7 @@ class Recording:
         ``block_end`` markers announce pauses between runs, and a ``pauses:SECONDS`` block rule
         sets how long a stretch without samples makes one.
         """
-        rule = self.block_rule
-        pause_s = rule.pause_s if rule is not None and rule.kind == "pauses" else PAUSE_S
+        pause_s = PAUSE_S if self.block_rule is None else self.block_rule.sample_pause_s
         key = (id(self.timestamps), self.n_samples, self.sfreq, pause_s, id(self.markers), len(self.markers))
         if self._time is None or self._time[0] != key:
             announced = [m.timestamp for m in self.markers if parse_marker(m.text)["event"] == BLOCK_END]

@@ -62,15 +62,28 @@ def _blocks(recording: Recording) -> list[int]:
     return [e["block"] for _, e in recording.stimulus_events()]
 
 
+DEFAULT = "pauses between runs (at least 5 s without samples or 2 s without stimuli)"
+
+
 @pytest.mark.parametrize(
     ("session", "rule", "n_blocks", "source"),
     [
         # the stream stopped between runs: its pauses
-        (dict(), None, 3, "pauses between runs of at least 5 s"),
+        (dict(), None, 3, DEFAULT),
         # the recorder ran on, no stimulus for 12 s: still the runs
-        (dict(stopped=False), None, 3, "pauses between runs of at least 5 s"),
-        # a slow design (a stimulus every 6 s) in one long run: no run per trial
-        (dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0), None, 1, "pauses"),
+        (dict(stopped=False), None, 3, DEFAULT),
+        # the runs stored back to back (an amplifier's own file): 3 s between them at 0.7 s intervals
+        (dict(run_starts=(0.0, 20.5, 41.0), stopped=False), None, 3, DEFAULT),
+        # a slow design (a stimulus every 6 s) in one long run: no run per trial, but runs of
+        # consecutive trials, so that a block split still holds out stretches of time
+        (
+            dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0),
+            None,
+            6,
+            "6 runs of consecutive stimuli: the pauses between runs give 1 block",
+        ),
+        # asked for by name, the pauses are what they are
+        (dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0), "pauses", 1, "pauses between runs ("),
         # pauses shorter than asked for: one block
         (dict(), "pauses:20", 1, "pauses between runs of at least 20 s"),
         # the presenter's own run marker
@@ -78,6 +91,9 @@ def _blocks(recording: Recording) -> list[int]:
         # times from the first sample
         (dict(stopped=False), "times:0,25,45", 3, "times 0, 25, 45 s"),
         (dict(stopped=False), "times:25", 2, "times 25 s"),
+        # equal runs of consecutive stimuli, whatever the pauses
+        (dict(), "runs:4", 4, "4 runs of consecutive stimuli"),
+        (dict(), "runs:1", 1, "1 run of consecutive stimuli"),
     ],
 )
 def test_runs_without_block_markers_become_blocks(session, rule, n_blocks, source):
@@ -128,7 +144,9 @@ def test_an_explicit_rule_overrides_the_markers_blocks_and_their_absence_is_refu
 
 
 @pytest.mark.parametrize(
-    "text", ["runs", "pauses:x", "pauses:-3", "pauses:1,2", "markers:", "times:", "times:10,-1", "times:a"]
+    "text",
+    ["runs", "runs:0", "runs:2.5", "runs:3,4", "pauses:x", "pauses:-3", "pauses:1,2", "markers:", "times:"]
+    + ["times:10,-1", "times:a"],
 )
 def test_bad_rules_are_refused_with_the_syntax(text):
     with pytest.raises(ValueError, match="blocks"):
@@ -140,7 +158,7 @@ def test_info_and_the_cli_option(tmp_path, capsys):
     write_xdf(path, lab_session())
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "blocks: 3 (pauses between runs of at least 5 s)" in out
+    assert f"blocks: 3 ({DEFAULT})" in out
     assert "pauses between runs: 2" in out and "gaps: none" in out
     assert main(["info", str(path), "--blocks", "markers:run_start"]) == 0
     assert "blocks: 3 (markers run_start)" in capsys.readouterr().out
