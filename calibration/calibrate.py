@@ -385,6 +385,9 @@ def calibrate(
     if recording.metadata.get("marker_mapping"):
         # How plain marker codes became classes: live decoding reads the stream's codes with it.
         bundle.extra["marker_mapping"] = recording.metadata["marker_mapping"]
+    if recording.block_rule is not None:
+        # The --blocks it was calibrated with: predict numbers its recording's blocks the same way.
+        bundle.extra["block_rule"] = recording.block_rule.to_dict()
     save_bundle(bundle, out_dir / "model")
     log.info("calibration finished in %.1f s; bundle in %s", report["seconds"], out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -112,6 +113,21 @@ class Recording:
         stimuli = [(t, e) for t, e in self.events() if e.get("event") == STIMULUS]
         blocks, _ = self.blocks(stimuli)
         return [(t, {**e, "block": int(b)}) for (t, e), b in zip(stimuli, blocks, strict=True)]
+
+    def markers_with_blocks(self) -> list[Marker]:
+        """The markers, each stimulus marker's JSON naming its block (:meth:`blocks`).
+
+        What ``replay --blocks`` serves, so that a consumer (or a recording of the replay) sees
+        the blocks the rule gave. Plain codes that are no stimulus stay as they are.
+        """
+        blocks = iter(int(event["block"]) for _, event in self.stimulus_events())
+        out = []
+        for marker in self.markers:
+            event = parse_marker(marker.text)
+            if event.get("event") == STIMULUS:
+                marker = Marker(marker.timestamp, json.dumps({**event, "block": next(blocks)}))
+            out.append(marker)
+        return out
 
     def blocks(self, stimuli: list[tuple[float, dict[str, Any]]] | None = None) -> tuple[np.ndarray, str]:
         """The block of every stimulus and where the blocks come from (:mod:`rtdecode.io.blocks`).
