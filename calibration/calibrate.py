@@ -223,14 +223,19 @@ def calibrate(
             "(the next block validates); results are the mean over folds with a 95 % t-interval; the bundle's "
             "model is refitted on all blocks"
         )
+    n_blocks, block_source = len(np.unique(epochs.blocks)), recording.blocks()[1]
     log.info(
-        "%d epochs (%d dropped), %d classes, %d blocks; evaluation: %s",
+        "%d epochs (%d dropped), %d classes, %d blocks (%s); evaluation: %s",
         len(epochs),
         sum(epochs.dropped.values()),
         n_classes,
-        len(np.unique(epochs.blocks)),
+        n_blocks,
+        block_source,
         evaluation,
     )
+    if block_source != "block markers":
+        # No presenter's block markers: say where the split's blocks came from (io.blocks' rule).
+        notes.append(f"{n_blocks} blocks from {block_source} (--blocks sets where the runs start)")
     _check_split_labels(epochs, folds[0], notes)
     per_fold: list[dict[str, dict[str, float]]] = []
     val_scores: dict[str, list[float]] = {}

@@ -224,8 +224,9 @@ def test_the_bundle_remembers_the_rule_so_predict_holds_out_the_calibration_bloc
     predictions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted({p["marker"]["block"] for p in predictions}) == [0, 1, 2, 3, 4]
     assert "blocks by the model's rule (--blocks runs:5)" in caplog.text
-    assert f"held-out (test) blocks: {sum(p['marker']['block'] in test_blocks for p in predictions)} epochs" in (
-        caplog.text
+    assert (
+        f"held-out (test) blocks: {sum(p['marker']['block'] in test_blocks for p in predictions)} epochs"
+        in (caplog.text)
     )
 
 
