@@ -150,8 +150,8 @@ class BlockRule:
         if self.kind == "pauses":
             if self.pause_s is None:
                 return (
-                    f"pauses between runs (at least {PAUSE_S:g} s without samples or "
-                    f"{RUN_BREAK_S:g} s without stimuli)"
+                    f"pauses between runs: at least {PAUSE_S:g} s without samples or "
+                    f"{RUN_BREAK_S:g} s without stimuli"
                 )
             return f"pauses between runs of at least {self.pause_s:g} s"
         if self.kind == "markers":

@@ -62,7 +62,7 @@ def _blocks(recording: Recording) -> list[int]:
     return [e["block"] for _, e in recording.stimulus_events()]
 
 
-DEFAULT = "pauses between runs (at least 5 s without samples or 2 s without stimuli)"
+DEFAULT = "pauses between runs: at least 5 s without samples or 2 s without stimuli"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ DEFAULT = "pauses between runs (at least 5 s without samples or 2 s without stim
             "6 runs of consecutive stimuli: the pauses between runs give 1 block",
         ),
         # asked for by name, the pauses are what they are
-        (dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0), "pauses", 1, "pauses between runs ("),
+        (dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0), "pauses", 1, "pauses between runs: "),
         # pauses shorter than asked for: one block
         (dict(), "pauses:20", 1, "pauses between runs of at least 20 s"),
         # the presenter's own run marker
