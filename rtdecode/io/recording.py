@@ -121,7 +121,7 @@ class Recording:
         the blocks the rule gave. Plain codes that are no stimulus stay as they are.
         """
         blocks = iter(int(event["block"]) for _, event in self.stimulus_events())
-        out = []
+        out: list[Marker] = []
         for marker in self.markers:
             event = parse_marker(marker.text)
             if event.get("event") == STIMULUS:
