@@ -223,14 +223,19 @@ def calibrate(
             "(the next block validates); results are the mean over folds with a 95 % t-interval; the bundle's "
             "model is refitted on all blocks"
         )
+    n_blocks, block_source = len(np.unique(epochs.blocks)), recording.blocks()[1]
     log.info(
-        "%d epochs (%d dropped), %d classes, %d blocks; evaluation: %s",
+        "%d epochs (%d dropped), %d classes, %d blocks (%s); evaluation: %s",
         len(epochs),
         sum(epochs.dropped.values()),
         n_classes,
-        len(np.unique(epochs.blocks)),
+        n_blocks,
+        block_source,
         evaluation,
     )
+    if block_source != "block markers":
+        # No presenter's block markers: say where the split's blocks came from (io.blocks' rule).
+        notes.append(f"{n_blocks} blocks from {block_source} (--blocks sets where the runs start)")
     _check_split_labels(epochs, folds[0], notes)
     per_fold: list[dict[str, dict[str, float]]] = []
     val_scores: dict[str, list[float]] = {}
@@ -385,6 +390,9 @@ def calibrate(
     if recording.metadata.get("marker_mapping"):
         # How plain marker codes became classes: live decoding reads the stream's codes with it.
         bundle.extra["marker_mapping"] = recording.metadata["marker_mapping"]
+    if recording.block_rule is not None:
+        # The --blocks it was calibrated with: predict numbers its recording's blocks the same way.
+        bundle.extra["block_rule"] = recording.block_rule.to_dict()
     save_bundle(bundle, out_dir / "model")
     log.info("calibration finished in %.1f s; bundle in %s", report["seconds"], out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)

@@ -14,7 +14,8 @@ import numpy as np
 # Where the blocks of a recording without block markers can come from (rtdecode.io.blocks).
 _BLOCKS_HINT = (
     "--blocks pauses:SECONDS (shorter pauses between runs), --blocks markers:CODE (markers that start "
-    "a run) or --blocks times:SECONDS,... (run starts from the first sample)"
+    "a run), --blocks times:SECONDS,... (run starts from the first sample) or --blocks runs:N (N runs of "
+    "consecutive trials)"
 )
 
 

@@ -63,6 +63,9 @@ class StudyConfig:
     events : dict or None
         ``--events``: which plain marker codes are stimuli of which class, as stored
         (:meth:`rtdecode.io.marker_mapping.MarkerMapping.to_dict`); None for JSON markers.
+    blocks : dict or None
+        ``--blocks``: how each recording's stimuli are grouped into blocks, as stored
+        (:meth:`rtdecode.io.blocks.BlockRule.to_dict`); None for the default rule.
     """
 
     networks: tuple[str, ...] = (PAPER_MODEL,)
@@ -76,6 +79,7 @@ class StudyConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.1
     events: dict[str, Any] | None = None
+    blocks: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -114,7 +118,9 @@ def _preparation_key(recording: Path, config: StudyConfig) -> str:
         config.teacher_weights,
         config.train.temperature,
         config.soft_target_folds,
-        *([config.events] if config.events else []),  # JSON-marker studies keep their prepared folders
+        # Studies without these options keep their prepared folders.
+        *([config.events] if config.events else []),
+        *([{"blocks": config.blocks}] if config.blocks else []),
     ]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
@@ -132,6 +138,7 @@ def prepare_subject(
     from calibration.epochs import epochs_from_recording
     from calibration.soft_targets import teacher_soft_targets
     from rtdecode.io import read_recording
+    from rtdecode.io.blocks import BlockRule
     from rtdecode.io.marker_mapping import MarkerMapping
 
     recording_path = Path(recording_path)
@@ -140,7 +147,8 @@ def prepare_subject(
         return folder
     started = time.perf_counter()
     events = None if config.events is None else MarkerMapping.from_dict(config.events)
-    recording = read_recording(recording_path, events=events)
+    blocks = None if config.blocks is None else BlockRule.from_dict(config.blocks)
+    recording = read_recording(recording_path, events=events, blocks=blocks)
     pipeline = config.pipeline or PipelineConfig(sfreq=recording.sfreq)
     epochs = epochs_from_recording(recording, pipeline)
     if images is None and recording.metadata.get("image_dir"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from calibration.options import add_batch_size_option, add_training_arguments, train_config
-from rtdecode.cli_args import add_command, add_device_option, add_events_option, positive
+from rtdecode.cli_args import add_blocks_option, add_command, add_device_option, add_events_option, positive
 from rtdecode.models import registry
 
 DESCRIPTION = """\
@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("recordings", nargs="+", help="one calibration session (.xdf) per subject")
     add_events_option(p)
+    add_blocks_option(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--seeds", type=positive(int), default=3, help="seeds 0..N-1 per subject (default: %(default)s)"
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         teacher_weights=args.teacher_weights,
         soft_target_folds=args.soft_target_folds,
         events=None if args.events is None else args.events.to_dict(),
+        blocks=None if args.blocks is None else args.blocks.to_dict(),
     )
     executor = run_sequential
     if args.ray is not None:

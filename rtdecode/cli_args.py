@@ -244,9 +244,11 @@ def add_blocks_option(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="RULE",
         help="where the blocks (runs) of a recording start, overriding its block markers: 'pauses' or "
-        "'pauses:SECONDS' (stretches without samples or stimuli at least that long, 5 s by default), "
-        "'markers:CODE[,CODE...]' (markers that start a block) or 'times:SECONDS[,SECONDS...]' (from "
-        "the first sample). Default: the block markers, else the pauses between runs",
+        "'pauses:SECONDS' (stretches without samples or stimuli at least that long; by default 5 s without "
+        "samples, 2 s without stimuli), 'markers:CODE[,CODE...]' (markers that start a block), "
+        "'times:SECONDS[,SECONDS...]' (from the first sample) or 'runs:N' (N runs of consecutive trials). "
+        "Default: the block markers, else the pauses between runs, else 6 runs of consecutive trials; a "
+        "model remembers the rule it was calibrated with",
     )
 
 
@@ -274,22 +276,45 @@ def read_recording_for_model(path: str | Path, args: argparse.Namespace, bundle:
     Read with the command's reader options (:func:`recording_options`). Without ``--events``, a
     file whose markers hold no stimulus is read again with the mapping the model was calibrated
     with (:attr:`~rtdecode.io.bundle.ModelBundle.marker_mapping`), so a model calibrated on plain
-    codes decodes another file of them as it is.
+    codes decodes another file of them as it is. Without ``--blocks``, the blocks come from the
+    rule the model was calibrated with (:attr:`~rtdecode.io.bundle.ModelBundle.block_rule`), so
+    that the held-out blocks of its own recording are the ones calibration held out; a rule that
+    does not fit this file (its run marker missing, times past its end) is warned about, and the
+    default rule used.
     """
     from rtdecode.io import read_recording
     from rtdecode.io.formats import detect_format
+    from rtdecode.io.markers import STIMULUS
 
     options = recording_options(args)
     if "events" in options:
         options["events"] = options["events"].with_classes(bundle.class_names)
+    remembered = bundle.block_rule if "blocks" not in options else None
+    if remembered is not None:
+        options["blocks"] = remembered
     recording = read_recording(path, **options)
     mapping = bundle.marker_mapping
-    if mapping is None or "events" in options or recording.stimulus_events():
-        return recording
-    if "events" not in detect_format(path).options:
-        return recording
-    log.info("%s: markers read with the model's mapping (--events %s)", path, mapping.spec)
-    return read_recording(path, **options, events=mapping)
+    has_stimuli = any(event.get("event") == STIMULUS for _, event in recording.events())
+    if mapping is not None and "events" not in options and not has_stimuli:
+        if "events" in detect_format(path).options:
+            log.info("%s: markers read with the model's mapping (--events %s)", path, mapping.spec)
+            recording = read_recording(path, **options, events=mapping)
+    if remembered is not None:
+        try:
+            recording.blocks()
+        except ValueError as error:
+            # Another file of the kind may lack the calibration file's run markers or length.
+            log.warning(
+                "%s: the model's block rule (--blocks %s) does not fit it (%s); its blocks come from the "
+                "default rule (pass --blocks to choose)",
+                path,
+                remembered.spec,
+                error,
+            )
+            recording.block_rule = None
+        else:
+            log.info("%s: blocks by the model's rule (--blocks %s)", path, remembered.spec)
+    return recording
 
 
 def add_timeout_option(p: argparse.ArgumentParser, help: str = TIMEOUT_HELP) -> None:

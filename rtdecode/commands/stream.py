@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rtdecode.cli_args import (
+    add_blocks_option,
     add_command,
     add_device_option,
     add_duration_option,
@@ -86,7 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Timestamps start at the local LSL clock and keep the original spacing (of the smoothed time\n"
         "base) at any speed, so epochs cut by timestamp are the recorded ones. Takes an .xdf file, or\n"
         "an ImageNet-EEG .pth file with --subject. Markers are served as recorded; with --events, the\n"
-        "plain codes it maps are served as the project's JSON stimulus markers.\n\n"
+        "plain codes it maps are served as the project's JSON stimulus markers; with --blocks, each\n"
+        "stimulus marker names the block that rule gives it.\n\n"
         "--emulate-driver makes the EEG outlet behave like a real amplifier connector, to test a\n"
         "pipeline against real-world timing: a driver wakes every 10-30 ms, takes what the device\n"
         "delivered 1-8 ms before and pushes it without timestamps (liblsl stamps it at push time),\n"
@@ -111,6 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="EEG source_id (default: rtdecode-replay-NAME, or a unique one when that is in use)",
     )
     add_subject_option(p, "subject to replay from an ImageNet-EEG file")
+    add_blocks_option(p)
     p.add_argument(
         "--wait-for-consumer",
         type=at_least(0),
@@ -271,6 +274,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             "to the new streams; add --wait-for-consumer S (e.g. 10), or give a speed such as 10"
         )
     recording = read_recording(args.recording, **recording_options(args))
+    if args.blocks is not None:
+        recording.markers = recording.markers_with_blocks()
+        blocks, source = recording.blocks()
+        log.info("stimulus markers name their blocks: %d (%s)", len(set(blocks.tolist())), source)
     driver = None
     if args.emulate_driver:
         driver = DriverEmulation(seed=args.driver_seed, clock_ppm=args.clock_ppm, losses=tuple(args.drop))

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.config import PipelineConfig
+from rtdecode.io.blocks import BlockRule
 from rtdecode.io.marker_mapping import MarkerMapping
 from rtdecode.models import registry
 from rtdecode.signal.standardize import Standardizer
@@ -60,7 +61,8 @@ class ModelBundle:
     extra : dict
         Anything else worth keeping (subject, source recording, teacher report...), and
         ``marker_mapping``: how the calibration recording's plain marker codes became classes
-        (:attr:`marker_mapping`).
+        (:attr:`marker_mapping`); ``block_rule``: the ``--blocks`` it was calibrated with
+        (:attr:`block_rule`).
     """
 
     model: Any
@@ -99,6 +101,21 @@ class ModelBundle:
         if not stored:
             return None
         return MarkerMapping.from_dict(stored).with_classes(self.class_names)
+
+    @property
+    def block_rule(self) -> BlockRule | None:
+        """The ``--blocks`` rule the model was calibrated with, or None for the default rule.
+
+        ``predict`` and ``figure`` group a recording's stimuli into blocks with it when no
+        ``--blocks`` is given.
+
+        Raises
+        ------
+        ValueError
+            ``extra["block_rule"]`` is not a stored rule (an edited bundle).
+        """
+        stored = self.extra.get("block_rule")
+        return None if not stored else BlockRule.from_dict(stored)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities for the model's input features.

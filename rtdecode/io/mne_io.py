@@ -6,17 +6,15 @@ Its annotations (or, without any, the events of its stimulus channel) are its ma
 codes. Which codes are stimuli of which class is said with a
 :class:`~rtdecode.io.marker_mapping.MarkerMapping` (``--events "S1=house,S2=face"`` on the command
 line), applied by :func:`~rtdecode.io.marker_mapping.map_markers` as for every other format;
-every other annotation is kept as a plain-text marker. Files carry no block structure, so trials
-are grouped into blocks at pauses (a new block after 2 s without a stimulus), or, with fewer than
-three such blocks, into ``n_blocks`` runs of consecutive trials, so that evaluation can still
-split by block.
+every other annotation is kept as a plain-text marker. The files carry no block markers; the
+blocks (runs) of their stimuli come from the one rule of every format, :mod:`rtdecode.io.blocks`
+(the breaks between runs, else runs of consecutive trials, or ``--blocks``).
 
 :func:`to_mne_raw` and :func:`epochs_to_mne` go the other way, for users who analyse further in MNE.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,21 +22,16 @@ from typing import Any
 import numpy as np
 
 from rtdecode.io.marker_mapping import MarkerMapping, map_markers
-from rtdecode.io.markers import OTHER, STIMULUS, parse_marker, project_event
+from rtdecode.io.markers import OTHER, STIMULUS, parse_marker
 from rtdecode.io.recording import Marker, Recording
 
 log = logging.getLogger(__name__)
 
 # The file names read_mne takes (BIDS datasets hold files of these types too).
 MNE_SUFFIXES = (".vhdr", ".edf", ".bdf", ".fif", ".fif.gz", ".set")
-# A pause this long between stimuli starts a new block.
-BLOCK_PAUSE_S = 2.0
-DEFAULT_BLOCKS = 6
 
 
-def read_mne(
-    path: str | Path, *, events: MarkerMapping | str | None = None, n_blocks: int = DEFAULT_BLOCKS
-) -> Recording:
+def read_mne(path: str | Path, *, events: MarkerMapping | str | None = None) -> Recording:
     """Read a BrainVision, EDF/BDF, FIF or EEGLAB file (or one inside a BIDS dataset).
 
     Parameters
@@ -50,8 +43,6 @@ def read_mne(
         Which event codes are stimuli of which class (an ``--events`` value: pairs, a mapping
         file or a pattern); without it every event stays a plain-text marker (enough for
         ``info`` and ``replay``).
-    n_blocks : int
-        Blocks to cut the trials into when pauses do not give at least three.
 
     Returns
     -------
@@ -107,7 +98,7 @@ def read_mne(
         timestamps=timestamps,
         sfreq=sfreq,
         channel_names=[raw.ch_names[i] for i in picks],
-        markers=_with_blocks(markers, n_blocks),
+        markers=markers,
         metadata=metadata,
     )
 
@@ -131,30 +122,6 @@ def _events_of(raw: Any) -> list[tuple[float, str]]:
         return []
     found = mne.find_events(raw, shortest_event=1, verbose="error")
     return [(float((sample - raw.first_samp) / raw.info["sfreq"]), str(code)) for sample, _, code in found]
-
-
-def _with_blocks(markers: list[Marker], n_blocks: int) -> list[Marker]:
-    """The markers with a ``block`` in every stimulus marker that has none (see :func:`_blocks`)."""
-    stimuli = [
-        (i, event)
-        for i, event in enumerate(project_event(m.text) for m in markers)
-        if event is not None and event.get("event") == STIMULUS and "block" not in event
-    ]
-    blocks = _blocks(np.array([markers[i].timestamp for i, _ in stimuli]), n_blocks)
-    out = list(markers)
-    for (i, event), block in zip(stimuli, blocks, strict=True):
-        out[i] = Marker(out[i].timestamp, json.dumps({**event, "block": int(block)}))
-    return out
-
-
-def _blocks(onsets: np.ndarray, n_blocks: int) -> np.ndarray:
-    """Block of each stimulus: at pauses, else ``n_blocks`` runs of consecutive trials."""
-    if len(onsets) == 0:
-        return np.zeros(0, dtype=int)
-    by_pause = np.cumsum(np.diff(onsets, prepend=onsets[0]) > BLOCK_PAUSE_S)
-    if by_pause.max() + 1 >= 3:
-        return by_pause
-    return (np.arange(len(onsets)) * max(1, n_blocks) // len(onsets)).astype(int)
 
 
 def to_mne_raw(recording: Recording) -> Any:

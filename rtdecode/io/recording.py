@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -90,8 +91,7 @@ class Recording:
         ``block_end`` markers announce pauses between runs, and a ``pauses:SECONDS`` block rule
         sets how long a stretch without samples makes one.
         """
-        rule = self.block_rule
-        pause_s = rule.pause_s if rule is not None and rule.kind == "pauses" else PAUSE_S
+        pause_s = PAUSE_S if self.block_rule is None else self.block_rule.sample_pause_s
         key = (id(self.timestamps), self.n_samples, self.sfreq, pause_s, id(self.markers), len(self.markers))
         if self._time is None or self._time[0] != key:
             announced = [m.timestamp for m in self.markers if parse_marker(m.text)["event"] == BLOCK_END]
@@ -113,6 +113,21 @@ class Recording:
         stimuli = [(t, e) for t, e in self.events() if e.get("event") == STIMULUS]
         blocks, _ = self.blocks(stimuli)
         return [(t, {**e, "block": int(b)}) for (t, e), b in zip(stimuli, blocks, strict=True)]
+
+    def markers_with_blocks(self) -> list[Marker]:
+        """The markers, each stimulus marker's JSON naming its block (:meth:`blocks`).
+
+        What ``replay --blocks`` serves, so that a consumer (or a recording of the replay) sees
+        the blocks the rule gave. Plain codes that are no stimulus stay as they are.
+        """
+        blocks = iter(int(event["block"]) for _, event in self.stimulus_events())
+        out: list[Marker] = []
+        for marker in self.markers:
+            event = parse_marker(marker.text)
+            if event.get("event") == STIMULUS:
+                marker = Marker(marker.timestamp, json.dumps({**event, "block": next(blocks)}))
+            out.append(marker)
+        return out
 
     def blocks(self, stimuli: list[tuple[float, dict[str, Any]]] | None = None) -> tuple[np.ndarray, str]:
         """The block of every stimulus and where the blocks come from (:mod:`rtdecode.io.blocks`).

@@ -62,15 +62,28 @@ def _blocks(recording: Recording) -> list[int]:
     return [e["block"] for _, e in recording.stimulus_events()]
 
 
+DEFAULT = "pauses between runs: at least 5 s without samples or 2 s without stimuli"
+
+
 @pytest.mark.parametrize(
     ("session", "rule", "n_blocks", "source"),
     [
         # the stream stopped between runs: its pauses
-        (dict(), None, 3, "pauses between runs of at least 5 s"),
+        (dict(), None, 3, DEFAULT),
         # the recorder ran on, no stimulus for 12 s: still the runs
-        (dict(stopped=False), None, 3, "pauses between runs of at least 5 s"),
-        # a slow design (a stimulus every 6 s) in one long run: no run per trial
-        (dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0), None, 1, "pauses"),
+        (dict(stopped=False), None, 3, DEFAULT),
+        # the runs stored back to back (an amplifier's own file): 3 s between them at 0.7 s intervals
+        (dict(run_starts=(0.0, 20.5, 41.0), stopped=False), None, 3, DEFAULT),
+        # a slow design (a stimulus every 6 s) in one long run: no run per trial, but runs of
+        # consecutive trials, so that a block split still holds out stretches of time
+        (
+            dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0),
+            None,
+            6,
+            "6 runs of consecutive stimuli: the pauses between runs give 1 block",
+        ),
+        # asked for by name, the pauses are what they are
+        (dict(run_starts=(0.0,), run_s=120.0, stopped=False, isi=6.0), "pauses", 1, "pauses between runs: "),
         # pauses shorter than asked for: one block
         (dict(), "pauses:20", 1, "pauses between runs of at least 20 s"),
         # the presenter's own run marker
@@ -78,6 +91,9 @@ def _blocks(recording: Recording) -> list[int]:
         # times from the first sample
         (dict(stopped=False), "times:0,25,45", 3, "times 0, 25, 45 s"),
         (dict(stopped=False), "times:25", 2, "times 25 s"),
+        # equal runs of consecutive stimuli, whatever the pauses
+        (dict(), "runs:4", 4, "4 runs of consecutive stimuli"),
+        (dict(), "runs:1", 1, "1 run of consecutive stimuli"),
     ],
 )
 def test_runs_without_block_markers_become_blocks(session, rule, n_blocks, source):
@@ -128,7 +144,9 @@ def test_an_explicit_rule_overrides_the_markers_blocks_and_their_absence_is_refu
 
 
 @pytest.mark.parametrize(
-    "text", ["runs", "pauses:x", "pauses:-3", "pauses:1,2", "markers:", "times:", "times:10,-1", "times:a"]
+    "text",
+    ["runs", "runs:0", "runs:2.5", "runs:3,4", "pauses:x", "pauses:-3", "pauses:1,2", "markers:", "times:"]
+    + ["times:10,-1", "times:a"],
 )
 def test_bad_rules_are_refused_with_the_syntax(text):
     with pytest.raises(ValueError, match="blocks"):
@@ -140,7 +158,7 @@ def test_info_and_the_cli_option(tmp_path, capsys):
     write_xdf(path, lab_session())
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "blocks: 3 (pauses between runs of at least 5 s)" in out
+    assert f"blocks: 3 ({DEFAULT})" in out
     assert "pauses between runs: 2" in out and "gaps: none" in out
     assert main(["info", str(path), "--blocks", "markers:run_start"]) == 0
     assert "blocks: 3 (markers run_start)" in capsys.readouterr().out
@@ -166,3 +184,79 @@ def test_the_real_n170_recording_without_block_markers_keeps_its_six_runs(tmp_pa
     assert _blocks(recording) == [e["block"] for _, e in source.stimulus_events()]
     assert len(recording.time_base.pauses) == 5 and recording.time_base.gaps == []
     assert len(leave_one_block_out(np.array(_blocks(recording)))) == 6
+
+
+@pytest.mark.parametrize("text", ["pauses", "pauses:7.5", "markers:run_start,S 10", "times:0,25.5", "runs:4"])
+def test_a_rule_reads_back_from_its_text_and_from_what_a_bundle_stores(text):
+    rule = BlockRule.parse(text)
+    assert BlockRule.parse(rule.spec) == rule == BlockRule.from_dict(json.loads(json.dumps(rule.to_dict())))
+    with pytest.raises(ValueError, match="not a stored block rule"):
+        BlockRule.from_dict({"codes": ["x"]})
+
+
+def test_replay_serves_the_blocks_a_rule_gives(tmp_path):
+    from rtdecode.cli import build_parser
+
+    recording = lab_session(stopped=False)
+    recording.block_rule = BlockRule.parse("runs:4")
+    served = Recording(
+        recording.data, recording.timestamps, SFREQ, recording.channel_names, recording.markers_with_blocks()
+    )
+    assert _blocks(served) == _blocks(recording) and served.blocks()[1] == "block markers"
+    assert [m.text for m in served.markers if "run_start" in m.text] == ["run_start"] * 3  # kept as they are
+    args = build_parser().parse_args(["replay", str(tmp_path / "x.xdf"), "--blocks", "runs:4"])
+    assert args.blocks == BlockRule("runs", runs=4)
+
+
+def test_the_bundle_remembers_the_rule_so_predict_holds_out_the_calibration_blocks(tmp_path, capsys, caplog):
+    path = tmp_path / "lab.xdf"
+    write_xdf(path, lab_session(stopped=False))
+    fast = ["--max-epochs", "1", "--baselines", "none", "--candidates", "erp_lda", "--preset", "erp_lda"]
+    out = tmp_path / "run"
+    argv = ["calibrate", str(path), "--blocks", "runs:5", "--out", str(out), "--teacher", "none", *fast]
+    assert main([*argv, "--device", "cpu", "--evaluation", "split"]) == 0, capsys.readouterr().err
+    meta = json.loads((out / "model" / "bundle.json").read_text())
+    assert meta["extra"]["block_rule"]["kind"] == "runs" and meta["extra"]["block_rule"]["runs"] == 5
+    test_blocks = set(meta["extra"]["test_blocks"])
+    capsys.readouterr()
+    # predict, without --blocks: the model's rule numbers the blocks (the default would find 3 runs).
+    assert main(["predict", str(path), "--model", str(out / "model"), "--jsonl", "--device", "cpu"]) == 0
+    predictions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted({p["marker"]["block"] for p in predictions}) == [0, 1, 2, 3, 4]
+    assert "blocks by the model's rule (--blocks runs:5)" in caplog.text
+    assert (
+        f"held-out (test) blocks: {sum(p['marker']['block'] in test_blocks for p in predictions)} epochs"
+        in (caplog.text)
+    )
+
+
+def test_a_remembered_rule_that_does_not_fit_another_file_falls_back_to_the_default(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from rtdecode.cli_args import read_recording_for_model
+
+    path = tmp_path / "no-run-marker.xdf"
+    write_xdf(path, lab_session(stopped=False, run_marker=None))
+    bundle = SimpleNamespace(
+        class_names=["house", "face"], marker_mapping=None, block_rule=BlockRule.parse("markers:run_start")
+    )
+    recording = read_recording_for_model(path, SimpleNamespace(), bundle)
+    assert recording.block_rule is None and sorted(set(_blocks(recording))) == [0, 1, 2]
+    assert "the model's block rule (--blocks markers:run_start) does not fit it" in caplog.text
+    # --blocks overrides the model's rule.
+    recording = read_recording_for_model(path, SimpleNamespace(blocks=BlockRule.parse("runs:4")), bundle)
+    assert sorted(set(_blocks(recording))) == [0, 1, 2, 3]
+
+
+def test_study_groups_each_recording_by_its_blocks_option(tmp_path):
+    from calibration.study import StudyConfig, prepare_subject
+
+    path = tmp_path / "lab.xdf"
+    write_xdf(path, lab_session(stopped=False))
+    default = prepare_subject(path, tmp_path / "study", StudyConfig(teacher="none"))
+    by_runs = prepare_subject(
+        path, tmp_path / "study", StudyConfig(teacher="none", blocks=BlockRule.parse("runs:4").to_dict())
+    )
+    assert default != by_runs  # each rule is prepared on its own
+    assert sorted(set(np.load(default / "blocks.npy").tolist())) == [0, 1, 2]
+    assert sorted(set(np.load(by_runs / "blocks.npy").tolist())) == [0, 1, 2, 3]

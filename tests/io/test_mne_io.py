@@ -87,3 +87,26 @@ def test_a_file_inside_a_bids_dataset_is_read_with_mne_bids(tmp_path):
     )
     recording = read_mne(written.fpath, events="1=face,2=house")
     assert recording.metadata["source"] == "bids" and len(recording.stimulus_events()) == len(onsets)
+
+
+def test_a_continuous_file_without_breaks_gets_runs_of_consecutive_trials_as_every_format(tmp_path):
+    # One run of 90 stimuli every 0.6 s: no break between runs anywhere.
+    raw, _, _ = mne_raw_with_annotations()
+    onsets = 1.0 + 0.6 * np.arange(90)
+    raw.set_annotations(mne.Annotations(onsets, np.zeros(90), ["1" if i % 2 else "2" for i in range(90)]))
+    edf = tmp_path / "continuous.edf"
+    mne.export.export_raw(edf, raw, verbose="error")
+    recording = read_recording(edf, events="1=face,2=house")
+    blocks, source = recording.blocks()
+    # The one rule of io.blocks, as for an XDF: six runs of fifteen consecutive trials.
+    assert source == "6 runs of consecutive stimuli: the pauses between runs give 1 block"
+    np.testing.assert_array_equal(blocks, np.repeat(np.arange(6), 15))
+    from rtdecode.io.xdf import write_xdf
+
+    write_xdf(tmp_path / "continuous.xdf", recording)
+    np.testing.assert_array_equal(read_recording(tmp_path / "continuous.xdf").blocks()[0], blocks)
+    # --blocks runs:N says how many; the file's reader takes no block option of its own.
+    three = read_recording(edf, events="1=face,2=house", blocks="runs:3")
+    np.testing.assert_array_equal(three.blocks()[0], np.repeat(np.arange(3), 30))
+    with pytest.raises(ValueError, match="cannot use the option"):
+        read_recording(edf, n_blocks=3)

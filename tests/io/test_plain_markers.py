@@ -48,7 +48,7 @@ class Lab(NamedTuple):
     write: Callable[[Path, Recording], Path]
     events: str  # {tmp}: the test's folder, for mapping files
     codes: dict[str, int]  # what info lists without a mapping
-    runs_have_gaps: bool  # the file keeps the pauses as stretches without samples
+    runs_have_pauses: bool  # the file keeps the pauses as stretches without samples
 
 
 def _mapping_file(name: str, text: str) -> Callable[[Path, Recording], Path]:
@@ -129,7 +129,9 @@ def test_a_lab_recording_reads_with_events_and_finds_its_runs(lab: Lab, session,
     assert len(stimuli) == LAB_TRIALS
     assert [e["class"] for _, e in stimuli] == [LAB_CLASSES[label] for label in labels]
     assert mapped.metadata["marker_mapping"]["classes"] in (["house", "face"], ["face", "house"])
-    assert (len(mapped.time_base.gaps) >= LAB_RUNS - 1) == lab.runs_have_gaps
+    # The stretches without samples between runs are pauses between runs, never lost samples.
+    assert (len(mapped.time_base.pauses) == LAB_RUNS - 1) == lab.runs_have_pauses
+    assert mapped.time_base.gaps == []
     epochs = epochs_from_recording(mapped, PipelineConfig(sfreq=mapped.sfreq))
     assert len(epochs) == LAB_TRIALS and set(epochs.class_names) == {"house", "face"}
     np.testing.assert_array_equal(epochs.blocks, runs)  # no block markers: the pauses make the runs

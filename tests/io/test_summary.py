@@ -48,7 +48,7 @@ DAY = 86400.0
             [10.0, 30.0, 30.0 + DAY],
             False,
             None,
-            ["pauses between runs: 2", "gaps: none", "blocks: 3 (pauses between runs of at least 5 s)"],
+            ["pauses between runs: 2", "gaps: none", "blocks: 3 (pauses between runs: at least 5 s without"],
             ["not delivered"],
         ),
         # 2 s without samples, announced by block markers: a pause however short
