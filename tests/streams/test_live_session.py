@@ -40,7 +40,7 @@ def _bundle(recording, channel_names=None) -> ModelBundle:
         StudentCNN(config).eval(),
         config,
         PipelineConfig(sfreq=recording.sfreq),
-        Standardizer(mean=np.zeros(n), std=np.full(n, 5.0)),
+        Standardizer.from_dict({"mean": np.zeros(n), "std": np.full(n, 5.0)}),
         class_names,
         list(channel_names or recording.channel_names),
         recording.sfreq,
