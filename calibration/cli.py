@@ -206,6 +206,8 @@ def run_demo(args: argparse.Namespace) -> int:
             **{
                 **vars(args),
                 "recording": str(session),
+                # The demo's --subject is the simulated subject, not a reader option of its session file.
+                "subject": None,
                 "out": str(out / "calibration"),
                 "images": None,
                 "no_distillation": False,

@@ -83,3 +83,36 @@ def test_demo_help_gives_the_readmes_duration():
     measured = re.search(r"The demo itself took (\d+) minutes", readme)
     assert measured, "the README no longer says how long the demo takes"
     assert f"about {measured.group(1)} minutes" in " ".join(demo.description.split())
+
+
+def test_the_demo_calibrates_its_session_without_passing_its_subject_to_the_reader(tmp_path, monkeypatch):
+    """The demo's --subject picks the simulated subject; calibrating the XDF it wrote must not hand
+    that number to the XDF reader (which takes no subject: the demo then stopped at step 2)."""
+    import calibration.cli
+    from rtdecode.cli_args import recording_options
+    from rtdecode.io import read_recording
+
+    seen = {}
+
+    def calibrate(args):
+        seen["options"] = recording_options(args)
+        read_recording(args.recording, **seen["options"])  # what calibrate reads first
+        raise SystemExit(0)
+
+    monkeypatch.setattr(calibration.cli, "run", calibrate)
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "demo",
+                "--no-gui",
+                "--subject",
+                "3",
+                "--classes",
+                "2",
+                "--images-per-class",
+                "4",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+    assert seen["options"] == {}
