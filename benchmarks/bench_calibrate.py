@@ -116,12 +116,12 @@ def _step_comparison(features: np.ndarray, n_classes: int, rounds: int = 3, step
 
 def _steps_only(args: argparse.Namespace, work: Path) -> int:
     from calibration.epochs import epochs_from_recording
+    from rtdecode.io import read_recording
     from rtdecode.io.bundle import load_bundle
-    from rtdecode.io.xdf import read_xdf
     from rtdecode.signal.preprocess import epoch_features
 
     bundle = load_bundle(work / f"run_{args.classes}c" / "model")
-    sample = epochs_from_recording(read_xdf(_session(args, work)), bundle.pipeline).epochs[:64]
+    sample = epochs_from_recording(read_recording(_session(args, work)), bundle.pipeline).epochs[:64]
     load_before = os.getloadavg()
     steps = _step_comparison(
         epoch_features(sample, bundle.standardizer, bundle.pipeline), len(bundle.class_names)
@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             "test_top1": report["results"][name]["top1"],
         }
     from calibration.epochs import epochs_from_recording
-    from rtdecode.io.xdf import read_xdf
+    from rtdecode.io import read_recording
 
-    recording = read_xdf(session)
+    recording = read_recording(session)
     from rtdecode.io.bundle import load_bundle
 
     bundle = load_bundle(run_dir / "model")

@@ -38,8 +38,8 @@ from sklearn.pipeline import make_pipeline
 from calibration.calibrate import ALL_BASELINES, CalibrationConfig, calibrate
 from calibration.metrics import point
 from calibration.train import TrainConfig
+from rtdecode.io import read_recording
 from rtdecode.io.recording import Recording
-from rtdecode.io.xdf import read_xdf
 
 XDF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "eegnb-n170-subject1.xdf"
 PEER_BAND_HZ, PEER_WINDOW_S, PEER_REJECT_UV = (1.0, 30.0), (-0.1, 0.8), 75.0
@@ -89,7 +89,7 @@ def peer_top1(
 
 
 def run(args: argparse.Namespace) -> dict:
-    recording = read_xdf(args.xdf)
+    recording = read_recording(args.xdf)
     out = Path(args.out)
     baselines = ALL_BASELINES if args.baselines == "all" else tuple(b for b in args.baselines.split(",") if b)
     train = TrainConfig(max_epochs=args.max_epochs, device=args.device, progress=False)

@@ -111,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         target_statistics,
     )
     from calibration.teacher_choice import resolve_teacher
-    from rtdecode.io.xdf import read_xdf
+    from rtdecode.io import read_recording
     from rtdecode.sim.evoked import snr_channels
     from rtdecode.sim.oracle import subject_from_recording
     from rtdecode.sim.stimuli import IMAGE_SCALE
 
     session = Path(args.session)
-    recording = read_xdf(session)
+    recording = read_recording(session)
     subject = subject_from_recording(recording)
     ids, labels = list(subject.image_ids), np.asarray(subject.image_labels)
     z, protos = subject.image_latents, subject.prototypes

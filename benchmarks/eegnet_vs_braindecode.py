@@ -11,9 +11,12 @@ early stopping on the validation block). Variants:
 - ``braindecode``: ``braindecode.models.EEGNet`` with its defaults (EEGNetv4: max-norm 1 on the
   depthwise spatial filters, batch norm momentum 0.01 and eps 1e-3, symmetric padding);
 - ``braindecode_torch_bn``: the same with torch's batch-norm defaults (momentum 0.1, eps 1e-5);
-- ``braindecode_no_maxnorm``: braindecode's defaults without the max-norm constraint.
+- ``braindecode_no_maxnorm``: braindecode's defaults without the max-norm constraint;
+- ``braindecode_torch_bn_project_init``: torch's batch-norm defaults and the project's initial
+  weights copied in: what is left to differ is braindecode's padding (and a max-norm that the
+  project's initial spatial filters, of norm about 0.6, do not reach).
 
-The two ablations say which of braindecode's differences moves the score. Prints a table and
+The ablations say which of braindecode's differences moves the score. Prints a table and
 writes JSON.
 
 Usage::
@@ -43,10 +46,27 @@ from calibration.notch import choose_notch
 from calibration.splits import block_split, leave_one_block_out
 from calibration.train import TrainConfig, predict_proba, seed_everything, train_classifier
 from rtdecode.config import PipelineConfig
-from rtdecode.io.xdf import read_xdf
+from rtdecode.io import read_recording
 from rtdecode.models.eegnet import EEGNet, EEGNetConfig
 
-VARIANTS = ("project", "braindecode", "braindecode_torch_bn", "braindecode_no_maxnorm")
+VARIANTS = (
+    "project",
+    "braindecode",
+    "braindecode_torch_bn",
+    "braindecode_no_maxnorm",
+    "braindecode_torch_bn_project_init",
+)
+# The project's EEGNet layers -> braindecode's (the same tensors, the dense head reshaped).
+PROJECT_TO_BRAINDECODE = {
+    "temporal.1.": "conv_temporal.",
+    "temporal.2.": "bnorm_temporal.",
+    "spatial.0.weight": "conv_spatial.parametrizations.weight.original",
+    "spatial.1.": "bnorm_1.",
+    "separable.1.": "conv_separable_depth.",
+    "separable.2.": "conv_separable_point.",
+    "separable.3.": "bnorm_2.",
+    "head.": "final_layer.conv_classifier.",
+}
 
 
 class ChannelsFirst(nn.Module):
@@ -68,15 +88,27 @@ def build(variant: str, n_channels: int, n_classes: int, n_samples: int) -> nn.M
 
     from braindecode.models import EEGNet as BraindecodeEEGNet
 
+    torch_bn = {"batch_norm_momentum": 0.1, "batch_norm_eps": 1e-5}
     changes: dict[str, Any] = {
         "braindecode": {},
-        "braindecode_torch_bn": {"batch_norm_momentum": 0.1, "batch_norm_eps": 1e-5},
+        "braindecode_torch_bn": torch_bn,
         # renorm with this bound never rescales a filter: the constraint is off.
         "braindecode_no_maxnorm": {"conv_spatial_max_norm": 1e9},
+        "braindecode_torch_bn_project_init": torch_bn,
     }[variant]
+    # Drawn first, so that its initial weights are the project variant's (same seed).
+    project = build("project", n_channels, n_classes, n_samples) if variant.endswith("project_init") else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its deprecation notice about the (default) conv classifier
         network = BraindecodeEEGNet(n_chans=n_channels, n_outputs=n_classes, n_times=n_samples, **changes)
+    if project is not None:
+        target = network.state_dict()
+        copied = {}
+        for name, tensor in project.state_dict().items():
+            prefix = next(p for p in PROJECT_TO_BRAINDECODE if name.startswith(p))
+            key = PROJECT_TO_BRAINDECODE[prefix] + name[len(prefix) :]
+            copied[key] = tensor.reshape(target[key].shape)
+        network.load_state_dict(copied)
     return ChannelsFirst(network)
 
 
@@ -84,7 +116,7 @@ def run(
     path: Path, variants: tuple[str, ...], max_epochs: int, threads: int, out: Path | None = None
 ) -> dict[str, Any]:
     """Train and test every variant; the JSON (``out``) is rewritten after each one."""
-    recording = read_xdf(path)
+    recording = read_recording(path)
     config = CalibrationConfig()
     notes: list[str] = []
     pipeline, _ = choose_notch(recording, PipelineConfig(sfreq=recording.sfreq), config.mains, notes)
