@@ -242,8 +242,12 @@ def report_header(report: dict[str, Any]) -> str:
             f"{report['student_parameters']:,} parameters"
         )
     dropped = sum(report["dropped"].values())
+    # A lab's recording (LabRecorder, MNE formats) names no subject: the title then says nothing of one.
+    title = "# Calibration report" + (
+        f" (subject {report['subject']})" if report.get("subject") is not None else ""
+    )
     return (
-        f"# Calibration report (subject {report['subject']})\n\n"
+        f"{title}\n\n"
         f"{report['n_epochs']} epochs ({dropped} dropped: {report['dropped'] or 'none'}), "
         f"{report['n_classes']} classes; {where}. {teacher_text}.\n\n"
         f"Chosen model: **{display_name(chosen)}** ({selection['reason']}): {size}."

@@ -257,3 +257,8 @@ def test_the_training_log_counts_epochs_from_1(caplog):
         history = train_classifier(torch.nn.Linear(4, 2), x, y, x, y, config, description="tiny")
     assert len(history.val_acc) == 2 and history.best_epoch == 0
     assert "tiny: early stop at epoch 2 (best 1)" in caplog.text
+
+
+def test_a_recording_without_a_subject_gets_a_title_without_one():
+    assert report_header(_report(subject=None)).splitlines()[0] == "# Calibration report"
+    assert report_header(_report()).splitlines()[0] == "# Calibration report (subject 2)"
