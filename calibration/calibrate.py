@@ -531,7 +531,8 @@ def _bundle(
         model=model,
         model_config=chosen.model_config,
         pipeline=view.pipeline,
-        standardizer=view.standardizer,
+        # Unaligned models keep their scaling; the recorded covariance lets live decoding adapt.
+        standardizer=view.tracking_standardizer() if view.standardizer.align == "none" else view.standardizer,
         class_names=class_names,
         channel_names=list(recording.channel_names),
         sfreq=recording.sfreq,
