@@ -40,7 +40,7 @@ import numpy as np
 from calibration.calibrate import CalibrationConfig, CalibrationResult
 from calibration.classical import classical_model
 from calibration.epochs import EpochSet
-from calibration.fitting import ERP, PAPER, View, fit_split
+from calibration.fitting import ERP, View, fit_split
 from calibration.metrics import evaluate_predictions, summarize_folds
 from calibration.networks import fit_network, network_inputs
 from calibration.report import plot_confusion, report_notes, write_report
