@@ -101,6 +101,15 @@ class StudyTask:
     def model(self) -> str:
         return f"{self.network}+kd" if self.distill else self.network
 
+    @property
+    def label(self) -> str:
+        """The run in a log line."""
+        return f"subject {self.subject}, seed {self.seed}, {self.model}"
+
+    def run(self, config: StudyConfig) -> dict[str, Any]:
+        """Run this task (:func:`run_task`); what every executor calls through :func:`execute`."""
+        return run_task(self, config)
+
 
 # --------------------------------------------------------------------------------------------
 # Preparing a subject once
@@ -151,6 +160,7 @@ def prepare_subject(
     recording = read_recording(recording_path, events=events, blocks=blocks)
     pipeline = config.pipeline or PipelineConfig(sfreq=recording.sfreq)
     epochs = epochs_from_recording(recording, pipeline)
+    seconds_epochs = time.perf_counter() - started
     if images is None and recording.metadata.get("image_dir"):
         images = recording_path.parent / recording.metadata["image_dir"]
     teacher_report: dict[str, Any] = {"used": False}
@@ -176,6 +186,7 @@ def prepare_subject(
     np.save(tmp / "epochs.npy", epochs.epochs)
     np.save(tmp / "labels.npy", epochs.labels.astype(np.int64))
     np.save(tmp / "blocks.npy", epochs.blocks.astype(np.int64))
+    np.save(tmp / "onsets.npy", epochs.onsets.astype(np.float64))
     if soft is not None:
         np.save(tmp / "soft.npy", soft.astype(np.float32))
     subject = recording.metadata.get("subject", recording_path.stem)
@@ -188,6 +199,7 @@ def prepare_subject(
         "pipeline": pipeline.to_dict(),
         "teacher": teacher_report,
         "seconds": time.perf_counter() - started,
+        "seconds_epochs": seconds_epochs,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float), encoding="utf-8")
     if folder.exists():  # another process finished first: keep its copy
@@ -199,7 +211,7 @@ def prepare_subject(
     return folder
 
 
-def _load_prepared(folder: Path) -> dict[str, Any]:
+def load_prepared(folder: Path) -> dict[str, Any]:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     data = {
         "meta": meta,
@@ -207,6 +219,10 @@ def _load_prepared(folder: Path) -> dict[str, Any]:
         "epochs": np.load(folder / "epochs.npy", mmap_mode="r"),
         "labels": np.load(folder / "labels.npy"),
         "blocks": np.load(folder / "blocks.npy"),
+        # Folders prepared before onsets were kept hold their epochs in time order.
+        "onsets": np.load(folder / "onsets.npy")
+        if (folder / "onsets.npy").is_file()
+        else np.arange(meta["n_epochs"], dtype=np.float64),
         "soft": np.load(folder / "soft.npy") if (folder / "soft.npy").is_file() else None,
     }
     return data
@@ -234,7 +250,7 @@ def run_task(task: StudyTask, config: StudyConfig) -> dict[str, Any]:
     from rtdecode.signal.standardize import Standardizer
 
     started = time.perf_counter()
-    data = _load_prepared(Path(task.prepared))
+    data = load_prepared(Path(task.prepared))
     pipeline = PipelineConfig.from_dict(data["meta"]["pipeline"])
     y = data["labels"]
     n_classes = len(data["meta"]["class_names"])
@@ -286,24 +302,39 @@ def run_task(task: StudyTask, config: StudyConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _config_key(config: StudyConfig) -> str:
-    # Seeds and networks choose which runs exist, not how one runs: a study grown by a seed
-    # or a network reuses the runs it already has.
-    how = {k: v for k, v in config.to_dict().items() if k not in ("seeds", "networks")}
+# Seeds and networks choose which runs exist, not how one runs: a study grown by a seed or a
+# network reuses the runs it already has.
+STUDY_VARYING = ("seeds", "networks")
+# What identifies a run of the study in its journal (every result holds its task's fields).
+STUDY_RUN_FIELDS = ("prepared", "seed", "network", "distill")
+
+
+def config_key(config: Any, varying: Sequence[str] = STUDY_VARYING) -> str:
+    """A hash of how ``config`` (anything with ``to_dict``) runs, leaving out the fields in ``varying``."""
+    how = {k: v for k, v in config.to_dict().items() if k not in varying}
     return hashlib.sha256(json.dumps(how, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class Journal:
     """Finished runs, appended to a JSON-lines file as each ends, so an interrupted study resumes.
 
-    Runs in the file made with another configuration (see :func:`_config_key`) are ignored.
+    Runs in the file made with another configuration (see :func:`config_key`) are ignored.
     :func:`run_study` gives it to the executor, which skips the runs it holds and adds each
-    result as it comes (the Ray driver in whatever order the tasks finish).
+    result as it comes (the Ray driver in whatever order the tasks finish). Another study
+    (:mod:`calibration.transfer_study`) passes its own ``fields`` (the task fields that identify
+    a run) and ``varying`` (the config fields that only choose which runs exist).
     """
 
-    def __init__(self, path: Path | None, config: StudyConfig) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        config: Any,
+        fields: Sequence[str] = STUDY_RUN_FIELDS,
+        varying: Sequence[str] = STUDY_VARYING,
+    ) -> None:
         self.path = path
-        self.key = _config_key(config)
+        self.fields = tuple(fields)
+        self.key = config_key(config, varying)
         self._done: dict[tuple, dict[str, Any]] = {}
         if path is not None and path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -313,14 +344,17 @@ class Journal:
                 if r.get("config_key") == self.key:
                     self._done[self._run_key(r)] = r
 
-    @staticmethod
-    def _run_key(run: dict[str, Any]) -> tuple:
+    def _run_key(self, run: dict[str, Any]) -> tuple:
         # A run is its task: the task's fields are in every result (see :func:`run_task`).
-        return (run["prepared"], run["seed"], run["network"], run["distill"])
+        return tuple(json.dumps(run.get(f), sort_keys=True) for f in self.fields)
 
-    def get(self, task: StudyTask) -> dict[str, Any] | None:
+    def get(self, task: Any) -> dict[str, Any] | None:
         """The recorded result of ``task``, or None when it has not run yet."""
         return self._done.get(self._run_key(asdict(task)))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run of this configuration, in the order first recorded."""
+        return list(self._done.values())
 
     def add(self, result: dict[str, Any]) -> dict[str, Any]:
         """Stamp ``result`` with this configuration's key, append it to the file and return it."""
@@ -332,10 +366,15 @@ class Journal:
         return result
 
 
+def execute(task: Any, config: Any) -> dict[str, Any]:
+    """Run one task of any study (``task.run(config)``): what both executors call."""
+    return task.run(config)
+
+
 class Executor(Protocol):
     """Runs a study's tasks; :func:`run_study` is given one.
 
-    ``executor(tasks, config, journal)`` runs every task with :func:`run_task` (or takes its
+    ``executor(tasks, config, journal)`` runs every task with :func:`execute` (or takes its
     result from ``journal``), adds each new result to ``journal`` as it finishes, and returns the
     results in task order with a JSON-able description of where they ran (``{"kind": ...}``,
     kept in the report).
@@ -367,8 +406,8 @@ def run_sequential(
         if previous is not None:
             results.append(previous)
             continue
-        log.info("run %d/%d: subject %s, seed %d, %s", i + 1, len(tasks), task.subject, task.seed, task.model)
-        results.append(journal.add(run_task(task, config)))
+        log.info("run %d/%d: %s", i + 1, len(tasks), task.label)
+        results.append(journal.add(execute(task, config)))
     return results, {"kind": "sequential"}
 
 

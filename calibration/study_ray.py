@@ -2,7 +2,7 @@
 
 :class:`RayExecutor` is the :class:`calibration.study.Executor` that ``run_study`` is given for a
 study on Ray. Ray is optional (``pip install 'rtdecode[ray]'``). Each task runs
-:func:`calibration.study.run_task`, the function the sequential executor runs, and asks Ray for
+:func:`calibration.study.execute` (the task's own run), the function the sequential executor runs, and asks Ray for
 ``threads`` CPUs (torch uses as many threads) and, when the cluster has GPUs, ``gpus_per_run``
 GPUs (the task then trains on the GPU Ray assigns it). The subjects' prepared data is read from
 the study folder, so the workers must see it (one machine, or a shared file system).
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from calibration.study import Journal, StudyConfig, StudyTask, run_task
+from calibration.study import Journal, execute
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class RayExecutor:
     gpus_per_run: float | None = None
 
     def __call__(
-        self, tasks: Sequence[StudyTask], config: StudyConfig, journal: Journal
+        self, tasks: Sequence[Any], config: Any, journal: Journal
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Run ``tasks`` as Ray tasks and return their results in task order.
 
@@ -95,7 +95,7 @@ class RayExecutor:
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0.0)
         per_task = {"num_cpus": threads, "num_gpus": (self.gpus_per_run or 1.0) if gpus else 0}
-        remote = ray.remote(**per_task)(run_task)
+        remote = ray.remote(**per_task)(execute)
         results: list[dict[str, Any] | None] = [journal.get(t) for t in tasks]
         index = {remote.remote(task, config): i for i, task in enumerate(tasks) if results[i] is None}
         pending, done = list(index), len(tasks) - len(index)
