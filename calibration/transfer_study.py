@@ -491,6 +491,8 @@ def run_transfer_study(
     networks = set(config.networks)
     results = [r for r in journal.runs() if r["prepared"] in folders and r["network"] in networks]
     results.sort(key=lambda r: r["kind"] != "base")
+    if not any(r["kind"] == "run" for r in results):
+        raise ValueError(f"{out / JOURNAL} holds no finished run made with these settings")
     with open(out / "runs.jsonl", "w", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")

@@ -140,12 +140,16 @@ def plot_learning_curve(report: dict[str, Any], path: Path, score: str = "common
     fig, axes = plt.subplots(1, len(nets), figsize=(7.5 * len(nets), 5), squeeze=False)
     for ax, net in zip(axes[0], nets, strict=True):
         curves = report["curves"][net][score]
-        for i, (arm, points) in enumerate(curves.items()):
+        # One colour per path (and recipe), solid when distilled, dashed when not.
+        colours: dict[str, str] = {}
+        for arm in curves:
+            colours.setdefault(arm.removesuffix(" +kd"), f"C{len(colours)}")
+        for arm, points in curves.items():
             ns = [n for n in report["trials"] if n in points]
             xs = np.array([points[n]["calibration_per_class"] for n in ns])
             ys = np.array([points[n]["mean"] for n in ns])
             style = "-" if "+kd" in arm else "--"
-            color = f"C{i // 2}" if len(curves) > 1 else "C0"
+            color = colours[arm.removesuffix(" +kd")]
             ax.plot(xs, ys, style, marker="o", color=color, label=arm)
             lo = np.array([points[n].get("ci95", [points[n]["mean"]] * 2)[0] for n in ns])
             hi = np.array([points[n].get("ci95", [points[n]["mean"]] * 2)[1] for n in ns])
