@@ -10,13 +10,15 @@ from typing import Any
 import numpy as np
 
 
-def _ci(entry: dict[str, Any] | None, signed: bool = False) -> str:
+def _ci(entry: dict[str, Any] | None, signed: bool = False, n_subjects: int | None = None) -> str:
     if not entry:
         return ""
     f = "{:+.3f}" if signed else "{:.3f}"
     text = f.format(entry["mean"])
     if "ci95" in entry:
         text += " [" + ", ".join(f.format(v) for v in entry["ci95"]) + "]"
+    if n_subjects is not None and entry.get("n", n_subjects) < n_subjects:
+        text += f" ({entry['n']} of {n_subjects} subjects)"
     return text
 
 
@@ -69,9 +71,9 @@ def transfer_markdown(report: dict[str, Any]) -> str:
                 "|---|" + "---|" * (len(arms) + 1),
             ]
             for n in report["trials"]:
-                cells = [_ci(curves[a].get(n)) for a in arms]
+                cells = [_ci(curves[a].get(n), n_subjects=len(subjects)) for a in arms]
                 zero = report["zero_shot_by_n"][net][score].get(n)
-                lines.append(f"| {n} | " + " | ".join(cells) + f" | {_ci(zero)} |")
+                lines.append(f"| {n} | " + " | ".join(cells) + f" | {_ci(zero, n_subjects=len(subjects))} |")
             for title, block in (
                 ("distilled minus not", report["kd_minus_plain"][net][score]),
                 ("transfer minus subject-only", report["transfer_minus_subject"][net][score]),
@@ -93,7 +95,7 @@ def transfer_markdown(report: dict[str, Any]) -> str:
                         cells.append(
                             ""
                             if d is None
-                            else _ci(d, True) + " [{:+.3f}, {:+.3f}]".format(*d["ci95_trials"])
+                            else _ci(d, True, len(subjects)) + " [{:+.3f}, {:+.3f}]".format(*d["ci95_trials"])
                         )
                     lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += [
