@@ -17,9 +17,12 @@ is done once beforehand), and how different the subjects are (class-pattern corr
 subjects before and after alignment, with the within-subject split-half correlation as ceiling,
 and what the simulator draws per subject).
 
-Run (10 classes; about 2 h on a shared 2-core CPU with the defaults):
-    nohup nice -n 5 python benchmarks/bench_transfer.py --classes 10 > transfer_10c.log 2>&1 &
-The paper's 40 classes: ``--classes 40`` (see the results README for what it costs).
+Run (10 classes; 1 h 35 min on a 2-core CPU shared with other jobs, 2 Ray workers of 1 thread):
+    nohup nice -n 5 python benchmarks/bench_transfer.py --classes 10 --recipes low-lr,head-first \
+        --ray local --threads 1 > transfer_10c.log 2>&1 &
+The same command again continues a stopped run; ``--report-only`` (same options) rewrites the
+JSON, Markdown and plot from the journal without training. The paper's 40 classes:
+``--classes 40`` (see benchmarks/results/README.md for what it costs).
 """
 
 from __future__ import annotations

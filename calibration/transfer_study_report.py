@@ -134,6 +134,7 @@ def transfer_markdown(report: dict[str, Any]) -> str:
 def plot_learning_curve(report: dict[str, Any], path: Path, score: str = "common") -> None:
     """Top-1 against calibration trials per class (log x), one line per arm, t-intervals shaded."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -164,6 +165,11 @@ def plot_learning_curve(report: dict[str, Any], path: Path, score: str = "common
             ax.axhspan(z["ci95"][0], z["ci95"][1], color="C7", alpha=0.08)
         ax.axhline(1 / report["n_classes"], color="k", ls=":", lw=1, label="chance")
         ax.set_xscale("log")
+        ticks = sorted(
+            {round(p["calibration_per_class"], 1) for pts in curves.values() for p in pts.values()}
+        )
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set(
             xlabel="calibration trials per class (log; 'all' at its mean)",
             ylabel=f"top-1 on the {score} test trials",
