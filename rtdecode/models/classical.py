@@ -286,17 +286,23 @@ class XdawnTangentSpaceLR(ClassicalModel):
         from pyriemann.tangentspace import TangentSpace
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
+        from threadpoolctl import threadpool_limits
 
         x = self._epochs(X)
         index = self._encode(y)
         # The filter count follows the classes up to the largest label present (as calibration
         # has always counted them), not the classes the bundle names.
         n_filters = self.n_filters or xdawn_filters(int(index.max()) + 1)
-        covariances, tangent, logreg = make_pipeline(
-            XdawnCovariances(nfilter=n_filters, estimator="oas"),
-            TangentSpace(metric="riemann"),
-            LogisticRegression(max_iter=1000, class_weight=self.class_weight),
-        ).fit(x, index)
+        # One BLAS thread: the fit is mostly eigendecompositions of one small matrix per epoch
+        # (1400 of 80 x 80 per Riemannian-mean step at 40 classes), which a second thread only
+        # slows; on a 2-core CPU shared with other work, 1400 of them took 12-58 s with two
+        # threads and 0.8-1.0 s with one (measured).
+        with threadpool_limits(limits=1, user_api="blas"):
+            covariances, tangent, logreg = make_pipeline(
+                XdawnCovariances(nfilter=n_filters, estimator="oas"),
+                TangentSpace(metric="riemann"),
+                LogisticRegression(max_iter=1000, class_weight=self.class_weight),
+            ).fit(x, index)
         self.filters_ = covariances.Xd_.filters_
         self.prototypes_ = covariances.P_
         self.reference_ = tangent.reference_
