@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub, "pretrain", run, "fit a cross-subject base on other subjects' recordings", DESCRIPTION
     )
     p.add_argument(
-        "recordings", nargs="+", help="two or more recordings, one per subject (any format calibrate reads)"
+        "recordings", nargs="+", help="recordings of other subjects, one per subject, in any format calibrate reads (two or more to learn what subjects share)"
     )
     p.add_argument("--out", required=True, help="the base's folder")
     p.add_argument(

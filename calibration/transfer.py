@@ -269,7 +269,7 @@ def pretrain(
     Parameters
     ----------
     recordings : list of Recording
-        Two or more subjects (one recording each); channels are matched by name (those not in every
+        One or more subjects (one recording each; two or more to learn what subjects share); channels are matched by name (those not in every
         recording are left out, with a message); the rates must agree.
     out : path
         The base's folder (created).
@@ -292,11 +292,13 @@ def pretrain(
     Raises
     ------
     ValueError
-        Fewer than two recordings, rates that differ, an unknown or non-transferable model.
+        No recording, rates that differ, an unknown or non-transferable model.
     """
     started = time.perf_counter()
-    if len(recordings) < 2:
-        raise ValueError("a cross-subject base needs recordings of two or more subjects")
+    if not recordings:
+        raise ValueError("a cross-subject base needs recordings of other subjects: give one or more")
+    if len(recordings) == 1:
+        log.warning("a base from one subject: it transfers that subject's patterns only")
     rates = sorted({float(r.sfreq) for r in recordings})
     if len(rates) > 1:
         raise ValueError(
