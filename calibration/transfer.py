@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ def pretrain(
     models: tuple[str, ...] = DEFAULT_BASE_MODELS,
     train: TrainConfig | None = None,
     student: StudentConfig | None = None,
-    soft_targets: list[np.ndarray | None] | None = None,
+    teacher: Callable[[int, EpochSet], np.ndarray | None] | None = None,
     mains: str = "auto",
 ) -> Base:
     """Fit a cross-subject base on other subjects' recordings and save it.
@@ -279,9 +280,10 @@ def pretrain(
         The networks' training (epochs, patience, seed...).
     student : StudentConfig, optional
         The paper's student's architecture.
-    soft_targets : list of (np.ndarray or None), optional
-        Per recording, the teacher's soft targets ``(n_trials, n_classes)`` of its paper-view epochs
-        (in their order): the student (and other distillable networks) are then distilled.
+    teacher : callable, optional
+        ``teacher(i, epochs)``: the teacher's soft targets ``(n_trials, n_classes)`` of recording
+        ``i``'s paper-view epochs (from their stimulus images), or None. When every recording has
+        them, the distillable networks are distilled (``train.alpha < 1``).
     mains : str
         The notch choice per recording.
 
@@ -332,9 +334,10 @@ def pretrain(
     standardizers = {
         view: [aligned_standardizer(s.views[view][1].epochs) for s in subjects] for view in subjects[0].views
     }
-    soft = None
-    if soft_targets is not None and all(t is not None for t in soft_targets):
-        soft = np.concatenate([np.asarray(t) for t in soft_targets])
+    targets = [teacher(i, s.epochs) for i, s in enumerate(subjects)] if teacher is not None else []
+    soft = np.concatenate(targets) if targets and all(t is not None for t in targets) else None
+    if targets and soft is None:
+        log.warning("not every recording has stimulus images: the base is trained without distillation")
     model_info: dict[str, Any] = {}
     for name in models:
         spec = registry.get(name)

@@ -105,3 +105,46 @@ def test_a_recording_at_another_rate_is_refused(base, tmp_path):
     other = _subject(16, sfreq=500.0)
     with pytest.raises(ValueError, match="500 Hz, the base at 1000 Hz"):
         calibrate_with_base(other, base, None, tmp_path, CalibrationConfig(**SMALL), 4)
+
+
+def test_pretrain_then_calibrate_with_base_from_the_command_line(tmp_path, capsys):
+    from rtdecode.cli import main
+    from rtdecode.sim.session import save_simulated_session
+
+    files = []
+    for subject in (31, 32, 33):
+        config = SimulationConfig(
+            n_classes=3, images_per_class=12, n_channels=8, subject=subject, seed=subject
+        )
+        save_simulated_session(config, tmp_path / f"s{subject}.xdf")
+        files.append(tmp_path / f"s{subject}.xdf")
+    common = ["--teacher", "none", "--max-epochs", "2"]
+    assert (
+        main(
+            [
+                "pretrain",
+                str(files[0]),
+                str(files[1]),
+                "--out",
+                str(tmp_path / "base"),
+                "--models",
+                "lda",
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert "base of 2 subjects, 3 classes, 8 channels" in capsys.readouterr().out
+    new = ["calibrate", str(files[2]), "--base", str(tmp_path / "base"), "--trials-per-class", "3"]
+    assert main([*new, "--candidates", "lda", "--out", str(tmp_path / "new"), *common]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Calibration report, with a cross-subject base" in out and "zero-shot" in out and "fine-tuned" in out
+    )
+    assert load_bundle(tmp_path / "new" / "model").extra["transfer"]["trials_per_class"] == 3
+    # A short session without a base is refused with what to do.
+    assert (
+        main(["calibrate", str(files[2]), "--trials-per-class", "3", "--out", str(tmp_path / "x"), *common])
+        != 0
+    )
+    assert "--trials-per-class needs --base" in capsys.readouterr().err
