@@ -11,6 +11,7 @@ import sys
 
 from calibration.options import add_training_arguments
 from rtdecode.cli_args import (
+    add_adaptation_option,
     add_class_count_options,
     add_command,
     add_device_option,
@@ -38,6 +39,7 @@ one's source_id and the status line names the candidates; when nothing tells the
 streams in the lists (Connect refuses the ambiguous names, listing the candidates).
 
 Markers of classes the model does not know are named in a warning and left out of the accuracy.
+With --adapt-alignment F the status bar shows the alignment adapting and to how many epochs.
 """
 
 PRESENTER_DESCRIPTION = """\
@@ -76,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--connect", action="store_true", help="connect and start as soon as the streams appear")
     add_latency_option(p)
     add_events_option(p)
+    add_adaptation_option(p)
 
 
 def register_presenter(sub: argparse._SubParsersAction) -> None:
@@ -251,6 +254,7 @@ def run_gui(args: argparse.Namespace) -> int:
         pipeline=args.pipeline,
         latency_ms=getattr(args, "latency_ms", None),
         events=getattr(args, "events", None),
+        adaptation=getattr(args, "adapt_alignment", "bundle"),
     )
     if args.connect:
         # Connect once the first listing has filled the stream choices.
