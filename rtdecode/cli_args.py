@@ -163,14 +163,14 @@ def add_adaptation_option(p: argparse.ArgumentParser) -> None:
         "--adapt-alignment",
         type=forgetting,
         default="bundle",
-        metavar="F",
+        metavar="F|off",
         help="adapt the spatial alignment to the incoming EEG without labels, to follow channel gain and "
-        "impedance changes or electrode shifts during the session: before each epoch is decoded, its "
-        "spatial covariance enters a running mean with weight F (0 < F <= 1; time constant ~1/F epochs: "
-        "0.02 follows a change within ~50 epochs, about 25 s at 2 stimuli a second), and the channels are "
-        "rescaled and re-whitened to the calibration's covariance; 'off' keeps the calibrated alignment "
-        "(default: the model's setting, off unless calibration chose one; needs a model calibrated since "
-        "adaptation exists)",
+        "impedance changes or electrode shifts during the session: before each epoch (sliding mode: each "
+        "window) is decoded, its spatial covariance enters a running mean with weight F (0 < F <= 1; time "
+        "constant ~1/F epochs: 0.02 follows a change within ~50 epochs, about 25 s at 2 stimuli a second), "
+        "and the channels are rescaled and re-whitened to the calibration's covariance. off: the calibrated "
+        "alignment, unchanged. bundle (default): the model's setting, off unless calibration chose one. "
+        "Needs a model calibrated since live adaptation exists",
     )
 
 
