@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -209,3 +210,42 @@ def test_live_decoding_over_lsl_adapts_as_predict_does():
         assert a.marker == b.marker
         np.testing.assert_allclose(a.proba, b.proba, rtol=1e-3, atol=1e-4)
     assert live.decoder.decoder.adaptation_text() == "alignment adapting (f=0.2, 20 epochs)"
+
+
+def test_predict_adapts_as_the_saved_bundle_says_unless_told_off_and_logs_it(tmp_path, caplog):
+    from rtdecode.cli import build_parser
+    from rtdecode.io.bundle import load_bundle, save_bundle
+    from rtdecode.io.xdf import write_xdf
+
+    session = simulate_session(
+        SimulationConfig(
+            n_classes=2, images_per_class=5, n_channels=8, sfreq=256.0, seed=2, lead_in_s=1.0, break_s=1.0
+        )
+    )
+    epochs = epochs_from_recording(session, ERP)
+    model = XdawnTangentSpaceLR(n_classes=2).fit(np.swapaxes(epochs.epochs, 1, 2), epochs.labels)
+    standardizer = Standardizer(align="track").fit(np.swapaxes(epochs.epochs, 1, 2))
+    bundle = ModelBundle(
+        model,
+        None,
+        ERP,
+        standardizer,
+        epochs.class_names,
+        list(session.channel_names),
+        session.sfreq,
+        extra={"adaptation": {"forgetting": 0.1}},
+    )
+    folder = save_bundle(bundle, tmp_path / "model")
+    assert load_bundle(folder).extra["adaptation"] == {"forgetting": 0.1}
+    write_xdf(tmp_path / "s.xdf", session)
+    for option, expected in (
+        ([], "alignment adapting (f=0.1, 10 epochs)"),
+        (["--adapt-alignment", "off"], None),
+    ):
+        caplog.clear()
+        argv = ["predict", str(tmp_path / "s.xdf"), "--model", str(folder), *option]
+        args = build_parser().parse_args(argv)
+        with caplog.at_level(logging.INFO, logger="rtdecode"):
+            assert args.handler(args) == 0
+        adapting = [r.getMessage() for r in caplog.records if "alignment adapting" in r.getMessage()]
+        assert adapting == ([expected] if expected else [])
