@@ -56,7 +56,7 @@ BURN_IN = round(1 / FORGETTING)  # post-change trials left out: the reference ne
 class Calibrated:
     recording: object
     bundle: ModelBundle
-    n_train: int
+    held_out_from: float  # LSL time of the first trial calibration did not see
     change_at: float  # LSL time of the change, between two held-out trials
 
 
@@ -76,7 +76,7 @@ def calibrated() -> Calibrated:
     )
     middle = n_train + (len(epochs) - n_train) // 2
     change_at = float(epochs.onsets[middle - 1] + epochs.onsets[middle]) / 2
-    return Calibrated(recording, bundle, n_train, change_at)
+    return Calibrated(recording, bundle, float(epochs.onsets[n_train]), change_at)
 
 
 def _changed(recording, at: float, matrix: np.ndarray):
@@ -91,7 +91,7 @@ def _accuracy(predictions, calibrated: Calibrated) -> tuple[float, float]:
     """Top-1 on the held-out trials before the change, and on those after it past the burn-in."""
     correct = np.array([p.index == p.marker["label"] for p in predictions])
     onsets = np.array([p.onset for p in predictions])
-    held_out = np.arange(len(predictions)) >= calibrated.n_train
+    held_out = onsets >= calibrated.held_out_from
     before = correct[held_out & (onsets < calibrated.change_at)]
     after = correct[onsets > calibrated.change_at][BURN_IN:]
     assert len(before) > 100 and len(after) > 100
@@ -100,7 +100,7 @@ def _accuracy(predictions, calibrated: Calibrated) -> tuple[float, float]:
 
 def _change(kind: str) -> np.ndarray:
     """Gains of 0.3-3 on every channel (impedances, amplifier settings), and for ``"shift"`` also
-    a mixing of neighbouring signals into each channel (electrodes that moved, a gel bridge)."""
+    some of the other channels' signals mixed into each (electrodes that moved, a gel bridge)."""
     rng = np.random.default_rng(0)
     n = SESSION.n_channels
     change = np.diag(np.exp(rng.uniform(np.log(0.3), np.log(3.0), n)))
