@@ -319,6 +319,30 @@ CASES = [
         ["--batch-size"],
     ),
     Case(
+        "calibrate-base-not-a-base",
+        ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--base", "{ws}/model"],
+        ["not a base", "rtdecode pretrain"],
+        absent=["cal"],
+    ),
+    Case(
+        "calibrate-short-session-without-base",
+        ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--trials-per-class", "5"],
+        ["--trials-per-class needs --base"],
+        absent=["cal"],
+    ),
+    Case(
+        "pretrain-missing-recording",
+        ["pretrain", "{ws}/rec.xdf", "{ws}/nope.xdf", "--out", "{new}/base"],
+        ["nope.xdf"],
+        absent=["base"],
+    ),
+    Case(
+        "pretrain-unknown-model",
+        ["pretrain", "{ws}/rec.xdf", "--out", "{new}/base", "--models", "svm", "--teacher", "none"],
+        ["svm", "transferable"],
+        absent=["base"],
+    ),
+    Case(
         "calibrate-missing-recording",
         ["calibrate", "{ws}/nope.xdf", "--out", "{new}/cal"],
         ["nope.xdf"],
