@@ -53,8 +53,9 @@ the base's), then calibrates with the base: every trial of the session calibrate
 of each class validate), the subject-only, zero-shot and fine-tuned models compete on those
 validation trials and the best is saved. There is no test trial left, so the report's scores are
 validation scores. The window says when the model is ready to decode, in seconds after the last
-image (about a minute for 10 classes x 10 images, 128 channels, on a 2-core CPU). --base without
---trials-per-class shows every image and tests on held-out blocks as usual.
+image (within a minute for 10 classes x 10 images at 128 channels on a 2-core CPU: the short
+session trains no subject-only network, fine-tunes the base's networks for a few epochs and does
+not distil). --base without --trials-per-class shows every image and tests on held-out blocks.
 
 Examples:
   rtdecode calibrate-gui --simulate --classes 5 --out runs/sim1      # no hardware needed
