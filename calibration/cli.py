@@ -41,8 +41,14 @@ blocks (--preset paper keeps the paper's student), and writes to OUT:
   confusion.png        the chosen model's confusion matrix on the test blocks
   learning_curves.png  loss and accuracy per epoch of every network
 
+With a cross-subject base (`rtdecode pretrain`), a new subject needs few trials: --base BASE compares
+the subject's own models (subject-only), the base aligned to the subject without its labels
+(zero-shot) and the base fine-tuned on its trials, and keeps the best on validation trials;
+--trials-per-class N trains on the first N trials of each class and tests on the rest.
+
 Examples:
   rtdecode calibrate session.xdf --out runs/s1
+  rtdecode calibrate new_subject.xdf --base runs/base --trials-per-class 10 --out runs/new
   rtdecode calibrate session.xdf --images session_images --teacher-weights /models/clip.safetensors --out runs/s1
 """
 
@@ -107,6 +113,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated pipelines compared with the paper's student, or 'none' (default: %(default)s); "
         f"known: {', '.join(registry.candidates())}",
     )
+    g = p.add_argument_group("cross-subject transfer (a base from `rtdecode pretrain`)")
+    g.add_argument(
+        "--base",
+        default=None,
+        help="a base folder from `rtdecode pretrain`: its models, aligned to this subject, compete with the "
+        "subject-only ones (zero-shot and fine-tuned)",
+    )
+    g.add_argument(
+        "--trials-per-class",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --base: train on the first N trials of each class in time order (a short session), test on "
+        "the rest block by block; default: every trial outside the held-out test blocks",
+    )
+    g.add_argument(
+        "--align-on",
+        choices=("calibration", "recording"),
+        default="calibration",
+        help="with --base: the subject's alignment (no labels) from its calibration trials (default: what a "
+        "live session has) or from every trial of the recording",
+    )
     p.add_argument(
         "--mains",
         choices=("auto", "config", "50", "60"),
@@ -119,11 +147,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``rtdecode calibrate``."""
+    import time
+
     from calibration.calibrate import CalibrationConfig, calibrate
     from rtdecode.config import PipelineConfig
     from rtdecode.io import read_recording
 
+    started = time.perf_counter()  # the recording has ended: the time to a served model counts from here
     recording_path, out = Path(args.recording), Path(args.out)
+    base_folder = getattr(args, "base", None)
+    if getattr(args, "trials_per_class", None) is not None and base_folder is None:
+        raise ValueError("--trials-per-class needs --base (a short session is calibrated from a cross-subject base)")
+    base = None
+    if base_folder is not None:
+        from calibration.transfer import load_base
+
+        base = load_base(base_folder)
     for existing in (out / "model", out / "report.md"):
         refuse_to_replace(existing, getattr(args, "overwrite", False), "calibration output")
     recording = read_recording(recording_path, **recording_options(args))
@@ -154,7 +193,21 @@ def run(args: argparse.Namespace) -> int:
     )
     created = not out.exists()
     try:
-        result = calibrate(recording, images if distill else None, out, config)
+        if base is not None:
+            from calibration.transfer_calibrate import calibrate_with_base
+
+            result = calibrate_with_base(
+                recording,
+                base,
+                images if distill else None,
+                out,
+                config,
+                trials_per_class=args.trials_per_class,
+                align_on=args.align_on,
+                started=started,
+            )
+        else:
+            result = calibrate(recording, images if distill else None, out, config, started=started)
     except BaseException:
         if created and out.is_dir():
             shutil.rmtree(out)  # made by this run and holding only this run's partial outputs

@@ -137,6 +137,11 @@ class View:
         threshold = max(self.train_reject_ptp_uv, float(np.quantile(ptp, 1.0 - MAX_TRAIN_REJECT)))
         return index[ptp <= threshold]
 
+    def tracking_standardizer(self) -> Standardizer:
+        """The standardizer with the training epochs' mean covariance recorded (``align="track"``):
+        the same transform, and what live adaptation starts from (the bundle's)."""
+        return Standardizer(align="track").fit(np.swapaxes(self.epochs.epochs[self.train], 1, 2))
+
     def train_and_val(self) -> np.ndarray:
         """Training and validation epochs together, artifact epochs left out (a final fit's data)."""
         return self._clean(np.union1d(self.train, self.val))
@@ -250,7 +255,7 @@ def _fit_network(spec: ModelSpec, split: _Split, distill: bool) -> Fitted:
         split.train,
         split.teacher_probs if distill else None,
         split.options,
-        view.pipeline.sfreq,
+        sfreq=view.pipeline.sfreq,
     )
     model = model.cpu().eval()
     return Fitted(

@@ -12,6 +12,7 @@ ask of every network whether distillation helps it; a new network joins the regi
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,7 @@ def fit_network(
     config: TrainConfig,
     soft_targets: np.ndarray | None = None,
     options: dict[str, Any] | None = None,
+    initial: nn.Module | None = None,
     sfreq: float | None = None,
 ) -> tuple[nn.Module, TrainHistory]:
     """Train one network, distilled when ``soft_targets`` are given and ``config.alpha < 1``.
@@ -122,9 +124,13 @@ def fit_network(
         Teacher targets at ``config.temperature`` for every epoch; ``None`` trains on labels only.
     options : dict, optional
         Passed to :func:`build_network`.
+    initial : nn.Module, optional
+        Weights to start from (a cross-subject base: fine-tuning); a copy is trained, ``initial``
+        is left as it is. None: new weights seeded by ``config.seed``.
     sfreq : float, optional
-        Sampling rate of the epochs, passed to :func:`build_network` (calibration and the study
-        give it; without it a rate-dependent network keeps its config's defaults).
+        Sampling rate of the epochs, passed to :func:`build_network` for new weights (calibration
+        and the study give it; without it a rate-dependent network keeps its config's defaults,
+        e.g. EEGNet unbinned).
 
     Returns
     -------
@@ -140,7 +146,10 @@ def fit_network(
         changes["lr"] = spec.lr
     run_config = TrainConfig(**{**config.to_dict(), **changes}) if changes else config
     seed_everything(config.seed, config.deterministic)
-    model = build_network(spec, tuple(x.shape[1:]), n_classes, options, sfreq)
+    if initial is not None:
+        model = copy.deepcopy(initial)
+    else:
+        model = build_network(spec, tuple(x.shape[1:]), n_classes, options, sfreq)
     history = train_classifier(
         model,
         x[train],

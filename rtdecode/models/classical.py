@@ -30,6 +30,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from rtdecode.signal.alignment import spd_function
+
 XDAWN_FILTERS = 4
 # Width of the xDAWN super-trial covariance (2 x filters x classes) with two classes x 4 filters.
 XDAWN_MAX_WIDTH = 2 * 2 * XDAWN_FILTERS
@@ -203,12 +205,6 @@ class ClassicalModel(ClassifierMixin, BaseEstimator):
         return model
 
 
-def _spd_function(matrices: np.ndarray, function) -> np.ndarray:
-    """Apply ``function`` to the eigenvalues of symmetric matrices ``(..., n, n)``."""
-    values, vectors = np.linalg.eigh(matrices)
-    return (vectors * function(values)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
-
-
 def _oas_covariances(x: np.ndarray) -> np.ndarray:
     """OAS-shrunk covariances of trials ``(n, n_signals, n_times)`` (scikit-learn's ``oas`` per trial)."""
     n_times, n_features = x.shape[2], x.shape[1]
@@ -323,7 +319,7 @@ class XdawnTangentSpaceLR(ClassicalModel):
         _check_shape("classes", self.fitted_classes_, (max(2, self.coef_.shape[0]),))
         if np.any(np.linalg.eigvalsh(self.reference_) <= 0):
             raise ValueError("the tangent-space reference is not positive definite: the bundle is corrupt")
-        self._ref_isqrt = _spd_function(self.reference_, lambda w: 1.0 / np.sqrt(w))
+        self._ref_isqrt = spd_function(self.reference_, lambda w: 1.0 / np.sqrt(w))
         rows, cols = np.triu_indices(size)
         self._upper = (rows, cols, np.where(rows == cols, 1.0, np.sqrt(2.0)))
 
@@ -343,7 +339,7 @@ class XdawnTangentSpaceLR(ClassicalModel):
     def tangent_vectors(self, covariances: np.ndarray) -> np.ndarray:
         """pyriemann's ``tangent_space(C, reference)``: ``(n, d, d)`` -> ``(n, d (d + 1) / 2)``."""
         whitened = self._ref_isqrt @ covariances @ self._ref_isqrt
-        logs = _spd_function((whitened + np.swapaxes(whitened, 1, 2)) / 2, np.log)
+        logs = spd_function((whitened + np.swapaxes(whitened, 1, 2)) / 2, np.log)
         rows, cols, weights = self._upper
         return logs[:, rows, cols] * weights
 

@@ -22,8 +22,9 @@ A spec says, for one kind,
   view feeds it);
 - whether it is **servable** (a bundle can hold it), a calibration **candidate** (compared with
   the paper's student, and in the default set or not), **distillable** (trainable on teacher soft
-  targets) and **transferable** (a network whose trained weights can start another subject's
-  training);
+  targets) and **transferable** (pretrained across subjects by ``rtdecode pretrain``: a network's
+  weights start another subject's training, a classical pipeline is refitted on the pooled
+  aligned trials);
 - which calibration **fit hook** trains it (:attr:`ModelSpec.fit`).
 
 Why fit hooks are named, not imported: rtdecode never imports calibration, so a spec cannot
@@ -140,7 +141,9 @@ class ModelSpec:
     distillable : bool
         Trains on teacher soft targets (``alpha * CE + (1 - alpha) * T^2 * KL``).
     transferable : bool
-        A network whose trained weights can start another subject's training.
+        Pretrained across subjects (``rtdecode pretrain``): a network's weights start another
+        subject's training (fine-tuning); a classical pipeline is refitted with the other
+        subjects' aligned trials pooled in.
     lr : float or None
         Learning rate it trains with (None: the training config's).
     aliases : tuple of str
@@ -293,6 +296,11 @@ def networks() -> tuple[str, ...]:
     return tuple(s.name for s in MODELS.values() if s.fit == "network" and s.distillable)
 
 
+def transferable() -> tuple[str, ...]:
+    """Names of the servable models ``rtdecode pretrain`` can pretrain across subjects."""
+    return tuple(s.name for s in MODELS.values() if s.transferable and s.servable)
+
+
 def presets() -> tuple[str, ...]:
     """``--preset`` choices: ``auto`` (best on the validation blocks), the paper's model, each candidate."""
     return ("auto", PAPER_MODEL, *candidates())
@@ -414,6 +422,7 @@ register(
         servable=True,
         candidate=True,
         default_candidate=True,
+        transferable=True,
         aliases=("erp_xdawn", "xdawn_ts_lr", "erp_xdawn_ts_lr"),
     )
 )
@@ -427,6 +436,7 @@ register(
         servable=True,
         candidate=True,
         default_candidate=True,
+        transferable=True,
         aliases=("erp_lda", "lda_windowed", "erp_lda_windowed"),
     )
 )

@@ -15,24 +15,43 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from rtdecode.signal.alignment import EuclideanAlignment
+
 # Channels whose standard deviation is below this (in the data's units) are treated as flat:
 # dividing by ~0 would turn numerical noise into huge values.
 _MIN_STD = 1e-8
 
 
-class Standardizer(TransformerMixin, BaseEstimator):
-    """Per-channel mean and standard deviation, fitted once and frozen.
+ALIGNMENTS = ("none", "whiten", "track")
 
-    It has no parameters: the statistics are the plain mean and standard deviation of each
-    channel over every epoch and time point of the training data (NaN samples ignored), the
-    standard deviation floored at 1e-8 so that a flat channel stays finite.
+
+class Standardizer(TransformerMixin, BaseEstimator):
+    """Per-channel mean and standard deviation, fitted once and frozen; optionally a spatial alignment.
+
+    The statistics are the plain mean and standard deviation of each channel over every epoch and
+    time point of the training data (NaN samples ignored), the standard deviation floored at 1e-8
+    so that a flat channel stays finite.
+
+    Parameters
+    ----------
+    align : {"none", "whiten", "track"}
+        ``"whiten"``: after scaling, Euclidean alignment to the data's own mean covariance
+        (:class:`~rtdecode.signal.alignment.EuclideanAlignment`): what a cross-subject model is
+        trained and served on. ``"track"``: the mean covariance is recorded but the data left as
+        it is, until :meth:`adapt` folds live epochs in (live adaptation of a model trained
+        unaligned). ``"none"``: scaling only.
 
     Attributes
     ----------
     mean_ : np.ndarray, shape (n_channels,), float64
     std_ : np.ndarray, shape (n_channels,), float64
         Floored at 1e-8.
+    alignment_ : EuclideanAlignment or None
+        Fitted on the scaled data, unless ``align="none"``.
     """
+
+    def __init__(self, align: str = "none") -> None:
+        self.align = align
 
     def fit(self, X: np.ndarray, y: Any = None) -> Standardizer:
         """Fit on calibration data.
@@ -60,6 +79,13 @@ class Standardizer(TransformerMixin, BaseEstimator):
         if x.shape[0] < 2:
             raise ValueError(f"need at least 2 samples to fit a standardizer, got {x.shape[0]}")
         self._set_statistics(np.nanmean(x, axis=0), np.nanstd(x, axis=0))
+        self.alignment_ = None
+        if self.align not in ALIGNMENTS:
+            raise ValueError(f"align must be one of {ALIGNMENTS}, got {self.align!r}")
+        if self.align != "none":
+            scaled = self._scale(np.asarray(X, dtype=np.float64))
+            epochs = scaled if scaled.ndim == 3 else scaled[None]
+            self.alignment_ = EuclideanAlignment(whiten=self.align == "whiten").fit(epochs)
         return self
 
     def _set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
@@ -89,6 +115,49 @@ class Standardizer(TransformerMixin, BaseEstimator):
         -------
         np.ndarray, same shape; float32 for float32 input, else float64
         """
+        scaled = self._scale(X)
+        if self._aligns:
+            return self.alignment_.transform(scaled)
+        return scaled
+
+    @property
+    def _aligns(self) -> bool:
+        """Whether the alignment changes the data (a tracking one only once it has adapted)."""
+        alignment = getattr(self, "alignment_", None)
+        return alignment is not None and (alignment.whiten or alignment.n_updates_ > 0)
+
+    def adapt(self, X: np.ndarray, forgetting: float) -> Standardizer:
+        """Fold new unlabelled epochs into the alignment's reference (live adaptation).
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (n_epochs, n_channels, n_times)
+            Filtered epochs as they come (scaled here with the frozen statistics).
+        forgetting : float
+            Weight of each new epoch in the running mean covariance, in (0, 1].
+
+        Returns
+        -------
+        Standardizer
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            Fitted with ``align="none"``: there is no reference to adapt.
+        """
+        check_is_fitted(self)
+        if getattr(self, "alignment_", None) is None:
+            raise ValueError(
+                "this standardizer has no alignment to adapt: the bundle was saved before live "
+                "adaptation existed, or fitted with align='none'; recalibrate to adapt"
+            )
+        x = self._scale(X)
+        self.alignment_.update(x if x.ndim == 3 else x[None], forgetting)
+        return self
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        """``(X - mean) / std`` per channel (channels on axis -2)."""
         check_is_fitted(self)
         x = np.asarray(X)
         channels = x.shape[-2] if x.ndim >= 2 else 0
@@ -106,13 +175,21 @@ class Standardizer(TransformerMixin, BaseEstimator):
         return (np.asarray(x, dtype=np.float64) - self.mean_[:, None]) / self.std_[:, None]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible form for a model bundle: ``{"mean": [...], "std": [...]}``."""
+        """JSON-compatible form for a model bundle: ``{"mean": [...], "std": [...]}``, and
+        ``"alignment"`` when it has one."""
         check_is_fitted(self)
-        return {"mean": self.mean_.tolist(), "std": self.std_.tolist()}
+        data: dict[str, Any] = {"mean": self.mean_.tolist(), "std": self.std_.tolist()}
+        if getattr(self, "alignment_", None) is not None:
+            data["alignment"] = self.alignment_.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Standardizer:
-        """The fitted standardizer of :meth:`to_dict` (every bundle format stores these two keys)."""
-        standardizer = cls()
+        """The fitted standardizer of :meth:`to_dict` (every bundle format stores ``mean`` and ``std``;
+        ``alignment`` only bundles since cross-subject transfer)."""
+        alignment = EuclideanAlignment.from_dict(data["alignment"]) if data.get("alignment") else None
+        align = "none" if alignment is None else ("whiten" if alignment.whiten else "track")
+        standardizer = cls(align=align)
         standardizer._set_statistics(np.asarray(data["mean"]), np.asarray(data["std"]))
+        standardizer.alignment_ = alignment
         return standardizer

@@ -93,7 +93,7 @@ def test_standardizer_is_a_scikit_learn_transformer():
     from sklearn.base import clone
     from sklearn.exceptions import NotFittedError
 
-    assert clone(Standardizer()).get_params() == {}
+    assert clone(Standardizer(align="whiten")).get_params() == {"align": "whiten"}
     with pytest.raises(NotFittedError):
         Standardizer().transform(np.zeros((2, 3, 4)))
 
