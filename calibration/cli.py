@@ -129,6 +129,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the rest block by block; default: every trial outside the held-out test blocks",
     )
     g.add_argument(
+        "--short",
+        action="store_true",
+        help="with --base: the short-session settings of `calibrate-gui --base` that keep a 10-class, 128-channel "
+        "session to about a minute on 2 cores: subject-only xDAWN alone, the base's networks fine-tuned for at most "
+        "5 epochs, its classical pipelines zero-shot only, no distillation",
+    )
+    g.add_argument(
         "--align-on",
         choices=("calibration", "recording"),
         default="calibration",
@@ -157,7 +164,13 @@ def run(args: argparse.Namespace) -> int:
     recording_path, out = Path(args.recording), Path(args.out)
     base_folder = getattr(args, "base", None)
     if getattr(args, "trials_per_class", None) is not None and base_folder is None:
-        raise ValueError("--trials-per-class needs --base (a short session is calibrated from a cross-subject base)")
+        raise ValueError(
+            "--trials-per-class needs --base (a short session is calibrated from a cross-subject base)"
+        )
+    if getattr(args, "short", False) and base_folder is None:
+        raise ValueError(
+            "--short needs --base (the short-session settings calibrate from a cross-subject base)"
+        )
     base = None
     if base_folder is not None:
         from calibration.transfer import load_base
@@ -194,8 +207,12 @@ def run(args: argparse.Namespace) -> int:
     created = not out.exists()
     try:
         if base is not None:
-            from calibration.transfer_calibrate import calibrate_with_base
+            from calibration.transfer_calibrate import calibrate_with_base, short_session_config
 
+            fine_tune = None
+            if args.short:
+                config, fine_tune = short_session_config(config, base)
+                distill = False
             result = calibrate_with_base(
                 recording,
                 base,
@@ -205,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
                 trials_per_class=args.trials_per_class,
                 align_on=args.align_on,
                 started=started,
+                subject_student=not args.short,
+                fine_tune=fine_tune,
             )
         else:
             result = calibrate(recording, images if distill else None, out, config, started=started)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,18 @@ from rtdecode.models.student import StudentConfig
 log = logging.getLogger(__name__)
 
 PATHS = ("subject-only", "zero-shot", "fine-tuned")
+# A short session's calibration must be ready within a minute of the last image on a 2-core CPU
+# (10 classes x 10 images, 128 channels: benchmarks/bench_short_calibration.py). Measured there,
+# per step: the base's networks fine-tuned keep their weights and converge in a few epochs; the
+# subject-only networks (the paper's student, EEGNet) learn nothing from scratch on 8 trials per
+# class and cost most of the time; a classical refit on the base's pooled trials costs ~40 CPU s
+# each (an LDA of 128 x 18 features, an xDAWN of the pool); the teacher's soft targets ~12 CPU s
+# for the student's fine-tuning alone. So a short session (`calibrate-gui --base`, `calibrate
+# --short`): xDAWN alone on the subject's trials, every base model zero-shot, the base's networks
+# fine-tuned for at most SHORT_MAX_EPOCHS epochs, no distillation.
+SHORT_SUBJECT_CANDIDATES = ("xdawn",)
+SHORT_MAX_EPOCHS = 5
+SHORT_PATIENCE = 2
 ALIGN_ON = ("calibration", "recording")
 SELECTION_METRIC = "balanced_accuracy"
 
@@ -331,6 +343,34 @@ def calibrate_with_base(
     write_report(out_dir, report, _header(report))
     log.info("calibration with base finished in %.1f s; bundle in %s", seconds_to_bundle, out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)
+
+
+def short_session_config(
+    config: CalibrationConfig | None, base: Base
+) -> tuple[CalibrationConfig, tuple[str, ...]]:
+    """A short session's training: ``config`` within the limits that keep it to about a minute.
+
+    Parameters
+    ----------
+    config : CalibrationConfig or None
+    base : Base
+
+    Returns
+    -------
+    config : CalibrationConfig
+        ``config`` with the subject-only candidates :data:`SHORT_SUBJECT_CANDIDATES`, epochs and
+        patience capped at :data:`SHORT_MAX_EPOCHS` and :data:`SHORT_PATIENCE`.
+    fine_tune : tuple of str
+        The base's networks (its classical pipelines are scored zero-shot only).
+    """
+    config = config or CalibrationConfig()
+    train = replace(
+        config.train,
+        max_epochs=min(config.train.max_epochs, SHORT_MAX_EPOCHS),
+        patience=min(config.train.patience, SHORT_PATIENCE),
+    )
+    fine_tune = tuple(name for name in base.models if registry.get(name).fit == "network")
+    return replace(config, candidates=SHORT_SUBJECT_CANDIDATES, train=train), fine_tune
 
 
 def _soft_targets(

@@ -57,19 +57,6 @@ CALIBRATION_DIR = "calibration"
 TEACHERS = ("auto", "efficientnet-lite0", "ViT-B-32", "random", "none")
 BASELINE_SETS = tuple(OPTION_BASELINE_SETS)
 
-# A short session's calibration must be ready within a minute of the last image on a 2-core CPU
-# (10 classes x 10 images, 128 channels: benchmarks/bench_short_calibration.py). Measured there,
-# per step: the base's networks fine-tuned keep their weights and converge in a few epochs; the
-# subject-only networks (the paper's student, EEGNet) learn nothing from scratch on 8 trials per
-# class and cost most of the time; a classical refit on the base's pooled trials costs ~40 CPU s
-# each (an LDA of 128 x 18 features, an xDAWN of the pool); the teacher's soft targets ~12 CPU s
-# for the student's fine-tuning alone. So a short session: xDAWN alone on the subject's trials,
-# every base model zero-shot, the base's networks fine-tuned for at most SHORT_MAX_EPOCHS epochs,
-# no distillation.
-SHORT_SUBJECT_CANDIDATES = ("xdawn",)
-SHORT_MAX_EPOCHS = 5
-SHORT_PATIENCE = 2
-
 
 @dataclass(frozen=True)
 class TrainingOptions:
@@ -444,7 +431,7 @@ def train(
     )
     if base is None:
         return calibrate(recording, stimuli_dir, out_dir, config, started=started)
-    from calibration.transfer_calibrate import calibrate_with_base
+    from calibration.transfer_calibrate import calibrate_with_base, short_session_config
 
     if trials_per_class is None:
         return calibrate_with_base(recording, base, stimuli_dir, out_dir, config, started=started)
@@ -469,34 +456,3 @@ def train(
         subject_student=False,
         fine_tune=fine_tune,
     )
-
-
-def short_session_config(config, base):
-    """A short session's training: ``config`` within the limits that keep it to about a minute.
-
-    Parameters
-    ----------
-    config : CalibrationConfig or None
-    base : calibration.transfer.Base
-
-    Returns
-    -------
-    config : CalibrationConfig
-        ``config`` with the subject-only candidates :data:`SHORT_SUBJECT_CANDIDATES`, epochs and
-        patience capped at :data:`SHORT_MAX_EPOCHS` and :data:`SHORT_PATIENCE`.
-    fine_tune : tuple of str
-        The base's networks (its classical pipelines are scored zero-shot only).
-    """
-    from dataclasses import replace
-
-    from calibration.calibrate import CalibrationConfig
-    from rtdecode.models import registry
-
-    config = config or CalibrationConfig()
-    train = replace(
-        config.train,
-        max_epochs=min(config.train.max_epochs, SHORT_MAX_EPOCHS),
-        patience=min(config.train.patience, SHORT_PATIENCE),
-    )
-    fine_tune = tuple(name for name in base.models if registry.get(name).fit == "network")
-    return replace(config, candidates=SHORT_SUBJECT_CANDIDATES, train=train), fine_tune

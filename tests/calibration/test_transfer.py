@@ -128,15 +128,15 @@ def test_pretrain_then_calibrate_with_base_from_the_command_line(tmp_path, capsy
                 "--out",
                 str(tmp_path / "base"),
                 "--models",
-                "lda",
+                "eegnet,lda",
                 *common,
             ]
         )
         == 0
     )
     assert "base of 2 subjects, 3 classes, 8 channels" in capsys.readouterr().out
-    new = ["calibrate", str(files[2]), "--base", str(tmp_path / "base"), "--trials-per-class", "3"]
-    assert main([*new, "--candidates", "lda", "--out", str(tmp_path / "new"), *common]) == 0
+    new = ["calibrate", str(files[2]), "--base", str(tmp_path / "base"), "--trials-per-class", "3", "--short"]
+    assert main([*new, "--out", str(tmp_path / "new"), *common]) == 0
     out = capsys.readouterr().out
     assert (
         "Calibration report, with a cross-subject base" in out and "zero-shot" in out and "fine-tuned" in out
