@@ -32,8 +32,9 @@ Train a subject-specific decoder from a calibration recording and save it as a m
 Cuts epochs at the stimulus markers (after the same causal filters the live decoder runs),
 splits by block (no block in both training and test), fits the teacher (open_clip image
 encoder + linear classifier) on the stimulus images, trains the student CNN with knowledge
-distillation, every baseline and the candidate pipelines (EEGNet, xDAWN + tangent space and
-shrinkage LDA on 0.5-30 Hz ERP epochs) on the same split, keeps the best on the validation
+distillation, the candidate pipelines (EEGNet, xDAWN + tangent space and shrinkage LDA on
+0.5-30 Hz ERP epochs) and the comparison baselines asked for (--baselines; none by default) on
+the same split, keeps the best on the validation
 blocks (--preset paper keeps the paper's student), and writes to OUT:
   model/               the bundle for `rtdecode live` / `rtdecode predict`
   report.md/.json      top-1/3/5, macro F1, kappa, balanced accuracy, ROC AUC (2 classes) per model,
@@ -272,7 +273,7 @@ def run_demo(args: argparse.Namespace) -> int:
     recording = read_recording(session)
     print(summarize_recording(recording))
 
-    print("\n[2/4] calibrating (teacher, distilled student, baselines)...")
+    print("\n[2/4] calibrating (teacher, distilled student, candidate pipelines)...")
     run(
         argparse.Namespace(
             **{

@@ -155,7 +155,8 @@ The main job on the embedded simulated subject, no hardware needed:
      and print its summary;
   2. calibrate: teacher (--teacher auto: CLIP weights from the local Hugging Face cache, else
      efficientnet-lite0 ImageNet features shipped with the install) on the stimulus images, the
-     student CNN distilled from its out-of-fold soft targets, baselines on the same block split;
+     student CNN distilled from its out-of-fold soft targets and the candidate pipelines on the
+     same block split (comparison baselines with --baselines quick or all);
      print the report (top-1/3/5, macro F1, kappa, chance, the simulator's oracle);
   3. decode the session with the saved bundle, as `rtdecode predict` would;
   4. stream the same simulated subject live over LSL and open the live decoding window on it
