@@ -361,8 +361,18 @@ def pretrain(
                     }
                 )
             }
+            # At the recording's rate: EEGNet bins its input to 4 ms steps as calibration's does.
             model, history = fit_network(
-                spec, x, pooled_y, train_idx, val_idx, n_classes, train, soft if distill else None, options
+                spec,
+                x,
+                pooled_y,
+                train_idx,
+                val_idx,
+                n_classes,
+                train,
+                soft if distill else None,
+                options,
+                sfreq=pipeline.sfreq,
             )
             model = model.cpu().eval()
             val_metrics = evaluate_predictions(pooled_y[val_idx], predict_proba(model, x[val_idx]), n_classes)
