@@ -1,19 +1,22 @@
 """How long calibration takes: the paper's full protocol through ``calibrate``.
 
-Simulates (or reads) one session of 40 classes x 50 images, runs the calibration with the
-distilled student and the same network without distillation (the ``cnn2d_stft`` baseline), and
-reports, from the run's own histories:
+Simulates (or reads) one session of 40 classes x 50 images, runs ``rtdecode calibrate`` on it with
+its own defaults (``--extra-args`` adds options, e.g. ``--baselines cnn2d_stft`` for the distilled
+student's comparison without distillation), and reports, from the run's own histories:
 
 - seconds per training epoch of each network (wall time of its loop / epochs run);
 - time to convergence: seconds until the epoch whose weights were kept (the best validation one);
-- total calibration time (epoching, features, teacher, both networks, evaluation, report, bundle);
+- test top-1 of every model of the report (networks, classical decoders, baselines, oracle);
+- total calibration time (epoching, features, teacher, the networks, evaluation, report, bundle),
+  and the CPU seconds the process used (user + system, its threads together): on a shared
+  machine wall time grows with the others' load, CPU time much less;
 - inference time per trial at batch 1: the bundle's model input of one epoch + one forward pass,
   on one torch thread (as the live decoder runs it).
 
 The machine is shared: the load average is printed next to the figures (and written to JSON).
 
 Run:  nice -n 10 python benchmarks/bench_calibrate.py [--session S.xdf] [--classes 40]
-          [--out bench-results/calibrate.json]
+          [--out bench-results/calibrate.json] [--no-step-comparison]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -44,6 +48,12 @@ def _session(args: argparse.Namespace, work: Path) -> Path:
         config = SimulationConfig(n_classes=args.classes, images_per_class=50, subject=args.subject)
         save_simulated_session(config, path, overwrite=True)
     return path
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _inference_ms(model_dir: Path, epochs: np.ndarray, repeats: int = 200) -> float:
@@ -146,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         "--extra-args", default="", help="extra `rtdecode calibrate` options, e.g. '--max-epochs 30'"
     )
     p.add_argument(
+        "--no-step-comparison",
+        action="store_true",
+        help="skip the student's float32 vs bfloat16 training-step comparison after the run",
+    )
+    p.add_argument(
         "--steps-only",
         action="store_true",
         help="only the float32 vs bfloat16 training-step comparison, on the bundle of an earlier run",
@@ -161,18 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from rtdecode.cli import main as rtdecode_main
 
-    cli = [
-        "calibrate",
-        str(session),
-        "--out",
-        str(run_dir),
-        "--baselines",
-        "cnn2d_stft",
-        *args.extra_args.split(),
-    ]
-    started = time.perf_counter()
+    cli = ["calibrate", str(session), "--out", str(run_dir), "--overwrite", *args.extra_args.split()]
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     code = rtdecode_main(cli)
-    total = time.perf_counter() - started
+    total, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     if code:
         return code
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
@@ -198,9 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     sample = epochs_from_recording(recording, bundle.pipeline).epochs[:200]
     from rtdecode.signal.preprocess import epoch_features
 
-    steps = _step_comparison(
-        epoch_features(sample[:64], bundle.standardizer, bundle.pipeline), len(bundle.class_names)
-    )
+    steps = None
+    if not args.no_step_comparison:
+        steps = _step_comparison(
+            epoch_features(sample[:64], bundle.standardizer, bundle.pipeline), len(bundle.class_names)
+        )
     result = {
         "label": args.label,
         "session": str(session),
@@ -209,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         "n_train": report["n_train"],
         "calibrate_args": cli[1:],
         "total_calibration_s": total,
+        "cpu_seconds": cpu,
         "report_seconds": report["seconds"],
+        "chosen": report["selection"]["chosen"],
         "networks": networks,
+        "test_top1": {name: r.get("top1") for name, r in report["results"].items()},
         "teacher": {k: report["teacher"].get(k) for k in ("encoder", "weights", "pretrained")},
         "inference_ms_per_trial_batch1": _inference_ms(run_dir / "model", sample),
         "training_step_fp32_vs_bf16": steps,
@@ -229,15 +241,19 @@ def main(argv: list[str] | None = None) -> int:
             f"best {n['best_epoch']:3d}, converged after {n['seconds_to_convergence']:6.1f} s, "
             f"top-1 {n['test_top1']:.3f}"
         )
-    print(f"  total calibration   {total:7.1f} s")
+    for name, top1 in result["test_top1"].items():
+        if name not in networks:
+            print(f"  {name:18s} top-1 {top1 if top1 is None else f'{top1:.3f}'}")
+    print(f"  total calibration   {total:7.1f} s ({cpu:.0f} CPU seconds); chosen: {result['chosen']}")
     print(
         f"  inference at batch 1 {result['inference_ms_per_trial_batch1']:.2f} ms per trial (features + forward)"
     )
-    print(
-        "  student training step: "
-        + ", ".join(f"{k} {v:.2f} ms/example" for k, v in steps["ms_per_example_min"].items())
-        + f" (x{steps['speedup']:.2f})"
-    )
+    if steps is not None:
+        print(
+            "  student training step: "
+            + ", ".join(f"{k} {v:.2f} ms/example" for k, v in steps["ms_per_example_min"].items())
+            + f" (x{steps['speedup']:.2f})"
+        )
     print(f"  load average before {load_before}, after {result['loadavg_after']} ({os.cpu_count()} CPUs)")
     write_result(result, args.out)
     return 0

@@ -3,9 +3,9 @@
 Steps: the notch is set from the recording's mains frequency; epochs through the live filter
 bank, once with the paper's preprocessing and once with the ERP one; one block-respecting split,
 or leave-one-block-out folds for recordings of few blocks; on each, the teacher's soft targets
-(when stimulus images are given), the student with and without distillation, the baselines and
-the candidate pipelines (:mod:`calibration.fitting`); every model is scored on the held-out
-blocks (with the simulator's oracle when the data is simulated); the model with the best
+(when stimulus images are given), the student, the baselines asked for (the student without
+distillation among them) and the candidate pipelines (:mod:`calibration.fitting`); every model is
+scored on the held-out blocks (with the simulator's oracle when the data is simulated); the model with the best
 validation score (or the preset's) goes into the bundle, refitted on all blocks after
 cross-validation; a report and the bundle are written. A failing comparison model is reported
 as failed and never loses the run.
@@ -190,6 +190,11 @@ def calibrate(
     erp = _erp_epochs(recording, pipeline, epochs, config, notes)
     y = epochs.labels
     teacher_report, teacher_probs = _teacher_targets(epochs, image_folder, n_classes, config, notes)
+    if not config.baselines:
+        notes.append(
+            "no comparison baselines trained (the default): --baselines quick adds the student without "
+            "distillation and logistic regression, --baselines all the paper's eight"
+        )
     student_config = StudentConfig(
         **{**config.student.to_dict(), "n_channels": recording.n_channels, "n_classes": n_classes}
     )

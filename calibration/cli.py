@@ -32,8 +32,9 @@ Train a subject-specific decoder from a calibration recording and save it as a m
 Cuts epochs at the stimulus markers (after the same causal filters the live decoder runs),
 splits by block (no block in both training and test), fits the teacher (open_clip image
 encoder + linear classifier) on the stimulus images, trains the student CNN with knowledge
-distillation, every baseline and the candidate pipelines (EEGNet, xDAWN + tangent space and
-shrinkage LDA on 0.5-30 Hz ERP epochs) on the same split, keeps the best on the validation
+distillation, the candidate pipelines (EEGNet, xDAWN + tangent space and shrinkage LDA on
+0.5-30 Hz ERP epochs) and the comparison baselines asked for (--baselines; none by default) on
+the same split, keeps the best on the validation
 blocks (--preset paper keeps the paper's student), and writes to OUT:
   model/               the bundle for `rtdecode live` / `rtdecode predict`
   report.md/.json      top-1/3/5, macro F1, kappa, balanced accuracy, ROC AUC (2 classes) per model,
@@ -129,6 +130,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the rest block by block; default: every trial outside the held-out test blocks",
     )
     g.add_argument(
+        "--short",
+        action="store_true",
+        help="with --base: the short-session settings of `calibrate-gui --base` that keep a 10-class, 128-channel "
+        "session to about a minute on 2 cores: subject-only xDAWN alone, the base's networks fine-tuned for at most "
+        "5 epochs, its classical pipelines zero-shot only, no distillation",
+    )
+    g.add_argument(
         "--align-on",
         choices=("calibration", "recording"),
         default="calibration",
@@ -157,7 +165,13 @@ def run(args: argparse.Namespace) -> int:
     recording_path, out = Path(args.recording), Path(args.out)
     base_folder = getattr(args, "base", None)
     if getattr(args, "trials_per_class", None) is not None and base_folder is None:
-        raise ValueError("--trials-per-class needs --base (a short session is calibrated from a cross-subject base)")
+        raise ValueError(
+            "--trials-per-class needs --base (a short session is calibrated from a cross-subject base)"
+        )
+    if getattr(args, "short", False) and base_folder is None:
+        raise ValueError(
+            "--short needs --base (the short-session settings calibrate from a cross-subject base)"
+        )
     base = None
     if base_folder is not None:
         from calibration.transfer import load_base
@@ -194,8 +208,12 @@ def run(args: argparse.Namespace) -> int:
     created = not out.exists()
     try:
         if base is not None:
-            from calibration.transfer_calibrate import calibrate_with_base
+            from calibration.transfer_calibrate import calibrate_with_base, short_session_config
 
+            fine_tune = None
+            if args.short:
+                config, fine_tune = short_session_config(config, base)
+                distill = False
             result = calibrate_with_base(
                 recording,
                 base,
@@ -205,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
                 trials_per_class=args.trials_per_class,
                 align_on=args.align_on,
                 started=started,
+                subject_student=not args.short,
+                fine_tune=fine_tune,
             )
         else:
             result = calibrate(recording, images if distill else None, out, config, started=started)
@@ -253,7 +273,7 @@ def run_demo(args: argparse.Namespace) -> int:
     recording = read_recording(session)
     print(summarize_recording(recording))
 
-    print("\n[2/4] calibrating (teacher, distilled student, baselines)...")
+    print("\n[2/4] calibrating (teacher, distilled student, candidate pipelines)...")
     run(
         argparse.Namespace(
             **{

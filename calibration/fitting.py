@@ -255,6 +255,7 @@ def _fit_network(spec: ModelSpec, split: _Split, distill: bool) -> Fitted:
         split.train,
         split.teacher_probs if distill else None,
         split.options,
+        sfreq=view.pipeline.sfreq,
     )
     model = model.cpu().eval()
     return Fitted(

@@ -72,19 +72,25 @@ def network_inputs(view: str, epochs: np.ndarray, standardizer: Any, pipeline: P
 
 
 def build_network(
-    spec: ModelSpec, example_shape: tuple[int, ...], n_classes: int, options: dict[str, Any] | None = None
+    spec: ModelSpec,
+    example_shape: tuple[int, ...],
+    n_classes: int,
+    options: dict[str, Any] | None = None,
+    sfreq: float | None = None,
 ) -> nn.Module:
     """A new network of kind ``spec`` for inputs of ``example_shape`` (one example, its view's axes).
 
     ``options`` holds architecture configs to start from (e.g. the calibration's student config):
     a network whose config class matches one takes its fields, channels and classes aside.
+    ``sfreq``, the epochs' rate, sets a config's rate-dependent fields
+    (:meth:`~rtdecode.models.registry.ModelSpec.make_config`; EEGNet's 4 ms input bins).
     """
     n_channels, n_times = spec.view.dims(tuple(example_shape))
     if spec.network is None:  # a baseline network built by calibration.baselines
         return RAW_NETWORKS[spec.name](n_channels, n_classes)
     config_class = spec.config_class()
     base = next((o for o in (options or {}).values() if isinstance(o, config_class)), None)
-    return spec.build(spec.make_config(n_channels, n_classes, n_times, base))
+    return spec.build(spec.make_config(n_channels, n_classes, n_times, base, sfreq))
 
 
 def fit_network(
@@ -98,6 +104,7 @@ def fit_network(
     soft_targets: np.ndarray | None = None,
     options: dict[str, Any] | None = None,
     initial: nn.Module | None = None,
+    sfreq: float | None = None,
 ) -> tuple[nn.Module, TrainHistory]:
     """Train one network, distilled when ``soft_targets`` are given and ``config.alpha < 1``.
 
@@ -120,6 +127,10 @@ def fit_network(
     initial : nn.Module, optional
         Weights to start from (a cross-subject base: fine-tuning); a copy is trained, ``initial``
         is left as it is. None: new weights seeded by ``config.seed``.
+    sfreq : float, optional
+        Sampling rate of the epochs, passed to :func:`build_network` for new weights (calibration
+        and the study give it; without it a rate-dependent network keeps its config's defaults,
+        e.g. EEGNet unbinned).
 
     Returns
     -------
@@ -138,7 +149,7 @@ def fit_network(
     if initial is not None:
         model = copy.deepcopy(initial)
     else:
-        model = build_network(spec, tuple(x.shape[1:]), n_classes, options)
+        model = build_network(spec, tuple(x.shape[1:]), n_classes, options, sfreq)
     history = train_classifier(
         model,
         x[train],

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from calibration.options import add_batch_size_option, add_training_arguments, train_config
+from calibration.options import add_batch_size_option, add_training_arguments, distills, train_config
 from rtdecode.cli_args import (
     add_blocks_option,
     add_command,
@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub, "pretrain", run, "fit a cross-subject base on other subjects' recordings", DESCRIPTION
     )
     p.add_argument(
-        "recordings", nargs="+", help="two or more recordings, one per subject (any format calibrate reads)"
+        "recordings",
+        nargs="+",
+        help="recordings of other subjects, one per subject, in any format calibrate reads (two or more to learn what subjects share)",
     )
     p.add_argument("--out", required=True, help="the base's folder")
     p.add_argument(
@@ -50,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated models to pretrain (default: %(default)s); known: {', '.join(registry.transferable())}",
     )
     add_events_option(p)
+    p.add_argument(
+        "--images",
+        default=None,
+        help="folder of the stimulus images (<image_id>.png) of every recording, for the teacher's soft targets "
+        "(default: each recording's own image folder when it names one, e.g. a simulated session's)",
+    )
     add_blocks_option(p)
     add_training_arguments(p)
     add_batch_size_option(p, "EEG epochs per training step (default: %(default)s)")
@@ -68,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
     refuse_to_replace(out / BASE_FILE, args.overwrite, "base")
     recordings = [read_recording(path, **recording_options(args)) for path in args.recordings]
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    base = pretrain(
-        recordings,
-        out,
-        models,
-        train=train_config(args, batch_size=args.batch_size, seed=args.seed, device=args.device),
-    )
+    train = train_config(args, batch_size=args.batch_size, seed=args.seed, device=args.device)
+    folders = [
+        _image_folder(args, Path(path), recording)
+        for path, recording in zip(args.recordings, recordings, strict=True)
+    ]
+    teacher = _teacher(args, folders, train) if distills(args) and any(folders) else None
+    base = pretrain(recordings, out, models, train=train, teacher=teacher)
     print(
         f"base of {len(base.info['subjects'])} subjects, {len(base.class_names)} classes, "
         f"{len(base.channel_names)} channels in {out} ({time.perf_counter() - started:.0f} s):"
@@ -84,3 +93,35 @@ def run(args: argparse.Namespace) -> int:
             f"{info['seconds']:.0f} s"
         )
     return 0
+
+
+def _image_folder(args: argparse.Namespace, path: Path, recording) -> Path | None:
+    """Where a recording's stimulus images are: --images, else the folder the recording names."""
+    if args.images:
+        return Path(args.images)
+    named = recording.metadata.get("image_dir")
+    return path.parent / named if named and (path.parent / named).is_dir() else None
+
+
+def _teacher(args: argparse.Namespace, folders: list[Path | None], train):
+    """``teacher(i, epochs)`` for :func:`calibration.transfer.pretrain`: out-of-fold soft targets of recording i."""
+    from calibration.soft_targets import teacher_soft_targets
+
+    def soft_targets(i: int, epochs):
+        if folders[i] is None:
+            return None
+        report, soft = teacher_soft_targets(
+            epochs.image_ids,
+            epochs.labels,
+            folders[i],
+            len(epochs.class_names),
+            teacher=args.teacher,
+            weights=args.teacher_weights,
+            temperature=train.temperature,
+            folds=args.soft_target_folds,
+            seed=args.seed,
+            device=args.device,
+        )
+        return soft if report.get("used") else None
+
+    return soft_targets

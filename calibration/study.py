@@ -278,6 +278,7 @@ def run_task(task: StudyTask, config: StudyConfig) -> dict[str, Any]:
         train,
         data["soft"] if task.distill else None,
         {"student": config.student},
+        sfreq=pipeline.sfreq,
     )
     if config.train.threads:
         torch.set_num_threads(config.train.threads)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ def pretrain(
     models: tuple[str, ...] = DEFAULT_BASE_MODELS,
     train: TrainConfig | None = None,
     student: StudentConfig | None = None,
-    soft_targets: list[np.ndarray | None] | None = None,
+    teacher: Callable[[int, EpochSet], np.ndarray | None] | None = None,
     mains: str = "auto",
 ) -> Base:
     """Fit a cross-subject base on other subjects' recordings and save it.
@@ -269,7 +270,7 @@ def pretrain(
     Parameters
     ----------
     recordings : list of Recording
-        Two or more subjects (one recording each); channels are matched by name (those not in every
+        One or more subjects (one recording each; two or more to learn what subjects share); channels are matched by name (those not in every
         recording are left out, with a message); the rates must agree.
     out : path
         The base's folder (created).
@@ -279,9 +280,10 @@ def pretrain(
         The networks' training (epochs, patience, seed...).
     student : StudentConfig, optional
         The paper's student's architecture.
-    soft_targets : list of (np.ndarray or None), optional
-        Per recording, the teacher's soft targets ``(n_trials, n_classes)`` of its paper-view epochs
-        (in their order): the student (and other distillable networks) are then distilled.
+    teacher : callable, optional
+        ``teacher(i, epochs)``: the teacher's soft targets ``(n_trials, n_classes)`` of recording
+        ``i``'s paper-view epochs (from their stimulus images), or None. When every recording has
+        them, the distillable networks are distilled (``train.alpha < 1``).
     mains : str
         The notch choice per recording.
 
@@ -292,11 +294,13 @@ def pretrain(
     Raises
     ------
     ValueError
-        Fewer than two recordings, rates that differ, an unknown or non-transferable model.
+        No recording, rates that differ, an unknown or non-transferable model.
     """
     started = time.perf_counter()
-    if len(recordings) < 2:
-        raise ValueError("a cross-subject base needs recordings of two or more subjects")
+    if not recordings:
+        raise ValueError("a cross-subject base needs recordings of other subjects: give one or more")
+    if len(recordings) == 1:
+        log.warning("a base from one subject: it transfers that subject's patterns only")
     rates = sorted({float(r.sfreq) for r in recordings})
     if len(rates) > 1:
         raise ValueError(
@@ -330,9 +334,10 @@ def pretrain(
     standardizers = {
         view: [aligned_standardizer(s.views[view][1].epochs) for s in subjects] for view in subjects[0].views
     }
-    soft = None
-    if soft_targets is not None and all(t is not None for t in soft_targets):
-        soft = np.concatenate([np.asarray(t) for t in soft_targets])
+    targets = [teacher(i, s.epochs) for i, s in enumerate(subjects)] if teacher is not None else []
+    soft = np.concatenate(targets) if targets and all(t is not None for t in targets) else None
+    if targets and soft is None:
+        log.warning("not every recording has stimulus images: the base is trained without distillation")
     model_info: dict[str, Any] = {}
     for name in models:
         spec = registry.get(name)
@@ -356,8 +361,18 @@ def pretrain(
                     }
                 )
             }
+            # At the recording's rate: EEGNet bins its input to 4 ms steps as calibration's does.
             model, history = fit_network(
-                spec, x, pooled_y, train_idx, val_idx, n_classes, train, soft if distill else None, options
+                spec,
+                x,
+                pooled_y,
+                train_idx,
+                val_idx,
+                n_classes,
+                train,
+                soft if distill else None,
+                options,
+                sfreq=pipeline.sfreq,
             )
             model = model.cpu().eval()
             val_metrics = evaluate_predictions(pooled_y[val_idx], predict_proba(model, x[val_idx]), n_classes)

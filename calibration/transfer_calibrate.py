@@ -6,7 +6,9 @@
 2. its **calibration trials**: the first ``N`` trials of each class in time order (what a short
    session gives), or, without ``N``, every trial outside the held-out test blocks; the last
    ~20 % of each class's calibration trials (at least one) validate, the rest train. Every other
-   trial is the **test** set, scored block by block (mean and 95 % interval over blocks);
+   trial is the **test** set, scored block by block (mean and 95 % interval over blocks); a session
+   that is all calibration (``require_test=False``: the presenter's short session) has none, and
+   its report's scores are the validation trials';
 3. its **alignment** (:class:`~rtdecode.signal.standardize.Standardizer` ``align="whiten"``),
    unsupervised, from its calibration trials (``--align-on calibration``, what a live session has)
    or from every trial of the recording (``--align-on recording``, labels never used);
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,18 @@ from rtdecode.models.student import StudentConfig
 log = logging.getLogger(__name__)
 
 PATHS = ("subject-only", "zero-shot", "fine-tuned")
+# A short session's calibration must be ready within a minute of the last image on a 2-core CPU
+# (10 classes x 10 images, 128 channels: benchmarks/bench_short_calibration.py). Measured there,
+# per step: the base's networks fine-tuned keep their weights and converge in a few epochs; the
+# subject-only networks (the paper's student, EEGNet) learn nothing from scratch on 8 trials per
+# class and cost most of the time; a classical refit on the base's pooled trials costs ~40 CPU s
+# each (an LDA of 128 x 18 features, an xDAWN of the pool); the teacher's soft targets ~12 CPU s
+# for the student's fine-tuning alone. So a short session (`calibrate-gui --base`, `calibrate
+# --short`): xDAWN alone on the subject's trials, every base model zero-shot, the base's networks
+# fine-tuned for at most SHORT_MAX_EPOCHS epochs, no distillation.
+SHORT_SUBJECT_CANDIDATES = ("xdawn",)
+SHORT_MAX_EPOCHS = 5
+SHORT_PATIENCE = 2
 ALIGN_ON = ("calibration", "recording")
 SELECTION_METRIC = "balanced_accuracy"
 
@@ -82,7 +96,11 @@ class CalibrationTrials:
 
 
 def calibration_trials(
-    epochs: EpochSet, trials_per_class: int | None, test_fraction: float = 0.2, seed: int = 0
+    epochs: EpochSet,
+    trials_per_class: int | None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    require_test: bool = True,
 ) -> CalibrationTrials:
     """The first ``trials_per_class`` trials of each class in time order (else the non-test blocks).
 
@@ -94,6 +112,9 @@ def calibration_trials(
     test_fraction : float
         Without ``trials_per_class``: the share of blocks held out for test.
     seed : int
+    require_test : bool
+        False accepts a session that is all calibration (a short session recorded to calibrate,
+        with nothing after it): ``test`` is then empty.
 
     Returns
     -------
@@ -102,7 +123,7 @@ def calibration_trials(
     Raises
     ------
     ValueError
-        ``trials_per_class`` below 2, or leaving no test trial.
+        ``trials_per_class`` below 2, or leaving no test trial while ``require_test``.
     """
     order = np.argsort(epochs.onsets, kind="stable")
     if trials_per_class is None:
@@ -125,8 +146,10 @@ def calibration_trials(
         ).astype(int)
         test = np.setdiff1d(np.arange(len(epochs)), calibration)
         description = f"the first {trials_per_class} trials of each class in time order"
-    if len(test) == 0:
+    if len(test) == 0 and require_test:
         raise ValueError("no trial is left to test on: use fewer --trials-per-class")
+    if len(test) == 0:
+        description += " (every trial of the session: none is left to test on)"
     val = []
     for c in np.unique(epochs.labels[calibration]):
         members = calibration[epochs.labels[calibration] == c]
@@ -164,6 +187,9 @@ def calibrate_with_base(
     trials_per_class: int | None = None,
     align_on: str = "calibration",
     started: float | None = None,
+    require_test: bool = True,
+    subject_student: bool = True,
+    fine_tune: tuple[str, ...] | None = None,
 ) -> CalibrationResult:
     """Calibrate a new subject with a cross-subject base (see the module's description).
 
@@ -184,6 +210,18 @@ def calibrate_with_base(
     started : float, optional
         ``time.perf_counter()`` when the recording ended (the command's start): the report's
         seconds to a served model count from it.
+    require_test : bool
+        False: a session that is all calibration trials (the presenter's short session) is
+        calibrated with no test trial; the model is still chosen on its validation trials, and
+        the report's scores are those validation scores, which it says.
+    subject_student : bool
+        Train the paper's student on the subject's trials alone (the subject-only path); False
+        leaves the subject-only path to ``config.candidates`` (a short session: a network from
+        scratch on a few trials per class costs most of the time and rarely validates best).
+    fine_tune : tuple of str, optional
+        The base models (registry names) that are fine-tuned; None: all of them. Every base model
+        is still scored zero-shot (a classical refit on the base's pooled trials is what costs
+        most in a short session).
 
     Returns
     -------
@@ -207,7 +245,9 @@ def calibrate_with_base(
     notes = list(subject.notes)
     epochs = subject.epochs
     y, n_classes = epochs.labels, len(base.class_names)
-    trials = calibration_trials(epochs, trials_per_class, config.test_fraction, config.split_seed)
+    trials = calibration_trials(
+        epochs, trials_per_class, config.test_fraction, config.split_seed, require_test
+    )
     align_index = trials.calibration if align_on == "calibration" else np.arange(len(epochs))
     aligned = {view: aligned_standardizer(e.epochs[align_index]) for view, (_, e) in subject.views.items()}
     teacher_report, soft = _soft_targets(epochs, image_folder, n_classes, config, notes)
@@ -215,10 +255,12 @@ def calibrate_with_base(
     candidates: list[Candidate] = []
     failures: dict[str, str] = {}
     candidates += _subject_only(
-        subject.views, trials, n_classes, config, soft, failures, recording.n_channels
+        subject.views, trials, n_classes, config, soft, failures, recording.n_channels, subject_student
     )
     for name, bundle in base.models.items():
         for path, make in (("zero-shot", _zero_shot), ("fine-tuned", _fine_tuned)):
+            if path == "fine-tuned" and fine_tune is not None and name not in fine_tune:
+                continue
             key = f"{path}: {display_name(name)}"
             t0 = time.perf_counter()
             try:
@@ -234,10 +276,19 @@ def calibrate_with_base(
     bundle = _bundle(chosen, subject.views, base, recording, trials_per_class, align_on, results)
     save_bundle(bundle, out_dir / "model")
     seconds_to_bundle = time.perf_counter() - started
-    test_pred = chosen.test_proba.argmax(1)
-    plot_confusion(
-        y[trials.test], test_pred, base.class_names, out_dir / "confusion.png", f"{chosen.key}: test trials"
-    )
+    if len(trials.test):
+        plot_confusion(
+            y[trials.test],
+            chosen.test_proba.argmax(1),
+            base.class_names,
+            out_dir / "confusion.png",
+            f"{chosen.key}: test trials",
+        )
+    else:
+        notes.append(
+            "no test trial (every trial of the session calibrated): the scores are on the validation "
+            "trials that also chose the model, so they overestimate what live decoding will reach"
+        )
     for key, message in failures.items():
         results[key] = {"failed": message}
         notes.append(f"{key} FAILED and is left out: {message}")
@@ -253,6 +304,7 @@ def calibrate_with_base(
         "n_val": len(trials.val),
         "n_test": len(trials.test),
         "test_blocks": sorted({int(b) for b in epochs.blocks[trials.test]}),
+        "scored_on": "test" if len(trials.test) else "validation",
         "align_on": align_on,
         "teacher": teacher_report,
         "candidates": [
@@ -261,7 +313,7 @@ def calibrate_with_base(
                 "path": c.path,
                 "model": c.model_name,
                 "validation": val_scores[c.key],
-                "test_top1": results[c.key]["top1"],
+                "test_top1": results[c.key]["top1"] if len(trials.test) else None,
                 "test_top1_by_block": per_block[c.key],
                 "seconds": c.seconds,
                 "seconds_to_bundle": prepared_s + c.seconds,
@@ -291,6 +343,34 @@ def calibrate_with_base(
     write_report(out_dir, report, _header(report))
     log.info("calibration with base finished in %.1f s; bundle in %s", seconds_to_bundle, out_dir / "model")
     return CalibrationResult(bundle=bundle, report=report, out_dir=out_dir)
+
+
+def short_session_config(
+    config: CalibrationConfig | None, base: Base
+) -> tuple[CalibrationConfig, tuple[str, ...]]:
+    """A short session's training: ``config`` within the limits that keep it to about a minute.
+
+    Parameters
+    ----------
+    config : CalibrationConfig or None
+    base : Base
+
+    Returns
+    -------
+    config : CalibrationConfig
+        ``config`` with the subject-only candidates :data:`SHORT_SUBJECT_CANDIDATES`, epochs and
+        patience capped at :data:`SHORT_MAX_EPOCHS` and :data:`SHORT_PATIENCE`.
+    fine_tune : tuple of str
+        The base's networks (its classical pipelines are scored zero-shot only).
+    """
+    config = config or CalibrationConfig()
+    train = replace(
+        config.train,
+        max_epochs=min(config.train.max_epochs, SHORT_MAX_EPOCHS),
+        patience=min(config.train.patience, SHORT_PATIENCE),
+    )
+    fine_tune = tuple(name for name in base.models if registry.get(name).fit == "network")
+    return replace(config, candidates=SHORT_SUBJECT_CANDIDATES, train=train), fine_tune
 
 
 def _soft_targets(
@@ -328,6 +408,7 @@ def _subject_only(
     soft: np.ndarray | None,
     failures: dict[str, str],
     n_channels: int,
+    include_student: bool = True,
 ) -> list[Candidate]:
     """Calibration's own candidates on the subject's calibration trials alone."""
     t0 = time.perf_counter()
@@ -344,11 +425,19 @@ def _subject_only(
     }
     student = StudentConfig(**{**config.student.to_dict(), "n_channels": n_channels, "n_classes": n_classes})
     outcome = fit_split(
-        fit_views, n_classes, config.train, student, soft, baselines=(), candidates=config.candidates
+        fit_views,
+        n_classes,
+        config.train,
+        student,
+        soft,
+        baselines=(),
+        candidates=config.candidates,
+        include_student=include_student,
     )
     for name, message in outcome.failures.items():
         failures[f"subject-only: {display_name(name)}"] = message
-    seconds = (time.perf_counter() - t0) / max(1, len(outcome.fitted))
+    # The path trains all its candidates to choose among them: each is ready after all of them.
+    seconds = time.perf_counter() - t0
     return [
         Candidate(
             f"subject-only: {display_name(name)}",
@@ -377,7 +466,7 @@ def _inputs(name: str, views, aligned) -> tuple[np.ndarray, Any]:
 def _zero_shot(name, bundle: ModelBundle, views, aligned, trials, base, config, soft) -> Candidate:
     """The base model as it is, on the subject's aligned trials."""
     x, spec = _inputs(name, views, aligned)
-    proba = _predictor(bundle.model, spec)
+    proba = _predictor(bundle.model, spec, len(base.class_names))
     return Candidate(
         f"zero-shot: {display_name(name)}",
         "zero-shot",
@@ -413,7 +502,7 @@ def _fine_tuned(name, bundle: ModelBundle, views, aligned, trials, base: Base, c
         )
         model = model.cpu().eval()
         history = trained.to_dict()
-        val_proba, predict = predict_proba(model, x[trials.val]), _predictor(model, spec)
+        val_proba, predict = predict_proba(model, x[trials.val]), _predictor(model, spec, n_classes)
     else:
         if base.source is None:
             raise ValueError("the base kept no trials to refit the classical pipelines with")
@@ -429,7 +518,7 @@ def _fine_tuned(name, bundle: ModelBundle, views, aligned, trials, base: Base, c
 
         val_proba = refit(trials.train).predict_proba(x[trials.val])
         model = refit(trials.calibration)
-        predict = _predictor(model, spec)
+        predict = _predictor(model, spec, n_classes)
     return Candidate(
         f"fine-tuned: {display_name(name)}",
         "fine-tuned",
@@ -445,22 +534,37 @@ def _fine_tuned(name, bundle: ModelBundle, views, aligned, trials, base: Base, c
     )
 
 
-def _predictor(model: Any, spec: registry.ModelSpec):
-    if spec.weights == "tensors":
-        return lambda x: predict_proba(model, x)
-    return lambda x: np.asarray(model.predict_proba(x), dtype=np.float32)
+def _predictor(model: Any, spec: registry.ModelSpec, n_classes: int):
+    """Class probabilities of ``model``; none for no trial (a session without test trials)."""
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        if not len(x):
+            return np.zeros((0, n_classes), dtype=np.float32)
+        if spec.weights == "tensors":
+            return predict_proba(model, x)
+        return np.asarray(model.predict_proba(x), dtype=np.float32)
+
+    return predict
 
 
 def _score(
     candidates: list[Candidate], y: np.ndarray, blocks: np.ndarray, trials: CalibrationTrials, n_classes: int
 ):
-    """Validation balanced accuracy, pooled test metrics with a 95 % interval over test blocks, per-block top-1."""
+    """Validation balanced accuracy, pooled test metrics with a 95 % interval over test blocks, per-block top-1.
+
+    Without test trials every metric is the validation trials' (the report says so).
+    """
     results: dict[str, dict[str, Any]] = {}
     val_scores: dict[str, float] = {}
     per_block: dict[str, dict[int, float]] = {}
     test_blocks = blocks[trials.test]
     for c in candidates:
-        val_scores[c.key] = evaluate_predictions(y[trials.val], c.val_proba, n_classes)[SELECTION_METRIC]
+        validation = evaluate_predictions(y[trials.val], c.val_proba, n_classes)
+        val_scores[c.key] = validation[SELECTION_METRIC]
+        if not len(trials.test):
+            results[c.key] = {**validation, "scored_on": "validation", "seconds": c.seconds}
+            per_block[c.key] = {}
+            continue
         pooled = evaluate_predictions(y[trials.test], c.test_proba, n_classes)
         by_block = {
             int(b): evaluate_predictions(
@@ -516,7 +620,8 @@ def _header(report: dict[str, Any]) -> str:
         f" (subject {report['subject']})" if report.get("subject") is not None else ""
     )
     rows = "\n".join(
-        f"| {c['path']} | {display_name(c['model'])} | {c['validation']:.3f} | {c['test_top1']:.3f} | "
+        f"| {c['path']} | {display_name(c['model'])} | {c['validation']:.3f} | "
+        f"{'–' if c['test_top1'] is None else format(c['test_top1'], '.3f')} | "
         f"{c['seconds']:.1f} | {c['seconds_to_bundle']:.1f} |"
         for c in report["candidates"]
     )
@@ -525,7 +630,12 @@ def _header(report: dict[str, Any]) -> str:
         f"Base: {report['base']['folder']} (subjects {', '.join(map(str, report['base']['subjects']))}). "
         f"{report['n_epochs']} epochs, {report['n_classes']} classes. Calibration trials: "
         f"{report['calibration_trials']} ({report['n_train']} train, {report['n_val']} validate); "
-        f"test: the other {report['n_test']} trials (blocks {report['test_blocks']}). Alignment estimated on the "
+        + (
+            f"test: the other {report['n_test']} trials (blocks {report['test_blocks']}). "
+            if report["n_test"]
+            else "test: none (the whole session calibrated; the table's scores are validation scores). "
+        )
+        + "Alignment estimated on the "
         f"{report['align_on']} trials, without labels.\n\n"
         f"Chosen: **{report['selection']['chosen']}** ({report['selection']['reason']}). "
         f"Seconds from the end of the recording to the saved bundle: **{report['seconds_to_bundle']:.1f}**.\n\n"

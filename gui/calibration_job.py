@@ -61,12 +61,19 @@ class CalibrationJob(QtCore.QObject):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=None) -> None:
+    def start(
+        self, session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=None, **options
+    ) -> None:
+        """Train in a new thread: the arguments are :func:`gui.presenter_session.train`'s."""
         if self.running:
             raise RuntimeError("a calibration is already running")
         self.started_at = time.monotonic()
         self._thread = threading.Thread(
-            target=self._run, args=(session_path, stimuli_dir, out_dir, config), name="calibrate", daemon=True
+            target=self._run,
+            args=(session_path, stimuli_dir, out_dir, config),
+            kwargs=options,
+            name="calibrate",
+            daemon=True,
         )
         self._thread.start()
 
@@ -75,7 +82,7 @@ class CalibrationJob(QtCore.QObject):
             self._thread.join(timeout)
         return not self.running
 
-    def _run(self, session_path: Path, stimuli_dir: Path | None, out_dir: Path, config) -> None:
+    def _run(self, session_path: Path, stimuli_dir: Path | None, out_dir: Path, config, **options) -> None:
         handler = _SignalHandler(self)
         loggers = [logging.getLogger(name) for name in PROGRESS_LOGGERS]
         levels = [lg.level for lg in loggers]
@@ -84,7 +91,7 @@ class CalibrationJob(QtCore.QObject):
             if lg.getEffectiveLevel() > logging.INFO:
                 lg.setLevel(logging.INFO)  # the steps are INFO records; show them even when quiet
         try:
-            result = train(session_path, stimuli_dir, out_dir, config)
+            result = train(session_path, stimuli_dir, out_dir, config, **options)
         except Exception as error:
             title, message = describe_error(error)
             log.warning("calibration failed: %s", message, exc_info=not isinstance(error, ValueError))

@@ -53,6 +53,9 @@ class SessionSettings:
         The EEG stream's acquisition latency; None keeps the bundle's.
     events : MarkerMapping or None
         Which plain marker codes are stimuli of which class (``--events``); None: the bundle's.
+    adaptation : float or None or "bundle"
+        Adapt the spatial alignment to the stream (``--adapt-alignment``): a forgetting factor, None
+        for off, ``"bundle"`` for the model's setting.
     """
 
     eeg: str
@@ -67,6 +70,7 @@ class SessionSettings:
     buffer_s: float = 30.0
     latency_ms: float | None = None
     events: MarkerMapping | None = None
+    adaptation: float | str | None = "bundle"
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -128,6 +132,15 @@ class WindowSession:
         """The EEG stream's reader (None before the streams are connected)."""
         return self.live.reader if self.live is not None else None
 
+    @property
+    def adaptation_text(self) -> str:
+        """The decoder's ``alignment adapting (f=..., N epochs)`` while the alignment adapts, else ''."""
+        live = self.live
+        if live is None or live.decoder is None or live.adaptation is None:
+            return ""
+        # The decode worker updates the count; reading an int from the GUI thread is safe.
+        return live.decoder.decoder.adaptation_text()
+
     def start(self) -> WindowSession:
         """Load the model, connect the streams, start decoding (cleans up when it raises).
 
@@ -167,6 +180,7 @@ class WindowSession:
             open_timeout=max(s.resolve_timeout, 2.0),
             buffer_s=s.buffer_s,
             on_prediction=self._prediction,
+            adaptation=s.adaptation,
         )
         # Connected and checked against the model before the (slow) image generator loads;
         # decoding starts once the images can follow it.

@@ -80,6 +80,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         Where the Record button writes ``session-<date>-<time>.xdf``.
     device : str
         Decoder device (``auto``, ``cpu``, ``cuda``).
+    latency_ms : float, optional
+        The EEG stream's acquisition latency (``--latency-ms``); None keeps the model's.
+    events : MarkerMapping, optional
+        Which plain marker codes are stimuli of which class (``--events``).
+    adaptation : float or None or "bundle"
+        Adapt the spatial alignment to the stream (``--adapt-alignment``); the status bar says so.
     """
 
     def __init__(
@@ -93,11 +99,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         pipeline: str | Path | None = None,
         latency_ms: float | None = None,
         events=None,
+        adaptation: float | str | None = "bundle",
         parent=None,
     ) -> None:
         super().__init__(parent)
         self.latency_ms = latency_ms
         self.events = events
+        self.adaptation = adaptation
         self.setWindowTitle("rtdecode · live decoding")
         self.device = device
         self.bridge = EngineBridge(self)
@@ -186,10 +194,23 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.device_label = QtWidgets.QLabel("decoder –")
         self.fps_label = QtWidgets.QLabel("GUI –")
         self.record_label = QtWidgets.QLabel("not recording")
-        for label in (self.health_label, self.latency_label, self.device_label, self.fps_label):
+        # Shown only while the alignment adapts (with its separator), so that a session without
+        # adaptation looks as before.
+        self.adapt_label = QtWidgets.QLabel("")
+        self.adapt_label.setToolTip(
+            "the spatial alignment follows the stream without labels (channel gains, impedances); "
+            "f: weight of each epoch, time constant ~1/f epochs"
+        )
+        self.adapt_separator = _separator()
+        for label in (self.health_label, self.latency_label, self.device_label):
             bar.addPermanentWidget(label)
             bar.addPermanentWidget(_separator())
+        bar.addPermanentWidget(self.adapt_label)
+        bar.addPermanentWidget(self.adapt_separator)
+        bar.addPermanentWidget(self.fps_label)
+        bar.addPermanentWidget(_separator())
         bar.addPermanentWidget(self.record_label)
+        self._show_adaptation("")
 
     def _session_box(self, model, eeg, markers, exemplar_dir, record_dir, pipeline) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("Session")
@@ -270,6 +291,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             device=self.device,
             latency_ms=self.latency_ms,
             events=self.events,
+            adaptation=self.adaptation,
         )
         self.banner.dismiss()
         self._set_state("connecting")
@@ -305,6 +327,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.image_panel.set_note(session.image_note)
         self.eeg_view.attach(session.reader)
         self.device_label.setText(f"decoder on {session.device_text}")
+        self._show_adaptation(session.adaptation_text)
         mode = "marker-locked" if session.mode == "marker" else "sliding window"
         self.statusBar().showMessage(f"decoding {session.reader.name!r} ({mode})", 5000)
         self._apply_group()  # after the message above: a group that matched nothing says so there
@@ -328,6 +351,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     def _on_stopped(self) -> None:
         self.session = None
         self.eeg_view.detach()
+        self._show_adaptation("")
         self.health_label.setText("not connected")
         self.health_label.setStyleSheet("")
         self._set_state("idle")
@@ -403,6 +427,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         session = self.session
         if session is None or session.reader is None:
             return
+        self._show_adaptation(session.adaptation_text)
         reader = session.reader
         for event in reader.drain_events():
             self._on_stream_event(reader.name, event)
@@ -446,6 +471,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.channel_count.setToolTip(self.eeg_view.group_note or "")
         if self.eeg_view.group_note:
             self.statusBar().showMessage(self.eeg_view.group_note, 8000)
+
+    def _show_adaptation(self, text: str) -> None:
+        """The alignment's adaptation in the status bar, or nothing when it does not adapt."""
+        self.adapt_label.setText(text)
+        self.adapt_label.setVisible(bool(text))
+        self.adapt_separator.setVisible(bool(text))
 
     def _apply_scale(self, text: str) -> None:
         self.eeg_view.set_scale(None if text == "auto" else float(text))

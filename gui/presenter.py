@@ -19,6 +19,7 @@ non-blocking LSL call, happens on the GUI thread, at the moment it describes.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -26,14 +27,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from gui.banner import Banner
 from gui.calibration_job import CalibrationJob
 from gui.engine_bridge import BackgroundTask
-from gui.presenter_session import (
-    BASELINE_SETS,
-    CALIBRATION_DIR,
-    TEACHERS,
-    PresenterSession,
-    PresenterSettings,
-    TrainingOptions,
-)
+from gui.presenter_form import TrainingBox, browse_folder, spin
+from gui.presenter_session import CALIBRATION_DIR, PresenterSession, PresenterSettings, TrainingOptions
 from gui.protocol import ProtocolConfig, Trial
 from gui.stimulus_view import StimulusView
 from gui.stream_picker import StreamPicker
@@ -73,6 +68,9 @@ class PresenterWindow(QtWidgets.QMainWindow):
     training : TrainingOptions, optional
     calibration : CalibrationConfig, optional
         A complete training configuration that replaces the form's (scripts and tests).
+    base : path, optional
+        A cross-subject base folder to calibrate with (``protocol.trials_per_class``: a short
+        session of that many images per class).
     """
 
     def __init__(
@@ -85,6 +83,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
         protocol: ProtocolConfig | None = None,
         training: TrainingOptions | None = None,
         calibration=None,
+        base: str | Path | None = None,
         parent=None,
     ) -> None:
         super().__init__(parent)
@@ -103,12 +102,13 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self._external_count = 0
         self._in_break = False
         self._paint_lead = 0.0
+        self._last_image: float | None = None
         self.live_window = None
         self.job = CalibrationJob(self)
         self.job.progress.connect(self._on_training_progress)
         self.job.finished.connect(self._on_trained)
         self.job.failed.connect(self._on_training_failed)
-        self._build(out_dir, stimuli_dir, eeg, external_markers, protocol or ProtocolConfig(), training)
+        self._build(out_dir, stimuli_dir, eeg, external_markers, protocol or ProtocolConfig(), training, base)
         self._timer = QtCore.QTimer(self)
         self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self._timer.setSingleShot(True)
@@ -122,7 +122,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.resize(1500, 940)
 
     # -- layout -----------------------------------------------------------------------------
-    def _build(self, out_dir, stimuli_dir, eeg, external_markers, protocol, training) -> None:
+    def _build(self, out_dir, stimuli_dir, eeg, external_markers, protocol, training, base) -> None:
         central = QtWidgets.QWidget()
         root = QtWidgets.QHBoxLayout(central)
         self.panel = QtWidgets.QScrollArea()
@@ -136,7 +136,14 @@ class PresenterWindow(QtWidgets.QMainWindow):
         form.addWidget(self.banner)
         form.addWidget(self._source_box(stimuli_dir, eeg, external_markers))
         form.addWidget(self._timing_box(protocol))
-        form.addWidget(self._training_box(training or TrainingOptions(), out_dir))
+        self.training_box = TrainingBox(
+            training or TrainingOptions(),
+            out_dir,
+            base,
+            protocol.trials_per_class,
+            self.calibration is not None,
+        )
+        form.addWidget(self.training_box)
         form.addLayout(self._buttons())
         form.addWidget(self._progress_box())
         form.addStretch(1)
@@ -154,8 +161,8 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.simulate_check.setChecked(self.simulation is not None)
         layout.addWidget(self.simulate_check)
         sim_row = QtWidgets.QHBoxLayout()
-        self.sim_classes = _spin(1, 40, self.simulation.n_classes if self.simulation else 10)
-        self.sim_images = _spin(1, 50, self.simulation.images_per_class if self.simulation else 50)
+        self.sim_classes = spin(1, 40, self.simulation.n_classes if self.simulation else 10)
+        self.sim_images = spin(1, 50, self.simulation.images_per_class if self.simulation else 50)
         sim_row.addWidget(QtWidgets.QLabel("classes"))
         sim_row.addWidget(self.sim_classes)
         sim_row.addWidget(QtWidgets.QLabel("images / class"))
@@ -171,7 +178,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.stimuli_edit = QtWidgets.QLineEdit(str(stimuli_dir) if stimuli_dir else "")
         self.stimuli_edit.setPlaceholderText("images.tsv + images/ (simulated: its own images)")
         browse = QtWidgets.QPushButton("Browse…")
-        browse.clicked.connect(lambda: self._browse(self.stimuli_edit, "Stimulus"))
+        browse.clicked.connect(lambda: browse_folder(self, self.stimuli_edit, "Stimulus"))
         images_row.addWidget(QtWidgets.QLabel("Images"))
         images_row.addWidget(self.stimuli_edit, 1)
         images_row.addWidget(browse)
@@ -187,9 +194,9 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.block_s = _seconds(protocol.block_s, 0.01, 600.0)
         self.break_s = _seconds(protocol.break_s, 0.0, 600.0)
         self.lead_in_s = _seconds(protocol.lead_in_s, 0.0, 60.0)
-        self.max_blocks = _spin(0, 1000, protocol.max_blocks or 0)
+        self.max_blocks = spin(0, 1000, protocol.max_blocks or 0)
         self.max_blocks.setSpecialValueText("all")
-        self.seed = _spin(0, 1_000_000, protocol.seed)
+        self.seed = spin(0, 1_000_000, protocol.seed)
         for k, (label, widget) in enumerate(
             (
                 ("image", self.image_s),
@@ -203,51 +210,6 @@ class PresenterWindow(QtWidgets.QMainWindow):
             grid.addWidget(QtWidgets.QLabel(label), k // 3, 2 * (k % 3))
             grid.addWidget(widget, k // 3, 2 * (k % 3) + 1)
         self._tail_s = protocol.tail_s
-        return box
-
-    def _training_box(self, training: TrainingOptions, out_dir) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Training and output")
-        grid = QtWidgets.QGridLayout(box)
-        self.teacher_combo = QtWidgets.QComboBox()
-        self.teacher_combo.addItems(list(TEACHERS))
-        self.teacher_combo.setCurrentText(training.teacher)
-        self.teacher_combo.setToolTip("'none' trains the student on labels only (no distillation)")
-        self.weights_edit = QtWidgets.QLineEdit(training.teacher_weights or "")
-        self.weights_edit.setPlaceholderText("CLIP weights file (ViT-B-32)")
-        self.epochs = _spin(1, 1000, training.max_epochs)
-        self.patience = _spin(1, 1000, training.patience)
-        self.baselines_combo = QtWidgets.QComboBox()
-        self.baselines_combo.addItems(list(BASELINE_SETS))
-        self.baselines_combo.setCurrentText(training.baselines)
-        self.out_edit = QtWidgets.QLineEdit(str(out_dir))
-        browse = QtWidgets.QPushButton("Browse…")
-        browse.clicked.connect(lambda: self._browse(self.out_edit, "Output"))
-        grid.addWidget(QtWidgets.QLabel("teacher"), 0, 0)
-        grid.addWidget(self.teacher_combo, 0, 1)
-        grid.addWidget(self.weights_edit, 0, 2, 1, 2)
-        epochs_row = QtWidgets.QHBoxLayout()
-        epochs_row.addWidget(self.epochs)
-        epochs_row.addWidget(QtWidgets.QLabel("patience"))
-        epochs_row.addWidget(self.patience)
-        epochs_row.addStretch(1)
-        grid.addWidget(QtWidgets.QLabel("max epochs"), 1, 0)
-        grid.addLayout(epochs_row, 1, 1, 1, 2)
-        grid.addWidget(QtWidgets.QLabel("baselines"), 2, 0)
-        grid.addWidget(self.baselines_combo, 2, 1)
-        grid.addWidget(QtWidgets.QLabel("output"), 3, 0)
-        grid.addWidget(self.out_edit, 3, 1, 1, 2)
-        grid.addWidget(browse, 3, 3)
-        grid.setColumnStretch(2, 1)
-        if self.calibration is not None:
-            for widget in (
-                self.teacher_combo,
-                self.weights_edit,
-                self.epochs,
-                self.patience,
-                self.baselines_combo,
-            ):
-                widget.setEnabled(False)
-            box.setToolTip("training settings were given by the program that opened this window")
         return box
 
     def _buttons(self) -> QtWidgets.QHBoxLayout:
@@ -308,11 +270,6 @@ class PresenterWindow(QtWidgets.QMainWindow):
             layout.addWidget(widget)
         return box
 
-    def _browse(self, edit: QtWidgets.QLineEdit, what: str) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, f"{what} folder", edit.text() or ".")
-        if folder:
-            edit.setText(folder)
-
     def _sync_form(self, *_: object) -> None:
         simulate = self.simulate_check.isChecked()
         self.sim_classes.setEnabled(simulate and self.state == "idle")
@@ -338,9 +295,10 @@ class PresenterWindow(QtWidgets.QMainWindow):
             tail_s=self._tail_s,
             max_blocks=self.max_blocks.value() or None,
             seed=self.seed.value(),
+            trials_per_class=self.training_box.trials_per_class(),
         )
         stimuli = self.stimuli_edit.text().strip()
-        out = self.out_edit.text().strip()
+        out = self.training_box.out_edit.text().strip()
         if not out:
             raise ValueError("choose an output folder")
         return PresenterSettings(
@@ -350,14 +308,9 @@ class PresenterWindow(QtWidgets.QMainWindow):
             eeg=None if simulate else self.picker.eeg_query(),
             external_markers=self.picker.marker_query(),
             protocol=protocol,
-            training=TrainingOptions(
-                teacher=self.teacher_combo.currentText(),
-                teacher_weights=self.weights_edit.text().strip() or None,
-                max_epochs=self.epochs.value(),
-                patience=self.patience.value(),
-                baselines=self.baselines_combo.currentText(),
-            ),
+            training=self.training_box.options(),
             calibration=self.calibration,
+            base=self.training_box.base(),
         )
 
     # -- session control --------------------------------------------------------------------
@@ -419,7 +372,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
             )
             return
         schedule = session.schedule
-        if schedule.n_blocks < 3:
+        if schedule.n_blocks < 3 and session.base is None:  # a base trains on every trial instead
             self.banner.show_message(
                 "warning",
                 "Short session",
@@ -574,33 +527,40 @@ class PresenterWindow(QtWidgets.QMainWindow):
         stimuli = session.stimuli_dir if settings.distilling else None
         if settings.distilling and stimuli is None:
             self._log_line("no stimulus images for the teacher: training without distillation")
-        self.job.start(session.recording_path, stimuli, session.out_dir / CALIBRATION_DIR, settings)
+        # The time to a served model counts from the last image (the one figure a lab waits on):
+        # its LSL stamp, carried over to the perf_counter clock the report uses.
+        self._last_image = session.timing[-1][2] if session.timing else None
+        started = None if self._last_image is None else time.perf_counter() - (_clock() - self._last_image)
+        self.job.start(
+            session.recording_path,
+            stimuli,
+            session.out_dir / CALIBRATION_DIR,
+            settings,
+            base=session.base,
+            trials_per_class=settings.protocol.trials_per_class if session.base is not None else None,
+            started=started,
+        )
 
     def _on_training_progress(self, message: str) -> None:
         self._log_line(message)
         self.stage_label.setText(f"training: {message[:80]}")
 
     def _on_trained(self, result) -> None:
+        ready_s = None if self._last_image is None else _clock() - self._last_image
         self.result = result
         self.bundle_path = result.out_dir / "model"
         self.train_bar.setRange(0, 1)
         self.train_bar.setValue(1)
         self.train_bar.setFormat("done")
-        report = result.report
-        from rtdecode.models.registry import PAPER_MODEL, display_name
-
-        main = result.bundle.extra.get("model", PAPER_MODEL)
-        metrics = report["results"].get(main, {})
-        # Cross-validated results are {mean, interval} summaries: show the mean.
-        from calibration.metrics import point
-
         self.result_label.setText(
-            f"<b>{display_name(main)}</b> on {report['n_test']} held-out epochs: top-1 {point(metrics.get('top1')):.2f}"
-            f" (chance {report['chance_top1']:.2f}), top-5 {point(metrics.get('top5')):.2f}; "
-            f"{report['seconds']:.0f} s.<br>Model: {self.bundle_path}<br>Report: {result.out_dir / 'report.md'}"
+            f"{_result_summary(result)}<br>Model: {self.bundle_path}<br>Report: {result.out_dir / 'report.md'}"
         )
         self.open_live_button.show()
-        self.view.show_message("Calibration finished. The model is ready.")
+        ready = "Calibration finished.\nThe model is ready to decode."
+        if ready_s is not None:
+            ready += f"\n(ready {ready_s:.0f} s after the last image)"
+            self._log_line(f"ready to decode {ready_s:.1f} s after the last image")
+        self.view.show_message(ready)
         self._set_state("done")
 
     def _on_training_failed(self, title: str, message: str) -> None:
@@ -631,8 +591,9 @@ class PresenterWindow(QtWidgets.QMainWindow):
         self.start_button.setEnabled(idle)
         self.abort_button.setEnabled(state in ("presenting", "recording"))
         self.finish_button.setEnabled(state == "recording")
-        for widget in (self.picker, self.stimuli_edit, self.simulate_check, self.out_edit):
+        for widget in (self.picker, self.stimuli_edit, self.simulate_check):
             widget.setEnabled(idle)
+        self.training_box.set_editable(idle)
         self.stage_label.setText(
             {
                 "idle": "idle",
@@ -678,11 +639,33 @@ class PresenterWindow(QtWidgets.QMainWindow):
         super().closeEvent(event)
 
 
-def _spin(low: int, high: int, value: int) -> QtWidgets.QSpinBox:
-    spin = QtWidgets.QSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    return spin
+def _result_summary(result) -> str:
+    """The served model and its scores in one line: held-out scores, or validation scores when the
+    whole session calibrated (a short session with a base)."""
+    from calibration.metrics import point
+    from rtdecode.models.registry import PAPER_MODEL, display_name
+
+    report = result.report
+    if "transfer" in result.bundle.extra:
+        name = report["selection"]["chosen"]  # already in words: "fine-tuned: EEGNet"
+        metrics = report["results"][name]
+        on = (
+            f"{report['n_test']} held-out epochs"
+            if report["scored_on"] == "test"
+            else f"its {report['n_val']} validation epochs (the whole session calibrated: no test epoch)"
+        )
+    else:
+        model = result.bundle.extra.get("model", PAPER_MODEL)
+        name, metrics, on = (
+            display_name(model),
+            report["results"].get(model, {}),
+            f"{report['n_test']} held-out epochs",
+        )
+    # Cross-validated results are {mean, interval} summaries: point() shows the mean.
+    return (
+        f"<b>{name}</b> on {on}: top-1 {point(metrics.get('top1')):.2f} (chance {1 / report['n_classes']:.2f}), "
+        f"top-5 {point(metrics.get('top5')):.2f}; {report['seconds_to_bundle']:.0f} s to the saved model."
+    )
 
 
 def _seconds(value: float, low: float, high: float) -> QtWidgets.QDoubleSpinBox:

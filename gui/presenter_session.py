@@ -11,6 +11,11 @@ Output folder layout::
     OUT/timing.tsv         scheduled vs. pushed onset times of every image
     OUT/stimuli/           the simulated subject's images (when simulated)
     OUT/calibration/       report, plots and model/ (the bundle)
+
+With a cross-subject base (``PresenterSettings.base``, from ``rtdecode pretrain``) the session
+may be short (``ProtocolConfig.trials_per_class``): its images' classes must be the base's, and
+training is :func:`calibration.transfer_calibrate.calibrate_with_base` with every trial of the
+session as a calibration trial (there is nothing after it to test on).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from calibration.options import (
     parse_baselines,
     train_config,
 )
-from gui.protocol import ProtocolConfig, Schedule, build_schedule, load_stimuli
+from gui.protocol import ProtocolConfig, Schedule, build_schedule, class_names, load_stimuli
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +131,9 @@ class PresenterSettings:
         The form's training choices.
     calibration : CalibrationConfig or None
         A complete configuration that replaces ``training``'s (scripts and tests).
+    base : Path or None
+        A cross-subject base folder (``rtdecode pretrain``): the session is calibrated with it.
+        Needed by a short session (``protocol.trials_per_class``).
     distill : bool or None
         Give the stimulus images to the teacher (knowledge distillation); False trains on labels
         only; None follows ``training``.
@@ -144,9 +152,20 @@ class PresenterSettings:
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     training: TrainingOptions = field(default_factory=TrainingOptions)
     calibration: object | None = None
+    base: Path | None = None
     distill: bool | None = None
     resolve_timeout: float = 5.0
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        per_class = self.protocol.trials_per_class
+        if per_class is not None and self.base is None:
+            raise ValueError(
+                "a short session (images per class) needs a cross-subject base: a few trials per class "
+                "train no model alone (make one with `rtdecode pretrain`)"
+            )
+        if per_class is not None and per_class < 2:
+            raise ValueError("a short session needs at least 2 images per class: one trains, one validates")
 
     @property
     def presenting(self) -> bool:
@@ -181,6 +200,7 @@ class PresenterSession:
         self.simulator = None
         self.external = None
         self.recorder = None
+        self.base = None
         # trial, scheduled, pushed, image id, when the timer fired (all LSL local clock)
         self.timing: list[tuple[int, float, float, str, float]] = []
 
@@ -228,13 +248,18 @@ class PresenterSession:
         if s.presenting:
             if self.stimuli_dir is None:
                 raise ValueError("choose a stimulus folder (images.tsv + images/), or simulate a subject")
-            self.schedule = build_schedule(load_stimuli(self.stimuli_dir), s.protocol)
+            stimuli = load_stimuli(self.stimuli_dir)
+            if s.base is not None:
+                self.base = _base_for(s.base, class_names(stimuli), self.stimuli_dir)
+            self.schedule = build_schedule(stimuli, s.protocol)
             source_id = f"{s.marker_name}-{uuid.uuid4().hex[:12]}"
             self.outlet = make_outlet(
                 s.marker_name, "Markers", 1, 0.0, "string", source_id, desc={"presenter": "rtdecode"}
             )
             self.marker_query = f"source_id={source_id}"
         else:
+            if s.base is not None:
+                self.base = _base_for(s.base, None, None)
             self.marker_query = s.external_markers
             # A reader of our own only to count what arrives; the recorder has its own inlet.
             self.external = MarkerReader(resolve_stream(s.external_markers, s.resolve_timeout)).start()
@@ -334,7 +359,38 @@ class PresenterSession:
         self.outlet = None
 
 
-def train(session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=None):
+def _base_for(folder: Path, image_classes: list[str] | None, stimuli_dir: Path | None):
+    """The base of ``folder``, its classes checked against the images' (None: not checked).
+
+    Raises
+    ------
+    ValueError
+        In one line: not a base, or classes that differ (which ones, both ways).
+    """
+    from calibration.transfer import load_base
+
+    base = load_base(folder)
+    if image_classes is not None and set(image_classes) != set(base.class_names):
+        missing = sorted(set(base.class_names) - set(image_classes))
+        extra = sorted(set(image_classes) - set(base.class_names))
+        raise ValueError(
+            f"the images of {stimuli_dir} are not of the base's {len(base.class_names)} classes "
+            f"({folder}): the images lack {missing[:5] or 'none'}{' ...' if len(missing) > 5 else ''}, "
+            f"the base lacks {extra[:5] or 'none'}{' ...' if len(extra) > 5 else ''}"
+        )
+    log.info("base %s: %d classes, %d channels", folder, len(base.class_names), len(base.channel_names))
+    return base
+
+
+def train(
+    session_path: Path,
+    stimuli_dir: Path | None,
+    out_dir: Path,
+    config=None,
+    base=None,
+    trials_per_class: int | None = None,
+    started: float | None = None,
+):
     """Calibrate a model from the recorded session (blocks for minutes; run it in a worker).
 
     Parameters
@@ -347,6 +403,15 @@ def train(session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=No
         Receives the report and ``model/``.
     config : CalibrationConfig, PresenterSettings or None
         A settings object is asked for its configuration here, in the worker (torch imports).
+    base : calibration.transfer.Base or None
+        Calibrate with this cross-subject base (:func:`calibration.transfer_calibrate.calibrate_with_base`).
+    trials_per_class : int or None
+        With ``base``: the session is a short one of this many trials per class, all of them
+        calibration trials (no test trial; the report's scores are validation scores). None: the
+        usual split, test blocks held out.
+    started : float or None
+        ``time.perf_counter()`` at the last image: the report's seconds to the bundle count from it
+        (default: from this call).
 
     Returns
     -------
@@ -364,4 +429,30 @@ def train(session_path: Path, stimuli_dir: Path | None, out_dir: Path, config=No
         recording.n_samples,
         len(recording.stimulus_events()),
     )
-    return calibrate(recording, stimuli_dir, out_dir, config)
+    if base is None:
+        return calibrate(recording, stimuli_dir, out_dir, config, started=started)
+    from calibration.transfer_calibrate import calibrate_with_base, short_session_config
+
+    if trials_per_class is None:
+        return calibrate_with_base(recording, base, stimuli_dir, out_dir, config, started=started)
+    from rtdecode.models.registry import display_name
+
+    config, fine_tune = short_session_config(config, base)
+    log.info(
+        "short session: subject-only %s, the base's %s fine-tuned (at most %d epochs), without distillation",
+        ", ".join(map(display_name, config.candidates)) or "none",
+        ", ".join(map(display_name, fine_tune)) or "none",
+        config.train.max_epochs,
+    )
+    return calibrate_with_base(
+        recording,
+        base,
+        None,
+        out_dir,
+        config,
+        trials_per_class=trials_per_class,
+        started=started,
+        require_test=False,
+        subject_student=False,
+        fine_tune=fine_tune,
+    )

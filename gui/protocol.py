@@ -3,7 +3,9 @@
 Pure Python (no Qt, no LSL): the presenter window runs the schedule this module computes, and
 the tests check it directly. The defaults are the paper's (ImageNet-EEG, Spampinato et al. 2017):
 each image 0.5 s, back to back, in 25 s blocks separated by 10 s breaks; every image is shown
-once, in an order shuffled with ``seed`` (so each block's order is random too).
+once, in an order shuffled with ``seed`` (so each block's order is random too). A short session
+(``trials_per_class``, for a subject calibrated from a cross-subject base) shows that many images
+of each class, drawn with ``seed``, in the same blocks.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class ProtocolConfig:
     max_blocks : int or None
         Stop after this many blocks (a short session); None shows every image.
     seed : int
-        Seeds the presentation order.
+        Seeds the presentation order (and which images a short session shows).
+    trials_per_class : int or None
+        Show this many images of each class (a short session); None shows every image.
     """
 
     image_s: float = 0.5
@@ -47,6 +51,7 @@ class ProtocolConfig:
     tail_s: float = 1.0
     max_blocks: int | None = None
     seed: int = 0
+    trials_per_class: int | None = None
 
     def __post_init__(self) -> None:
         if not self.image_s > 0 or self.block_s < self.image_s:
@@ -59,6 +64,10 @@ class ProtocolConfig:
             )
         if self.max_blocks is not None and self.max_blocks < 1:
             raise ValueError(f"max_blocks must be at least 1 (or None for all), got {self.max_blocks}")
+        if self.trials_per_class is not None and self.trials_per_class < 1:
+            raise ValueError(
+                f"trials_per_class must be at least 1 (or None for all), got {self.trials_per_class}"
+            )
 
     @property
     def images_per_block(self) -> int:
@@ -161,8 +170,42 @@ def load_stimuli(folder: str | Path) -> list[Stimulus]:
     return stimuli
 
 
+def class_names(stimuli: list[Stimulus]) -> list[str]:
+    """The classes of ``stimuli``, in the order of their labels."""
+    return [name for _, name in sorted({(s.label, s.class_name) for s in stimuli})]
+
+
+def short_session(stimuli: list[Stimulus], trials_per_class: int, seed: int) -> list[Stimulus]:
+    """``trials_per_class`` images of each class, drawn with ``seed``, in the folder's order.
+
+    Raises
+    ------
+    ValueError
+        A class with fewer images (the message names the smallest classes).
+    """
+    by_class: dict[str, list[int]] = {}
+    for index, stimulus in enumerate(stimuli):
+        by_class.setdefault(stimulus.class_name, []).append(index)
+    short = sorted(
+        (len(members), name) for name, members in by_class.items() if len(members) < trials_per_class
+    )
+    if short:
+        counts = ", ".join(f"{name}: {n}" for n, name in short[:5])
+        raise ValueError(
+            f"{len(short)} classes have fewer than {trials_per_class} images ({counts}): "
+            "ask for fewer trials per class or add images"
+        )
+    rng = np.random.default_rng(seed)
+    keep = sorted(
+        members[int(i)]
+        for members in by_class.values()
+        for i in rng.choice(len(members), trials_per_class, replace=False)
+    )
+    return [stimuli[i] for i in keep]
+
+
 def build_schedule(stimuli: list[Stimulus], config: ProtocolConfig) -> Schedule:
-    """Shuffle the images and lay them out in blocks.
+    """Shuffle the images (``trials_per_class`` of each class for a short session) and lay them out in blocks.
 
     Parameters
     ----------
@@ -174,9 +217,16 @@ def build_schedule(stimuli: list[Stimulus], config: ProtocolConfig) -> Schedule:
     Schedule
         Onsets relative to the start time: ``lead_in_s + block * (block length + break_s) +
         position * image_s``.
+
+    Raises
+    ------
+    ValueError
+        No stimuli, or (short session) a class with fewer than ``trials_per_class`` images.
     """
     if not stimuli:
         raise ValueError("no stimuli to present")
+    if config.trials_per_class is not None:
+        stimuli = short_session(stimuli, config.trials_per_class, config.seed)
     order = np.random.default_rng(config.seed).permutation(len(stimuli))
     per_block = config.images_per_block
     n_blocks = math.ceil(len(order) / per_block)

@@ -141,6 +141,39 @@ def with_latency(bundle, latency_ms: float | None):
     return bundle
 
 
+def forgetting(text: str) -> float | str | None:
+    """``type=`` for ``--adapt-alignment``: a forgetting factor in (0, 1], ``off`` (None) or ``bundle``."""
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    if value == "bundle":
+        return "bundle"  # rtdecode.decoder.FROM_BUNDLE, not imported: this module stays light
+    number = _number(float, text)
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a forgetting factor in (0, 1] (e.g. 0.02, a time constant of ~50 epochs), off or "
+            f"bundle; got {text}"
+        )
+    return number
+
+
+def add_adaptation_option(p: argparse.ArgumentParser) -> None:
+    """``--adapt-alignment``: live, unsupervised adaptation of the spatial alignment (live, gui, predict)."""
+    p.add_argument(
+        "--adapt-alignment",
+        type=forgetting,
+        default="bundle",
+        metavar="F|off",
+        help="adapt the spatial alignment to the incoming EEG without labels, to follow channel gain and "
+        "impedance changes or electrode shifts during the session: before each epoch (sliding mode: each "
+        "window) is decoded, its spatial covariance enters a running mean with weight F (0 < F <= 1; time "
+        "constant ~1/F epochs: 0.02 follows a change within ~50 epochs, about 25 s at 2 stimuli a second), "
+        "and the channels are rescaled and re-whitened to the calibration's covariance. off: the calibrated "
+        "alignment, unchanged. bundle (default): the model's setting, off unless calibration chose one. "
+        "Needs a model calibrated since live adaptation exists",
+    )
+
+
 # -- option builders ------------------------------------------------------------------------
 
 DEVICE_HELP = "auto (GPU when present), cpu, cuda ..."

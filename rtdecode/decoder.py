@@ -5,10 +5,16 @@ cuts each epoch by timestamp with the same functions calibration used, standardi
 bundle's frozen statistics, computes the TFD and runs the student. Each result is a
 :class:`Prediction` handed to a callback and a queue. :func:`predict_recording` does the same
 offline for a whole recording; for the same samples both give the same features.
+
+With live adaptation on (:func:`adaptation_setting`), each epoch is first folded, unlabelled, into
+the decoder's own copy of the bundle's spatial alignment
+(:meth:`~rtdecode.signal.standardize.Standardizer.adapt`), and then decoded with it: offline and
+live alike, one epoch at a time in the order they came.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import time
@@ -45,6 +51,8 @@ MAX_QUEUED_PREDICTIONS = 1000
 AHEAD_S = 0.05
 PACE_TOLERANCE = 0.1
 PACE_SPAN_S = 10.0
+# The adaptation setting that means "what the bundle says" (extra["adaptation"]); None means off.
+FROM_BUNDLE = "bundle"
 
 
 @dataclass
@@ -159,24 +167,115 @@ def validate_stream(bundle: ModelBundle, channel_names: list[str], sfreq: float)
         raise StreamMismatch("the stream does not match the model bundle:\n  - " + "\n  - ".join(problems))
 
 
+def adaptation_setting(bundle: ModelBundle, adaptation: float | str | None = FROM_BUNDLE) -> float | None:
+    """The forgetting factor of live alignment adaptation for ``bundle``, or None (off).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    adaptation : float or None or "bundle"
+        A forgetting factor ``f`` in (0, 1] (each epoch's weight in the running reference: a time
+        constant of about ``1 / f`` epochs), None for off, or :data:`FROM_BUNDLE`: the bundle's
+        ``extra["adaptation"]`` (``{"forgetting": f}``, written by calibration when it chooses
+        adaptation; absent means off).
+
+    Returns
+    -------
+    float or None
+
+    Raises
+    ------
+    ValueError
+        ``f`` outside (0, 1]; a malformed ``extra["adaptation"]``; or adaptation on for a bundle
+        whose standardizer has no alignment (saved before live adaptation existed), in one line
+        that says to recalibrate.
+    """
+    if adaptation == FROM_BUNDLE:
+        stored = bundle.extra.get("adaptation")
+        if stored is None:
+            return None
+        try:
+            adaptation = float(stored["forgetting"])
+        except (TypeError, KeyError, ValueError):
+            raise ValueError(
+                f"the model bundle's extra['adaptation'] is {stored!r}, not {{'forgetting': F}} (an edited "
+                "bundle?); pass --adapt-alignment F or off"
+            ) from None
+    if adaptation is None:
+        return None
+    adaptation = float(adaptation)
+    if not 0.0 < adaptation <= 1.0:
+        raise ValueError(f"the alignment's forgetting factor must be in (0, 1], got {adaptation:g}")
+    if getattr(bundle.standardizer, "alignment_", None) is None:
+        raise ValueError(
+            "this model bundle has no spatial alignment to adapt (it was saved before live adaptation "
+            "existed): recalibrate it to adapt, or pass --adapt-alignment off"
+        )
+    return adaptation
+
+
 class Decoder:
     """Features and model of one bundle: the part shared by live and offline decoding.
 
     The bundle's model, whichever servable kind of the model registry it is, is
     served through :func:`rtdecode.models.serving.serve`: this is the one place that knows.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    device : str
+    smoothing : int
+        Average the probabilities of this many recent predictions for display (0: off).
+    adaptation : float or None or "bundle"
+        Live alignment adaptation (see :func:`adaptation_setting`): call :meth:`adapt` with each
+        epoch before its :meth:`features`.
+
+    Attributes
+    ----------
+    adaptation : float or None
+        The forgetting factor in use; None: the alignment stays as calibrated.
+    standardizer : Standardizer
+        The decoder's own copy of the bundle's, which :meth:`adapt` changes.
     """
 
-    def __init__(self, bundle: ModelBundle, device: str = "auto", smoothing: int = 0) -> None:
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        device: str = "auto",
+        smoothing: int = 0,
+        adaptation: float | str | None = FROM_BUNDLE,
+    ) -> None:
         from rtdecode.models.serving import serve
 
         self.bundle = bundle
         self.config = bundle.pipeline
-        self.served = serve(bundle, device)
+        self.adaptation = adaptation_setting(bundle, adaptation)
+        # Adaptation changes the standardizer: a copy, so that the caller's bundle (shown, saved,
+        # or decoded again by another decoder) keeps the calibrated one.
+        self.standardizer = copy.deepcopy(bundle.standardizer)
+        self.served = serve(bundle, device, standardizer=self.standardizer)
         self.device = self.served.device
         self.model = self.served.model
         self.names = list(bundle.class_names)
         self._recent: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
         self.smoothing = smoothing
+
+    def adapt(self, epochs: np.ndarray) -> None:
+        """Fold filtered epochs ``(n, n_samples, n_channels)`` into the alignment, in order (no-op when off)."""
+        if self.adaptation is not None:
+            self.standardizer.adapt(np.swapaxes(epochs, 1, 2), self.adaptation)
+
+    @property
+    def adapted_epochs(self) -> int:
+        """Epochs folded into the alignment so far (0 when adaptation is off)."""
+        alignment = getattr(self.standardizer, "alignment_", None)
+        return 0 if self.adaptation is None or alignment is None else int(alignment.n_updates_)
+
+    def adaptation_text(self) -> str:
+        """One line for a log or a status bar: whether and how the alignment adapts."""
+        if self.adaptation is None:
+            return "alignment fixed (no adaptation)"
+        return f"alignment adapting (f={self.adaptation:g}, {self.adapted_epochs} epochs)"
 
     def features(self, epochs: np.ndarray) -> np.ndarray:
         """Model input of filtered epochs ``(n, n_samples, n_channels)`` (TFDs for the student)."""
@@ -209,16 +308,23 @@ class Decoder:
 
 
 def predict_recording(
-    bundle: ModelBundle, recording: Recording, device: str = "auto", batch: int = 64
+    bundle: ModelBundle,
+    recording: Recording,
+    device: str = "auto",
+    batch: int = 64,
+    adaptation: float | str | None = FROM_BUNDLE,
 ) -> list[Prediction]:
     """Decode every stimulus marker of a recording offline, as fast as the machine allows.
 
     The recording goes through the same :class:`SegmentedFilter` as a live stream; epochs are
     cut at the same timestamps. Epochs that run past the data or contain bad samples are skipped
-    (and logged).
+    (and logged). With ``adaptation`` on (see :func:`adaptation_setting`) each epoch is folded
+    into the alignment before it is decoded, in the recording's order, as live.
     """
     validate_stream(bundle, recording.channel_names, recording.sfreq)
-    decoder = Decoder(bundle, device)
+    decoder = Decoder(bundle, device, adaptation=adaptation)
+    if decoder.adaptation is not None:
+        batch = 1  # each epoch changes the alignment the next one is decoded with
     config = bundle.pipeline
     n = config.epoch_samples
     stamps = recording.smoothed_timestamps
@@ -241,10 +347,14 @@ def predict_recording(
     for lo in range(0, len(items), batch):
         part = items[lo : lo + batch]
         started = time.perf_counter()
-        proba = decoder.probabilities(decoder.features(np.stack([p[3] for p in part])))
+        epochs = np.stack([p[3] for p in part])
+        decoder.adapt(epochs)
+        proba = decoder.probabilities(decoder.features(epochs))
         per_epoch_ms = (time.perf_counter() - started) * 1000 / len(part)
         for (onset, event, start, _), p in zip(part, proba, strict=True):
             predictions.append(decoder.prediction(p, stamps[start + n - 1], per_epoch_ms, event, onset))
+    if decoder.adaptation is not None:
+        log.info("%s", decoder.adaptation_text())
     return predictions
 
 
@@ -272,6 +382,9 @@ class OnlineDecoder(BackgroundWorker):
         Called in the worker thread with every :class:`Prediction`.
     cpu_threads : int
         torch intra-op threads when decoding on the CPU (0 leaves torch's default).
+    adaptation : float or None or "bundle"
+        Live alignment adaptation (:func:`adaptation_setting`): each epoch (each window in sliding
+        mode) is folded into the alignment before it is decoded.
 
     Attributes
     ----------
@@ -291,6 +404,7 @@ class OnlineDecoder(BackgroundWorker):
         device: str = "auto",
         on_prediction: Callable[[Prediction], None] | None = None,
         cpu_threads: int = 1,
+        adaptation: float | str | None = FROM_BUNDLE,
     ) -> None:
         if mode not in ("marker", "sliding"):
             raise ValueError(f"mode must be 'marker' or 'sliding', got {mode!r}")
@@ -298,7 +412,7 @@ class OnlineDecoder(BackgroundWorker):
             raise ValueError("marker-locked decoding needs a marker stream (or use mode='sliding')")
         validate_stream(bundle, reader.channel_names, reader.sfreq)
         super().__init__("decode")
-        self.decoder = Decoder(bundle, device, smoothing)
+        self.decoder = Decoder(bundle, device, smoothing, adaptation)
         if self.decoder.device == "cpu" and cpu_threads:
             import torch
 
@@ -409,6 +523,7 @@ class OnlineDecoder(BackgroundWorker):
     def _emit(self, window, event, onset) -> None:
         import pylsl
 
+        self.decoder.adapt(window.filtered[None])
         features = self.decoder.features(window.filtered[None])
         proba = self.decoder.probabilities(features)[0]
         now = pylsl.local_clock()

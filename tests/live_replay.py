@@ -20,18 +20,27 @@ class LiveRun(NamedTuple):
 
 
 def decode_replay(
-    recording, bundle, *, speed: float = 1.0, driver: DriverEmulation | None = None, timeout: float = 120.0
+    recording,
+    bundle,
+    *,
+    speed: float = 1.0,
+    driver: DriverEmulation | None = None,
+    timeout: float = 120.0,
+    adaptation: float | str | None = "bundle",
 ) -> LiveRun:
     """Serve ``recording`` (unique stream names), decode it live, and return every prediction.
 
     Waits for the whole replay and for the reader to hold every pushed sample, then for the
-    decoder to finish the last epochs. The streams are closed on return.
+    decoder to finish the last epochs. The streams are closed on return. ``adaptation`` is the
+    session's (:class:`LiveSession`).
     """
     name = f"test-live-{uuid.uuid4().hex[:8]}"
     player = Player(
         recording, name, speed=speed, source_id=uuid.uuid4().hex, wait_for_consumers=15.0, driver=driver
     )
-    session = LiveSession(bundle, stream=name, markers=marker_stream_name(name), device="cpu", timeout=10)
+    session = LiveSession(
+        bundle, stream=name, markers=marker_stream_name(name), device="cpu", timeout=10, adaptation=adaptation
+    )
     try:
         with session:
             player.start()

@@ -140,6 +140,11 @@ CASES = [
         ["predict", "{ws}/late_marker.xdf", "--model", "{ws}/model"],
         ["0 epochs decoded", "runs past the data"],
     ),
+    Case(
+        "predict-adapt-without-alignment",
+        ["predict", "{ws}/rec.xdf", "--model", "{ws}/model", "--adapt-alignment", "0.05"],
+        ["no spatial alignment", "recalibrate"],
+    ),
     Case("predict-zero-samples", ["predict", "{ws}/zero.xdf", "--model", "{ws}/model"], ["0 EEG samples"]),
     Case(
         "predict-missing-recording", ["predict", "{ws}/nope.xdf", "--model", "{ws}/model"], ["does not exist"]
@@ -175,6 +180,17 @@ CASES = [
     Case("live-zero-duration", ["live", "--model", "{ws}/model", "--duration", "0"], ["--duration", "> 0"]),
     Case("live-zero-hop", ["live", "--model", "{ws}/model", "--hop", "0"], ["--hop"]),
     Case("live-negative-smoothing", ["live", "--model", "{ws}/model", "--smoothing", "-1"], ["--smoothing"]),
+    Case(
+        # A bundle from before live adaptation: refused before any stream is looked for.
+        "live-adapt-without-alignment",
+        ["live", "--model", "{ws}/model", "--adapt-alignment", "0.02", "--timeout", "30"],
+        ["no spatial alignment", "recalibrate", "--adapt-alignment off"],
+    ),
+    Case(
+        "live-adapt-bad-factor",
+        ["live", "--model", "{ws}/model", "--adapt-alignment", "2"],
+        ["--adapt-alignment", "(0, 1]"],
+    ),
     Case(
         "live-damaged-model",
         ["live", "--model", "{ws}/truncated_model", "--timeout", "0.5"],
@@ -301,6 +317,30 @@ CASES = [
         "calibrate-zero-batch",
         ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--batch-size", "0"],
         ["--batch-size"],
+    ),
+    Case(
+        "calibrate-base-not-a-base",
+        ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--base", "{ws}/model"],
+        ["not a base", "rtdecode pretrain"],
+        absent=["cal"],
+    ),
+    Case(
+        "calibrate-short-session-without-base",
+        ["calibrate", "{ws}/rec.xdf", "--out", "{new}/cal", "--trials-per-class", "5"],
+        ["--trials-per-class needs --base"],
+        absent=["cal"],
+    ),
+    Case(
+        "pretrain-missing-recording",
+        ["pretrain", "{ws}/rec.xdf", "{ws}/nope.xdf", "--out", "{new}/base"],
+        ["nope.xdf"],
+        absent=["base"],
+    ),
+    Case(
+        "pretrain-unknown-model",
+        ["pretrain", "{ws}/rec.xdf", "--out", "{new}/base", "--models", "svm", "--teacher", "none"],
+        ["svm", "transferable"],
+        absent=["base"],
     ),
     Case(
         "calibrate-missing-recording",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rtdecode.cli_args import (
+    add_adaptation_option,
     add_blocks_option,
     add_class_count_options,
     add_command,
@@ -120,6 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_blocks_option(p)
     add_device_option(p)
     add_latency_option(p)
+    add_adaptation_option(p)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -207,7 +209,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     bundle = with_latency(load_bundle(args.model), args.latency_ms)
     recording = read_recording_for_model(args.recording, args, bundle)
     _check_decodable(recording, args.recording)
-    predictions = predict_recording(bundle, recording, device=args.device)
+    predictions = predict_recording(bundle, recording, device=args.device, adaptation=args.adapt_alignment)
     if not predictions:
         raise ValueError(
             f"0 epochs decoded: every one of the {len(recording.stimulus_events())} stimulus epochs in "

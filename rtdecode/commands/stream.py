@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rtdecode.cli_args import (
+    add_adaptation_option,
     add_blocks_option,
     add_command,
     add_device_option,
@@ -51,7 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stops with the list; --source-id or --host names the source. A marker of a class the model\n"
         "does not know is named in a warning (once per class) and left out of the accuracy logged at the end.\n"
         "Plain marker codes (a presenter's '1', '2') are read with --events, or with the mapping the model\n"
-        "was calibrated with.",
+        "was calibrated with.\n"
+        "With --adapt-alignment F, each epoch updates the model's spatial alignment before it is decoded\n"
+        "(unsupervised: channel gains and impedances may change during a session); the number of\n"
+        "epochs it has adapted to is logged at the end.",
     )
     add_model_option(p)
     p.add_argument("--stream", default="type=EEG", help="EEG stream (default: %(default)s)")
@@ -73,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_timeout_option(p)
     add_device_option(p)
     add_latency_option(p)
+    add_adaptation_option(p)
 
     p = add_command(
         sub,
@@ -225,9 +230,16 @@ def _cmd_live(args: argparse.Namespace) -> int:
         host=args.host,
         timeout=args.timeout,
         on_prediction=emit,
+        adaptation=args.adapt_alignment,
     )
     with session:
         log.info("decoding %r (%s mode) with %s; Ctrl-C stops", session.reader.name, args.mode, args.model)
+        if session.adaptation is not None:
+            log.info(
+                "the spatial alignment adapts to the stream (f=%g, time constant ~%.0f epochs)",
+                session.adaptation,
+                1 / session.adaptation,
+            )
         deadline = time.monotonic() + args.duration if args.duration else None
         try:
             # The reader logs its health events itself, repeated ones summarized once a second.
@@ -241,6 +253,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if tally.known or tally.unknown:
         log.info("%s", tally.accuracy_text())
     log.info("stopped; skipped epochs: %s", session.decoder.skipped or "none")
+    if session.adaptation is not None:
+        log.info("%s", session.decoder.decoder.adaptation_text())
     if session.mode == "marker" and session.decoder.unmatched and not (tally.known or tally.unknown):
         print(f"error: {_no_stimuli(session)}", file=sys.stderr)
         return 1

@@ -10,8 +10,10 @@ A bundle folder holds
   metrics and the software versions that made it.
 
 Format 3 names the architecture as the registry does; formats 1 (the paper's student) and 2
-(other models) used older names, which load through the registry's aliases. An older program
-refuses a format-3 bundle with "upgrade rtdecode" rather than an unknown architecture.
+(other models) used older names, which load through the registry's aliases. Format 4 adds
+EEGNet's ``input_bin`` (its 4 ms input bins, :mod:`rtdecode.models.eegnet`) to its config; an
+EEGNet config without it (formats 2-3) is the unbinned network it always was. An older program
+refuses a newer bundle with "upgrade rtdecode" rather than calling it corrupt or unknown.
 
 Loading never unpickles anything, so a bundle from a colleague is safe to open.
 """
@@ -33,7 +35,7 @@ from rtdecode.io.marker_mapping import MarkerMapping
 from rtdecode.models import registry
 from rtdecode.signal.standardize import Standardizer
 
-BUNDLE_FORMAT = 3
+BUNDLE_FORMAT = 4
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 

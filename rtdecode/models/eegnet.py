@@ -18,7 +18,7 @@ agree (``tests/models/test_eegnet.py``). It differs in four ways:
   in evaluation mode from the running statistics; at momentum 0.01 those still carry half their
   initial values after 10 passes, validation accuracy stays low and early stopping ends the run
   early. On the demo's block split (10 classes, ``benchmarks/eegnet_vs_braindecode.py``):
-  this network 0.97 top-1, braindecode's EEGNetv4 0.41 (stopped at pass 18), the same with
+  this network (unbinned, 1e-3) 0.97 top-1, braindecode's EEGNetv4 0.41 (stopped at pass 18), the same with
   torch's batch norm 0.85, and with torch's batch norm and this network's initial weights 0.95.
 - **Initial weights: torch's defaults** (EEGNetv4 draws Xavier-uniform spatial filters and a
   zero classifier bias): the rest of the gap above (0.85 -> 0.95) came with them, on one seed.
@@ -34,14 +34,33 @@ agree (``tests/models/test_eegnet.py``). It differs in four ways:
 On the real N170 recording (2 classes, leave-one-run-out) both networks are near chance on the
 paper's 14-70 Hz view (0.54 this network, 0.53 EEGNetv4): the evoked response lives below 14 Hz,
 where the ERP decoders look.
+
+**Input rate.** The field runs EEGNet at 128-250 Hz; at the paper's 1 kHz the temporal
+convolution (64 taps on every electrode and sample) and its batch norm took most of a training
+step: forward and backward of 64 epochs of 128 channels x 440 samples, one thread, 922 ms, and
+117 ms with 4 ms bins (measured; a calibration of 40 classes x 50 images spent 510 s on EEGNet
+before, about 60 % of its time). Calibration therefore builds it at the recording's rate
+(:meth:`EEGNetConfig.at_rate`): ``input_bin`` consecutive samples are averaged into one 4 ms
+step first (the arithmetic of the ``raw_binned`` view, ``calibration.baselines.bin_time``), the
+temporal kernel covers the same 64 input samples in ``64 / input_bin`` steps, and the first
+pooling shrinks to ``4 // input_bin`` (1 at 1 kHz), so every later layer sees the same time
+steps as before (4 ms at 1 kHz). The binning is the network's first layer, not a view of its
+own, because its width is part of the saved config: EEGNet bundles written before it
+(``input_bin`` 1, absent from their JSON) are the same network, read the same raw view through
+:func:`rtdecode.models.serving.model_input` and serve exactly as they did.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
+
+# The step calibration bins EEGNet's input to (EEGNetConfig.at_rate): 250 Hz, the top of the rates
+# the field runs EEGNet at, keeps the paper's 14-70 Hz band below Nyquist. The same 4 ms as the
+# raw_binned view of the LSTM and 1D CNN baselines (calibration.baselines.RAW_BIN_S).
+INPUT_STEP_S = 0.004
 
 
 @dataclass(frozen=True)
@@ -55,8 +74,12 @@ class EEGNetConfig:
     f1, depth, f2 : int
         Temporal filters, spatial filters per temporal filter, pointwise filters.
     kernel_length : int
-        Temporal kernel in samples.
+        Temporal kernel in steps (input samples / ``input_bin``).
     dropout : float
+    input_bin : int
+        Consecutive input samples averaged into one step before the temporal convolution (a
+        remainder shorter than one bin is dropped); the first pooling is ``4 // input_bin`` (at
+        least 1). 1, no binning, in every EEGNet bundle written before this field existed.
     """
 
     n_channels: int = 128
@@ -67,6 +90,13 @@ class EEGNetConfig:
     f2: int = 16
     kernel_length: int = 64
     dropout: float = 0.25
+    input_bin: int = 1
+
+    def __post_init__(self) -> None:
+        if self.input_bin < 1 or self.kernel_length < 1:
+            raise ValueError(
+                f"input_bin and kernel_length must be at least 1, got {self.input_bin} and {self.kernel_length}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +104,27 @@ class EEGNetConfig:
     @classmethod
     def from_dict(cls, data: dict) -> EEGNetConfig:
         return cls(**data)
+
+    def at_rate(self, sfreq: float) -> EEGNetConfig:
+        """This config for epochs sampled at ``sfreq`` Hz: 4 ms input bins, the same kernel span.
+
+        ``input_bin`` becomes the samples in 4 ms (4 at 1 kHz, 2 at 500 Hz, 1 at 250 Hz and
+        below, where nothing is averaged), and ``kernel_length`` the steps that cover the
+        ``kernel_length * input_bin`` input samples this config's kernel covers (64 samples by
+        default: 16 steps at 1 kHz, 64 at 250 Hz as before).
+
+        Parameters
+        ----------
+        sfreq : float
+            Sampling rate of the epochs.
+
+        Returns
+        -------
+        EEGNetConfig
+        """
+        span = self.kernel_length * self.input_bin  # input samples under the kernel
+        input_bin = max(1, int(round(INPUT_STEP_S * sfreq)))
+        return replace(self, input_bin=input_bin, kernel_length=max(1, span // input_bin))
 
 
 def _same_in_time(kernel: int) -> nn.ZeroPad2d:
@@ -102,7 +153,7 @@ class EEGNet(nn.Module):
             nn.Conv2d(f1, f1 * d, (c, 1), groups=f1, bias=False),
             nn.BatchNorm2d(f1 * d),
             nn.ELU(),
-            nn.AvgPool2d((1, 4)),
+            nn.AvgPool2d((1, self.first_pool(config))),
             nn.Dropout(config.dropout),
         )
         self.separable = nn.Sequential(
@@ -114,15 +165,25 @@ class EEGNet(nn.Module):
             nn.AvgPool2d((1, 8)),
             nn.Dropout(config.dropout),
         )
-        n_out = max(1, config.n_samples // 4 // 8)
+        n_out = max(1, config.n_samples // config.input_bin // self.first_pool(config) // 8)
         self.head = nn.Linear(f2 * n_out, config.n_classes)
         self._n_out = n_out
 
+    @staticmethod
+    def first_pool(config: EEGNetConfig) -> int:
+        """The first pooling: 4 steps, less what the input binning already averaged."""
+        return max(1, 4 // config.input_bin)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, n_classes)`` of standardized epochs ``(batch, n_samples, n_channels)``."""
         if x.shape[1] != self.config.n_samples or x.shape[2] != self.config.n_channels:
             raise ValueError(
                 f"EEGNet expects (batch, {self.config.n_samples}, {self.config.n_channels}), got {tuple(x.shape)}"
             )
-        z = self.separable(self.spatial(self.temporal(x.transpose(1, 2).unsqueeze(1))))
+        z = x.transpose(1, 2).unsqueeze(1)
+        if self.config.input_bin > 1:
+            # Non-overlapping means, the remainder dropped: calibration.baselines.bin_time in torch.
+            z = nn.functional.avg_pool2d(z, (1, self.config.input_bin))
+        z = self.separable(self.spatial(self.temporal(z)))
         z = nn.functional.adaptive_avg_pool2d(z, (1, self._n_out)) if z.shape[-1] != self._n_out else z
         return self.head(z.flatten(1))

@@ -64,10 +64,13 @@ class ServedModel:
     bundle : ModelBundle
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; classical models always run on the CPU.
+    standardizer : Standardizer, optional
+        What :meth:`features` standardizes with (a decoder's adapting copy); default the bundle's.
     """
 
-    def __init__(self, bundle: Any, device: str = "auto") -> None:
+    def __init__(self, bundle: Any, device: str = "auto", standardizer: Any = None) -> None:
         self.bundle = bundle
+        self.standardizer = bundle.standardizer if standardizer is None else standardizer
         self.spec = registry.spec_of(bundle.model)
         self.architecture = self.spec.name
         self.is_network = self.spec.weights == "tensors"
@@ -83,7 +86,7 @@ class ServedModel:
 
     def features(self, epochs: np.ndarray) -> np.ndarray:
         """Model input of filtered epochs ``(n, n_samples, n_channels)`` (see :func:`model_input`)."""
-        return model_input(self.spec.input, epochs, self.bundle.standardizer, self.bundle.pipeline)
+        return model_input(self.spec.input, epochs, self.standardizer, self.bundle.pipeline)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of :meth:`features` output."""
@@ -98,6 +101,6 @@ class ServedModel:
             return torch.softmax(logits.float(), dim=1).cpu().numpy().copy()
 
 
-def serve(bundle: Any, device: str = "auto") -> ServedModel:
-    """The bundle's model behind the one decoding interface."""
-    return ServedModel(bundle, device)
+def serve(bundle: Any, device: str = "auto", standardizer: Any = None) -> ServedModel:
+    """The bundle's model behind the one decoding interface (see :class:`ServedModel`)."""
+    return ServedModel(bundle, device, standardizer)

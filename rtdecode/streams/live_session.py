@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rtdecode.decoder import OnlineDecoder, Prediction
+from rtdecode.decoder import FROM_BUNDLE, OnlineDecoder, Prediction, adaptation_setting
 from rtdecode.io.bundle import ModelBundle
 from rtdecode.io.marker_mapping import MarkerMapping
 from rtdecode.scoring import ClassTally
@@ -78,6 +78,10 @@ class LiveSession:
         Seconds of signal the reader's ring buffer keeps.
     on_prediction : callable, optional
         Called in the decode worker with every :class:`~rtdecode.decoder.Prediction`.
+    adaptation : float or None or "bundle"
+        Adapt the spatial alignment to the stream, unsupervised: the forgetting factor, None for
+        off, or ``"bundle"``, the bundle's setting (:func:`~rtdecode.decoder.adaptation_setting`;
+        checked here, before any stream is resolved).
 
     Attributes
     ----------
@@ -89,6 +93,8 @@ class LiveSession:
         The decode worker, once connected; its ``skipped`` counts stay readable after :meth:`stop`.
     mapping : MarkerMapping or None
         The marker mapping in use, labels in the bundle's class order.
+    adaptation : float or None
+        The alignment's forgetting factor in use; None: no adaptation.
     tally : ClassTally
         Predictions scored against their markers' classes. Written by the decode worker only:
         read it after :meth:`stop`, or as a running estimate.
@@ -111,6 +117,7 @@ class LiveSession:
         open_timeout: float = 10.0,
         buffer_s: float = 60.0,
         on_prediction: Callable[[Prediction], None] | None = None,
+        adaptation: float | str | None = FROM_BUNDLE,
     ) -> None:
         if mode is None:
             mode = "marker" if markers is not None else "sliding"
@@ -123,6 +130,7 @@ class LiveSession:
         self.stream = StreamQuery.parse(stream)
         self.markers = StreamQuery.parse(markers) if mode == "marker" else None
         self.mapping = _mapping(events, bundle) if mode == "marker" else None
+        self.adaptation = adaptation_setting(bundle, adaptation)
         self.hop_s = hop_s
         self.smoothing = smoothing
         self.device = device
@@ -184,6 +192,7 @@ class LiveSession:
                 smoothing=self.smoothing,
                 device=self.device,
                 on_prediction=self._decoded,
+                adaptation=self.adaptation,
             )
         except BaseException:
             self.stop()

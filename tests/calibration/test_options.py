@@ -35,7 +35,7 @@ def test_help_says_what_is_used_by_default(capsys):
         build_parser().parse_args(["calibrate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "efficientnet-lite0 with the ImageNet weights" in text and "'auto' (default)" in text
-    assert "'quick' (default: logreg_standardized, cnn2d_stft)" in text
+    assert "'none' (default), 'quick' (logreg_standardized, cnn2d_stft:" in text
 
 
 def test_baseline_sets_and_lists():

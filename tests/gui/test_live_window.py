@@ -56,6 +56,7 @@ def test_decodes_shows_images_records_and_survives_a_lost_stream(qtbot, window, 
         assert w.eeg_view.selected_channels  # occipito-parietal channels of the 16
         assert w.frame_rate > 10, f"the window redraws at {w.frame_rate:.1f} fps while decoding"
         assert "decoder on CPU" in w.device_label.text() and "latency" in w.latency_label.text()
+        assert w.adapt_label.isHidden()  # the model has no adaptation setting and none was asked for
 
         w.record_button.click()
         qtbot.waitUntil(lambda: w.recording_path is not None, timeout=WAIT_MS)
@@ -113,5 +114,32 @@ def test_refusals_show_a_message_and_the_window_recovers(qtbot, window, bundle_d
         assert w.banner.level == "warning" and "diffusion" in w.banner.text.lower()
         qtbot.waitUntil(lambda: w.n_images >= 1, timeout=WAIT_MS)
         assert w.image_panel.current_source == "exemplar"
+    finally:
+        sim.stop()
+
+
+def test_the_status_bar_shows_the_alignment_adapting(qtbot, window, bundle_dir, tmp_path, subject):
+    name = unique("gui-adapt")
+    sim = LiveSimulator(SIM, name=name, loop=True).start()
+    try:
+        # A model from before live adaptation: refused with what to do.
+        w = window(model=bundle_dir, eeg=name, markers=f"{name}-markers", adaptation=0.05)
+        _listed(qtbot, w, name)
+        w.start_button.click()
+        qtbot.waitUntil(lambda: w.banner.level == "error", timeout=WAIT_MS)
+        assert "recalibrate" in w.banner.text and w.state == "idle" and w.adapt_label.isHidden()
+
+        model = make_bundle(tmp_path / "aligned", subject.channel_names, subject.class_names, align=True)
+        w.model_edit.setText(str(model))
+        w.start_button.click()
+        qtbot.waitUntil(lambda: w.state == "running", timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: w.n_predictions >= 2, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: "0.05, 0 epochs" not in w.adapt_label.text(), timeout=WAIT_MS)
+        assert (
+            w.adapt_label.text().startswith("alignment adapting (f=0.05, ") and not w.adapt_label.isHidden()
+        )
+        w.stop_button.click()
+        qtbot.waitUntil(lambda: w.state == "idle", timeout=WAIT_MS)
+        assert w.adapt_label.isHidden()
     finally:
         sim.stop()

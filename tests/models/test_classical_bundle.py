@@ -96,6 +96,28 @@ def test_windowed_lda_equals_scikit_learn(n_classes):
     )
 
 
+def test_windowed_lda_equals_scikit_learn_with_more_features_than_trials_per_class():
+    # The paper's protocol: 2304 features (18 windows x 128 channels), ~35 trials per class.
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(6), 8)
+    x = rng.standard_normal((len(y), 8, 60))
+    x[:, 1, 10:30] += 0.4 * y[:, None]
+    model = WindowedMeansLDA(n_classes=6, sfreq=100.0).fit(x, y)
+    features = WindowedMeansLDA.window_means(x, model.windows_)
+    assert features.shape[1] > 8
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(6, 1 / 6)).fit(
+        features, y
+    )
+    np.testing.assert_allclose(model.coef_, lda.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(model.intercept_, lda.intercept_, rtol=1e-7, atol=1e-9)
+    x_new = rng.standard_normal((10, 8, 60))
+    np.testing.assert_allclose(
+        model.predict_proba(x_new),
+        lda.predict_proba(WindowedMeansLDA.window_means(x_new, model.windows_)),
+        atol=1e-9,
+    )
+
+
 def test_a_class_missing_from_training_gets_probability_zero():
     x, y = _data(3)
     model = WindowedMeansLDA(n_classes=3, sfreq=100.0).fit(x[y != 1], np.where(y[y != 1] == 2, 2, 0))
@@ -178,7 +200,7 @@ def test_classical_bundle_round_trip_decodes_identically(kind, session, tmp_path
     bundle = _bundle(_fitted(kind, session, pipeline), session, pipeline)
     save_bundle(bundle, tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "bundle.json").read_text())
-    assert meta["format"] == 3 and meta["architecture"] == bundle.architecture == kind
+    assert meta["format"] == 4 and meta["architecture"] == bundle.architecture == kind
     loaded = load_bundle(tmp_path / "m")
     assert loaded.architecture == bundle.architecture and loaded.pipeline == pipeline
     before = predict_recording(bundle, session, device="cpu")

@@ -71,7 +71,7 @@ def test_every_servable_model_builds_serves_and_round_trips_a_bundle(name, tmp_p
 
     folder = save_bundle(bundle, tmp_path / name)
     meta = json.loads((folder / "bundle.json").read_text())
-    assert meta["format"] == 3 and meta["architecture"] == name
+    assert meta["format"] == 4 and meta["architecture"] == name
     loaded = load_bundle(folder)
     assert loaded.architecture == name and loaded.model_config == bundle.model_config
     again = serve(loaded, device="cpu")

@@ -46,7 +46,7 @@ def test_bundle_round_trip_gives_identical_predictions(tmp_path):
     assert loaded.predict_proba(x[0]).shape == (3,)
     # No pickle anywhere: weights are safetensors, metadata JSON.
     meta = json.loads((tmp_path / "m" / "bundle.json").read_text())
-    assert meta["format"] == 3 and meta["architecture"] == "student" == loaded.architecture
+    assert meta["format"] == 4 and meta["architecture"] == "student" == loaded.architecture
 
 
 def test_not_a_bundle_and_newer_format_are_refused(tmp_path):

@@ -67,3 +67,38 @@ def test_bundle_dict_round_trip_keeps_the_alignment():
     assert restored.align == "whiten"
     np.testing.assert_allclose(restored.transform(x), fitted.transform(x), rtol=1e-5, atol=1e-6)
     assert "alignment" not in Standardizer().fit(x).to_dict()
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_a_channel_gain_change_is_undone_exactly_where_re_whitening_alone_leaves_a_rotation(whiten):
+    rng = np.random.default_rng(9)
+    x = _mixed_epochs(10, rng.normal(size=(6, 6)), n=50).astype(np.float64)
+    alignment = EuclideanAlignment(whiten=whiten).fit(x)
+    fitted = alignment.matrix_.copy()
+    gains = np.diag([3.0, 0.3, 1.0, 2.0, 0.7, 0.5])
+    # One "epoch" holding every training sample: with f = 1 the reference becomes G R_0 G exactly.
+    changed = np.concatenate(list(np.einsum("ij,njt->nit", gains, x)), axis=1)[None]
+    alignment.update(changed, forgetting=1.0)
+    np.testing.assert_allclose(alignment.reference_, gains @ mean_covariance(x) @ gains, rtol=1e-9)
+    # The gains are undone: the adapted transform of the changed data is the fitted one of the old.
+    np.testing.assert_allclose(alignment.matrix_ @ gains, fitted, atol=1e-9)
+    # Re-whitening alone (T (G R G)^{-1/2}) would not: its residual is a rotation far from identity.
+    regularized = alignment.reference_ + alignment.shrinkage * np.trace(alignment.reference_) / 6 * np.eye(6)
+    rewhitened = alignment.target_ @ np.real(fractional_matrix_power(regularized, -0.5)) @ gains
+    assert np.abs(rewhitened - fitted).max() > 0.1 * np.abs(fitted).max()
+
+
+def test_an_adapted_alignment_survives_the_bundle_round_trip_and_old_dicts_still_load():
+    x = _mixed_epochs(11, np.random.default_rng(12).normal(size=(4, 4)))
+    tracking = Standardizer(align="track").fit(x)
+    for epoch in 2.0 * x[:20]:
+        tracking.adapt(epoch[None], 0.1)
+    restored = Standardizer.from_dict(tracking.to_dict())
+    assert restored.alignment_.n_updates_ == 20
+    np.testing.assert_allclose(restored.transform(x), tracking.transform(x), rtol=1e-5, atol=1e-6)
+    # Dicts written at fit before the anchor was stored: the anchor is the reference's diagonal.
+    fresh = Standardizer(align="track").fit(x).to_dict()
+    old = {k: v for k, v in fresh["alignment"].items() if k not in ("anchor", "n_updates")}
+    loaded = Standardizer.from_dict({**fresh, "alignment": old}).alignment_
+    np.testing.assert_allclose(loaded.anchor_, fresh["alignment"]["anchor"], rtol=1e-12)
+    assert loaded.n_updates_ == 0
