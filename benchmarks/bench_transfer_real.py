@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--new", default=str(REAL / "eegnb-n170-subject1.xdf"))
     parser.add_argument("--source", nargs="+", default=[str(REAL / "eegnb-n170-subject2.xdf")])
     parser.add_argument("--trials", default="25,50", help="trials per class of the short sessions")
-    parser.add_argument("--out", default="bench-results/transfer-real")
+    parser.add_argument("--out", default=str(ROOT / "bench-results" / "transfer-real"))
     parser.add_argument("--max-epochs", type=int, default=60)
     parser.add_argument("--skip-full", action="store_true", help="do not rerun subject-only on all trials")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "transfer_real.json"))
