@@ -35,7 +35,9 @@ REAL = ROOT.parent / "shared" / "data" / "real"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--new", default=str(REAL / "eegnb-n170-subject1.xdf"))
     parser.add_argument("--source", nargs="+", default=[str(REAL / "eegnb-n170-subject2.xdf")])
     parser.add_argument("--trials", default="25,50", help="trials per class of the short sessions")
@@ -89,7 +91,9 @@ def main() -> None:
             "top1": full["results"][chosen]["top1"],
             "seconds_to_bundle": full["seconds_to_bundle"],
         }
-        print(f"\nsubject-only, all trials ({full['evaluation']}): {chosen} {full['results'][chosen]['top1']}")
+        print(
+            f"\nsubject-only, all trials ({full['evaluation']}): {chosen} {full['results'][chosen]['top1']}"
+        )
     write_result(result, args.json)
 
 
