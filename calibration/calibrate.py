@@ -189,7 +189,7 @@ def calibrate(
     n_classes = len(epochs.class_names)
     erp = _erp_epochs(recording, pipeline, epochs, config, notes)
     y = epochs.labels
-    teacher_report, teacher_probs = _teacher_targets(epochs, image_folder, n_classes, config, notes)
+    teacher_report, teacher_probs = teacher_targets(epochs, image_folder, n_classes, config, notes)
     if not config.baselines:
         notes.append(
             "no comparison baselines trained (the default): --baselines quick adds the student without "
@@ -567,14 +567,15 @@ def _check_split_labels(epochs: EpochSet, split: Split, notes: list[str]) -> Non
         notes.append(f"{len(missing)} classes have no training epochs: {sorted(missing)[:10]}")
 
 
-def _teacher_targets(
+def teacher_targets(
     epochs: EpochSet,
     image_folder: str | Path | None,
     n_classes: int,
     config: CalibrationConfig,
     notes: list[str],
 ) -> tuple[dict[str, Any], np.ndarray | None]:
-    """Out-of-fold teacher soft targets for every epoch (by its image), or None without images."""
+    """Out-of-fold teacher soft targets for every epoch (by its image), or None without images; its
+    report, and the report's notes about it (``calibrate --base`` uses it too)."""
     if image_folder is None:
         notes.append("no stimulus images given: trained without distillation (alpha = 1)")
         return {"used": False}, None

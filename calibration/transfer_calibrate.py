@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from calibration.calibrate import CalibrationConfig, CalibrationResult
+from calibration.calibrate import CalibrationConfig, CalibrationResult, teacher_targets
 from calibration.classical import classical_model
 from calibration.epochs import EpochSet
 from calibration.fitting import ERP, View, fit_split
@@ -380,23 +380,8 @@ def _soft_targets(
     config: CalibrationConfig,
     notes: list[str],
 ) -> tuple[dict[str, Any], np.ndarray | None]:
-    if image_folder is None:
-        notes.append("no stimulus images given: trained without distillation")
-        return {"used": False}, None
-    from calibration.soft_targets import teacher_soft_targets
-
-    report, soft = teacher_soft_targets(
-        epochs.image_ids,
-        epochs.labels,
-        image_folder,
-        n_classes,
-        teacher=config.teacher_model,
-        weights=config.teacher_pretrained,
-        temperature=config.train.temperature,
-        folds=config.soft_target_folds,
-        seed=config.split_seed,
-        device=config.train.device,
-    )
+    """Calibration's out-of-fold teacher targets, or None when ``alpha`` leaves distillation out."""
+    report, soft = teacher_targets(epochs, image_folder, n_classes, config, notes)
     return report, soft if config.train.alpha < 1.0 else None
 
 
