@@ -174,31 +174,32 @@ def subject_differences(prepared: list[Path], subjects: list[int], classes: int)
 
 
 def summary(report: dict, classes: int) -> dict:
-    """The figures the issue asks for, from the study's report."""
-    net = report["networks"][0]
-    curves = report["curves"][net]
-    pick = lambda score, arm, n: curves[score].get(arm, {}).get(n)  # noqa: E731
-    arms = [a for a in curves["rest"]]
-    points = {}
-    for n in report["trials"]:
-        points[n] = {
-            arm: {
-                score: pick(score, arm, n) and {k: v for k, v in pick(score, arm, n).items()}
-                for score in ("rest", "common")
+    """The figures the issue asks for, from the study's report: per model, and the targets."""
+    models = {}
+    for net in report["networks"]:
+        curves = report["curves"][net]
+        arms = [a for a in curves["rest"]]
+        points = {
+            n: {
+                arm: {score: curves[score].get(arm, {}).get(n) for score in ("rest", "common")}
+                for arm in arms
             }
-            for arm in arms
+            for n in report["trials"]
+        }
+        models[net] = {
+            "zero_shot_aligned_all_trials": report["zero_shot"][net],
+            "zero_shot_aligned_on_calibration_trials": report["zero_shot_by_n"][net],
+            "curve": points,
+            "kd_minus_plain": report["kd_minus_plain"][net],
+            "transfer_minus_subject_only": report["transfer_minus_subject"][net],
+            "seconds_to_model": report["seconds_to_model"][net],
         }
     return {
         "classes": classes,
         "chance": 1.0 / classes,
         "subjects": report["subjects"],
-        "zero_shot_aligned_all_trials": {k: v for k, v in report["zero_shot"][net].items()},
-        "zero_shot_aligned_on_calibration_trials": report["zero_shot_by_n"][net],
-        "curve": points,
         "target_transfer_at_10_minus_subject_only_all": report["target"],
-        "kd_minus_plain": report["kd_minus_plain"][net],
-        "transfer_minus_subject_only": report["transfer_minus_subject"][net],
-        "seconds_to_model": report["seconds_to_model"][net],
+        "models": models,
         "seconds_note": "from the end of the recording: reading and epoching it (+ the teacher's soft targets when "
         "distilled), the standardizer / alignment and the training; the base is pretrained once beforehand "
         "and is not counted (its seconds are in zero_shot_aligned_all_trials.base_seconds)",
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--classes", type=int, default=10, help="10 (the demo's) or 40 (the paper's)")
     p.add_argument("--subjects", default="11,12,13,14,15")
+    p.add_argument(
+        "--models",
+        default="templates,eegnet",
+        help="transferable models, comma-separated (templates: the shared-response templates)",
+    )
     p.add_argument(
         "--trials", default="10,all,5,20,2", help="per class, run in this order ('all': full session)"
     )
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         executor = journalled_only
         passes_all = parse_trials(args.trials)
     base = TransferStudyConfig(
-        networks=("eegnet",),
+        networks=tuple(m for m in args.models.split(",") if m),
         seeds=tuple(range(args.seeds)),
         paths=("subject", "subject-aligned", "transfer") if args.subject_aligned else ("subject", "transfer"),
         train=TrainConfig(

@@ -19,6 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from rtdecode.signal.binning import bin_time, samples_for  # noqa: F401 - calibration's names for them
+
 # Every duration is in seconds and converted at the recording's rate, so the features mean the
 # same at 256 Hz as at 1 kHz.
 # Time decimation for the flattened logistic-regression features: 10 ms bins keep the evoked
@@ -30,29 +32,6 @@ _LOGREG_BIN_S = 0.010
 RAW_BIN_S = 0.004
 _PCA_COMPONENTS = 64
 _SLIDING_WINDOW_S, _SLIDING_HOP_S = 0.050, 0.025
-
-
-def samples_for(seconds: float, sfreq: float) -> int:
-    """A duration in whole samples at ``sfreq`` (at least one)."""
-    return max(1, int(round(seconds * sfreq)))
-
-
-def bin_time(epochs: np.ndarray, width: int) -> np.ndarray:
-    """Average consecutive samples in time.
-
-    Parameters
-    ----------
-    epochs : ndarray, shape (n_epochs, n_samples, n_channels)
-    width : int
-        Samples per bin; a trailing remainder shorter than one bin is dropped.
-
-    Returns
-    -------
-    ndarray, shape (n_epochs, n_samples // width, n_channels)
-    """
-    n, t, c = epochs.shape
-    t = (t // width) * width
-    return epochs[:, :t].reshape(n, t // width, width, c).mean(axis=2)
 
 
 def feature_standardized(epochs: np.ndarray, sfreq: float) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from calibration.metrics import class_weights
 from rtdecode.models.classical import ClassicalModel, WindowedMeansLDA, XdawnTangentSpaceLR
+from rtdecode.models.templates import SharedTemplates
 
 
 def classical_model(
@@ -18,7 +19,8 @@ def classical_model(
     """The unfitted classical decoder of class ``model_class`` as calibration fits it on labels ``y``.
 
     xDAWN's logistic regression weighs classes "balanced" when ``y`` is imbalanced (more than
-    1.5 : 1, :func:`calibration.metrics.class_weights`); the LDA's windows are sized at ``sfreq``.
+    1.5 : 1, :func:`calibration.metrics.class_weights`); the LDA's windows and the templates' 4 ms
+    bins are sized at ``sfreq``.
 
     Parameters
     ----------
@@ -41,7 +43,9 @@ def classical_model(
         return XdawnTangentSpaceLR(n_classes=n_classes, class_weight="balanced" if imbalanced else None)
     if model_class is WindowedMeansLDA:
         return WindowedMeansLDA(n_classes=n_classes, sfreq=sfreq)
+    if model_class is SharedTemplates:
+        return SharedTemplates(n_classes=n_classes, sfreq=sfreq)
     raise ValueError(
         f"no calibration settings for the classical model {model_class.__name__}; "
-        "known: XdawnTangentSpaceLR, WindowedMeansLDA"
+        "known: XdawnTangentSpaceLR, WindowedMeansLDA, SharedTemplates"
     )

@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--networks",
         default=None,
         help=f"comma-separated networks, each trained distilled and not (default: {registry.PAPER_MODEL}, the "
-        f"paper's student; with --transfer: eegnet); known: {', '.join(registry.networks())}",
+        f"paper's student; with --transfer: templates,eegnet); known: {', '.join(registry.networks())}; "
+        "with --transfer also templates (the shared-response templates: their mixing refitted, not distilled)",
     )
     p.add_argument(
         "--transfer",
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: give at least 1")
-    default = "eegnet" if args.transfer else registry.PAPER_MODEL
+    default = "templates,eegnet" if args.transfer else registry.PAPER_MODEL
     networks = tuple(
         registry.canonical(n.strip()) for n in (args.networks or default).split(",") if n.strip()
     )

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 BASE_FORMAT = 1
 BASE_FILE = "base.json"
 SOURCE_FILE = "source_erp.npz"
-DEFAULT_BASE_MODELS = ("eegnet", "student", "xdawn", "lda")
+DEFAULT_BASE_MODELS = ("templates", "eegnet", "student", "xdawn", "lda")
 # The pooled aligned ERP trials kept for refitting the classical pipelines (float16); a larger
 # pool is subsampled evenly per class and the base says so.
 MAX_SOURCE_MB = 256.0
@@ -380,11 +380,12 @@ def pretrain(
         else:
             sfreq = pipeline.sfreq
             model = classical_model(spec.classical_class(), pooled_y[train_idx], n_classes, sfreq)
-            model.fit(x[train_idx], pooled_y[train_idx])
+            model.fit(x[train_idx], pooled_y[train_idx], **_by_subject(model, subject_index[train_idx]))
             val_metrics = evaluate_predictions(pooled_y[val_idx], model.predict_proba(x[val_idx]), n_classes)
             # The base serves zero-shot from every pooled trial (no early stopping to keep them for).
-            model = classical_model(spec.classical_class(), pooled_y, n_classes, sfreq).fit(x, pooled_y)
-            config, extra = None, {}
+            model = classical_model(spec.classical_class(), pooled_y, n_classes, sfreq)
+            model.fit(x, pooled_y, **_by_subject(model, subject_index))
+            config, extra = None, _selection(model)
             if view == ERP:
                 _save_source(out, x, pooled_y, subject_index, model_info)
         seconds = time.perf_counter() - t0
@@ -405,6 +406,7 @@ def pretrain(
             "seconds": seconds,
             "pooled_validation_top1": val_metrics["top1"],
             "distilled": bool(extra.get("distilled", False)),
+            **({"selection": extra["selection"]} if "selection" in extra else {}),
         }
         log.info("base %s: %.1f s, pooled validation top-1 %.3f", name, seconds, val_metrics["top1"])
     info = {
@@ -429,6 +431,24 @@ def pretrain(
     }
     (out / BASE_FILE).write_text(json.dumps(info, indent=2))
     return load_base(out)
+
+
+def _by_subject(model: Any, subjects: np.ndarray) -> dict[str, Any]:
+    """``fit``'s subject argument for a model that learns what subjects share (the templates)."""
+    return {"subjects": subjects} if hasattr(model, "fit_subject") else {}
+
+
+def _selection(model: Any) -> dict[str, Any]:
+    """How a model chose its own settings on the sources (the templates' K and ridge), for base.json."""
+    selection = getattr(model, "selection_", None)
+    if selection is None:
+        return {}
+    return {
+        "selection": {
+            **selection,
+            "chosen": {"components": int(model.time_courses_.shape[2]), "ridge": float(model.ridge_[0])},
+        }
+    }
 
 
 def _save_source(out: Path, x: np.ndarray, y: np.ndarray, subject: np.ndarray, info: dict[str, Any]) -> None:

@@ -21,7 +21,10 @@
    - **fine-tuned**: each base network trained further on the subject's aligned calibration
      trials (early stopping on its validation trials; distilled when stimulus images are given);
      each classical pipeline refitted on the base's pooled aligned trials plus the subject's,
-     repeated so that the subject weighs as much as one base subject;
+     repeated so that the subject weighs as much as one base subject; the shared-response
+     templates (:mod:`rtdecode.models.templates`) keep the base's class time courses and
+     estimate only the subject's spatial mixing, by least squares (the path that reaches
+     subject-only full-session accuracy from ten trials per class on the simulator);
 
 5. the path and model with the best validation balanced accuracy is saved as the bundle (the
    subject-only path first on ties: transfer is kept only where it validates better), with the
@@ -66,7 +69,8 @@ PATHS = ("subject-only", "zero-shot", "fine-tuned")
 # each (an LDA of 128 x 18 features, an xDAWN of the pool); the teacher's soft targets ~12 CPU s
 # for the student's fine-tuning alone. So a short session (`calibrate-gui --base`, `calibrate
 # --short`): xDAWN alone on the subject's trials, every base model zero-shot, the base's networks
-# fine-tuned for at most SHORT_MAX_EPOCHS epochs, no distillation.
+# fine-tuned for at most SHORT_MAX_EPOCHS epochs, the templates given the subject's mixing, no
+# distillation.
 SHORT_SUBJECT_CANDIDATES = ("xdawn",)
 SHORT_MAX_EPOCHS = 5
 SHORT_PATIENCE = 2
@@ -361,7 +365,8 @@ def short_session_config(
         ``config`` with the subject-only candidates :data:`SHORT_SUBJECT_CANDIDATES`, epochs and
         patience capped at :data:`SHORT_MAX_EPOCHS` and :data:`SHORT_PATIENCE`.
     fine_tune : tuple of str
-        The base's networks (its classical pipelines are scored zero-shot only).
+        The base's networks and its templates (its other classical pipelines are scored zero-shot
+        only).
     """
     config = config or CalibrationConfig()
     train = replace(
@@ -369,7 +374,12 @@ def short_session_config(
         max_epochs=min(config.train.max_epochs, SHORT_MAX_EPOCHS),
         patience=min(config.train.patience, SHORT_PATIENCE),
     )
-    fine_tune = tuple(name for name in base.models if registry.get(name).fit == "network")
+    # The templates' refit is a least-squares solve (a fraction of a second): always fine-tuned.
+    fine_tune = tuple(
+        name
+        for name, bundle in base.models.items()
+        if registry.get(name).fit == "network" or hasattr(bundle.model, "fit_subject")
+    )
     return replace(config, candidates=SHORT_SUBJECT_CANDIDATES, train=train), fine_tune
 
 
@@ -467,7 +477,8 @@ def _zero_shot(name, bundle: ModelBundle, views, aligned, trials, base, config, 
 
 
 def _fine_tuned(name, bundle: ModelBundle, views, aligned, trials, base: Base, config, soft) -> Candidate:
-    """A base network trained on from its weights; a classical pipeline refitted with the base's trials."""
+    """A base network trained on from its weights; a classical pipeline refitted with the base's
+    trials; the templates given the subject's own mixing (:meth:`SharedTemplates.fit_subject`)."""
     x, spec = _inputs(name, views, aligned)
     y = views[spec.view.preprocessing][1].labels
     n_classes = len(base.class_names)
@@ -488,6 +499,11 @@ def _fine_tuned(name, bundle: ModelBundle, views, aligned, trials, base: Base, c
         model = model.cpu().eval()
         history = trained.to_dict()
         val_proba, predict = predict_proba(model, x[trials.val]), _predictor(model, spec, n_classes)
+    elif hasattr(bundle.model, "fit_subject"):
+        # The templates: the base's shared time courses kept, the subject's own mixing estimated.
+        val_proba = bundle.model.fit_subject(x[trials.train], y[trials.train]).predict_proba(x[trials.val])
+        model = bundle.model.fit_subject(x[trials.calibration], y[trials.calibration])
+        predict = _predictor(model, spec, n_classes)
     else:
         if base.source is None:
             raise ValueError("the base kept no trials to refit the classical pipelines with")

@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 JOURNAL = "runs.partial.jsonl"
 PATHS = ("subject", "subject-aligned", "transfer")
 RECIPES = ("all-layers", "low-lr", "head-first")
+# The templates (rtdecode.models.templates) are not fine-tuned by a recipe: their mixing is refitted.
+TEMPLATES = "templates"
+REFIT = "refit"
 LOW_LR_FACTOR = 0.1
 # The task fields that identify a run in the journal; the config fields that only choose runs.
 RUN_FIELDS = ("kind", "prepared", "network", "seed", "trials", "path", "recipe", "distill")
@@ -164,6 +167,56 @@ def _inputs(spec, data: dict[str, Any], standardizer) -> np.ndarray:
     return network_inputs(spec.input, np.asarray(data["epochs"]), standardizer, pipeline)
 
 
+def study_model(name: str):
+    """The registry spec of a model the study can transfer: a transferable network or the templates.
+
+    Raises
+    ------
+    ValueError
+        Unknown, not transferable, or a classical pipeline that is refitted on pooled trials (the
+        product's ``calibrate --base`` compares those; the study does not).
+    """
+    from rtdecode.models import registry
+
+    spec = registry.find(name)
+    if spec is None or spec.name not in registry.transferable():
+        raise ValueError(f"{name} is not transferable; choose from {list(study_models())}")
+    if spec.name not in study_models():
+        raise ValueError(f"the transfer study runs {list(study_models())}, not {spec.name}")
+    return spec
+
+
+def study_models() -> tuple[str, ...]:
+    """The transferable networks and the shared-response templates."""
+    from rtdecode.models import registry
+
+    return tuple(
+        name for name in registry.transferable() if registry.get(name).fit == "network" or name == TEMPLATES
+    )
+
+
+def recipes_for(name: str, recipes: tuple[str, ...]) -> tuple[str, ...]:
+    """A network's fine-tuning recipes; the templates have one (their mixing refitted)."""
+    return (REFIT,) if name == TEMPLATES else recipes
+
+
+def _predict(model, spec, x: np.ndarray) -> np.ndarray:
+    from calibration.train import predict_proba
+
+    return predict_proba(model, x) if spec.fit == "network" else np.asarray(model.predict_proba(x))
+
+
+def _selection(model) -> dict[str, Any]:
+    """The templates' choice of K and ridge on the sources (nothing for a network)."""
+    if not hasattr(model, "selection_"):
+        return {}
+    return {
+        "selection": model.selection_,
+        "components": int(model.time_courses_.shape[2]),
+        "ridge": float(model.ridge_[0]),
+    }
+
+
 def _train_config(config: TransferStudyConfig, seed: int, **changes: Any) -> TrainConfig:
     return TrainConfig(**{**config.train.to_dict(), "seed": seed, "progress": False, **changes})
 
@@ -177,15 +230,16 @@ def _threads(config: TransferStudyConfig):
 
 def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
     """Fit the base on ``task.sources`` (each aligned to itself), save it, score it zero-shot."""
+    from calibration.classical import classical_model
     from calibration.metrics import evaluate_predictions
-    from calibration.networks import fit_network, network
+    from calibration.networks import fit_network
     from calibration.train import predict_proba
     from calibration.transfer import aligned_standardizer, placeholder_standardizer, validation_trials
     from rtdecode.io.bundle import ModelBundle, save_bundle
 
     started = time.perf_counter()
     _threads(config)
-    spec = network(task.network)
+    spec = study_model(task.network)
     sources = [load_prepared(Path(p)) for p in task.sources]
     held = load_prepared(Path(task.prepared))
     classes = held["meta"]["class_names"]
@@ -196,29 +250,35 @@ def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
     x = np.concatenate([_inputs(spec, s, aligned_standardizer(np.asarray(s["epochs"]))) for s in sources])
     y = np.concatenate([s["labels"] for s in sources])
     val = np.concatenate([validation_trials(s["blocks"], s["onsets"]) for s in sources])
-    train = _train_config(
-        config, 0, **({"max_epochs": config.base_max_epochs} if config.base_max_epochs else {})
-    )
-    model, history = fit_network(
-        spec,
-        x,
-        y,
-        np.flatnonzero(~val),
-        np.flatnonzero(val),
-        n_classes,
-        train,
-        None,
-        {"student": config.student},
-    )
-    model = model.cpu().eval()
-    val_top1 = evaluate_predictions(y[val], predict_proba(model, x[val]), n_classes)["top1"]
-    del x
     pipeline = PipelineConfig.from_dict(held["meta"]["pipeline"])
+    history = None
+    if spec.fit == "network":
+        train = _train_config(
+            config, 0, **({"max_epochs": config.base_max_epochs} if config.base_max_epochs else {})
+        )
+        model, history = fit_network(
+            spec,
+            x,
+            y,
+            np.flatnonzero(~val),
+            np.flatnonzero(val),
+            n_classes,
+            train,
+            None,
+            {"student": config.student},
+        )
+        model = model.cpu().eval()
+        val_top1 = evaluate_predictions(y[val], predict_proba(model, x[val]), n_classes)["top1"]
+    else:  # the templates: every source trial (they choose their settings on the sources themselves)
+        subjects = np.concatenate([np.full(len(s["labels"]), i) for i, s in enumerate(sources)])
+        model = classical_model(spec.classical_class(), y, n_classes, pipeline.sfreq).fit(x, y, subjects)
+        val_top1 = float(np.mean(model.predict(x[val]) == y[val]))
+    del x
     n_channels = np.asarray(held["epochs"][:1]).shape[2]
     save_bundle(
         ModelBundle(
             model=model,
-            model_config=model.config,
+            model_config=getattr(model, "config", None) if spec.fit == "network" else None,
             pipeline=pipeline,
             standardizer=placeholder_standardizer(n_channels),
             class_names=list(classes),
@@ -230,7 +290,7 @@ def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
     )
     # Zero-shot, aligned on every trial of the held-out subject (unsupervised, transductive).
     held_epochs = np.asarray(held["epochs"])
-    proba = predict_proba(model, _inputs(spec, held, aligned_standardizer(held_epochs)))
+    proba = _predict(model, spec, _inputs(spec, held, aligned_standardizer(held_epochs)))
     return {
         **asdict(task),
         "model": task.model,
@@ -240,9 +300,10 @@ def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
         "pred_all": proba.argmax(1).tolist(),
         "zero_shot_top1": float(np.mean(proba.argmax(1) == held["labels"])),
         "pooled_val_top1": float(val_top1),
-        "best_epoch": history.best_epoch,
-        "epochs_run": len(history.train_loss),
-        "train_seconds": history.seconds,
+        "best_epoch": history.best_epoch if history else None,
+        "epochs_run": len(history.train_loss) if history else 0,
+        "train_seconds": history.seconds if history else None,
+        **_selection(model),
         "seconds": time.perf_counter() - started,
     }
 
@@ -290,9 +351,9 @@ def fine_tune(spec, base_model, x, y, trials, n_classes, config: TrainConfig, so
 
 def run_transfer_task(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
     """One learning-curve run: the subject's calibration trials, one path, scored on the rest."""
+    from calibration.classical import classical_model
     from calibration.metrics import evaluate_predictions
-    from calibration.networks import fit_network, network
-    from calibration.train import predict_proba
+    from calibration.networks import fit_network
     from calibration.transfer import aligned_standardizer
     from calibration.transfer_calibrate import calibration_trials
     from rtdecode.io.bundle import load_bundle
@@ -300,7 +361,7 @@ def run_transfer_task(task: TransferTask, config: TransferStudyConfig) -> dict[s
 
     started = time.perf_counter()
     _threads(config)
-    spec = network(task.network)
+    spec = study_model(task.network)
     data = load_prepared(Path(task.prepared))
     y = data["labels"]
     n_classes = len(data["meta"]["class_names"])
@@ -323,22 +384,32 @@ def run_transfer_task(task: TransferTask, config: TransferStudyConfig) -> dict[s
         standardizer = aligned_standardizer(epochs[trials.calibration])
     x = _inputs(spec, data, standardizer)
     del epochs
-    if task.path in ("subject", "subject-aligned"):
+    histories = []
+    if task.path in ("subject", "subject-aligned") and spec.fit != "network":
+        # The templates of this subject alone: rank-K class means (nothing shared to learn from).
+        sfreq = PipelineConfig.from_dict(data["meta"]["pipeline"]).sfreq
+        calibration = trials.calibration
+        model = classical_model(spec.classical_class(), y[calibration], n_classes, sfreq)
+        model.fit(x[calibration], y[calibration])
+    elif task.path in ("subject", "subject-aligned"):
         model, history = fit_network(
             spec, x, y, trials.train, trials.val, n_classes, train, soft, {"student": config.student}
         )
         histories = [history]
     elif task.path == "transfer":
         base = load_bundle(Path(task.base)).model
-        zero = predict_proba(base, x[trials.test]).argmax(1)
+        zero = _predict(base, spec, x[trials.test]).argmax(1)
         extra["pred_zero_shot"] = zero.tolist()
         extra["zero_shot_top1"] = float(np.mean(zero == y[trials.test]))
-        model, histories = fine_tune(spec, base, x, y, trials, n_classes, train, soft, task.recipe)
+        if spec.fit == "network":
+            model, histories = fine_tune(spec, base, x, y, trials, n_classes, train, soft, task.recipe)
+        else:  # the templates: the subject's mixing from all its calibration trials
+            model = base.fit_subject(x[trials.calibration], y[trials.calibration])
     else:
         raise ValueError(f"path must be one of {PATHS}, got {task.path!r}")
-    model = model.cpu().eval()
+    model = model.cpu().eval() if spec.fit == "network" else model
     model_seconds = time.perf_counter() - loaded
-    proba = predict_proba(model, x[trials.test])
+    proba = _predict(model, spec, x[trials.test])
     meta = data["meta"]
     teacher_seconds = max(0.0, meta["seconds"] - meta.get("seconds_epochs", meta["seconds"]))
     preparing = meta.get("seconds_epochs", meta["seconds"]) + (teacher_seconds if task.distill else 0.0)
@@ -398,9 +469,10 @@ def transfer_tasks(
             for network in config.networks:
                 for subject, folder in prepared:
                     base = str(out / "bases" / f"{Path(folder).name}-{network}")
+                    distillable = study_model(network).distillable
                     for path in config.paths:
-                        for recipe in config.recipes if path == "transfer" else ("",):
-                            for kd in config.distill_variants:
+                        for recipe in recipes_for(network, config.recipes) if path == "transfer" else ("",):
+                            for kd in [v for v in config.distill_variants if distillable or not v]:
                                 runs.append(
                                     TransferTask(
                                         "run",
@@ -450,10 +522,8 @@ def run_transfer_study(
     dict
         The report (also in ``report.json``).
     """
-    from calibration.networks import network
     from calibration.transfer_study_analysis import analyse_transfer
     from calibration.transfer_study_report import write_transfer_report
-    from rtdecode.models import registry
 
     config = config or TransferStudyConfig()
     if len(recordings) < 3:
@@ -461,8 +531,7 @@ def run_transfer_study(
     if not config.seeds or not config.trials:
         raise ValueError("seeds and trials must not be empty")
     for name in config.networks:
-        if network(name).name not in registry.transferable():
-            raise ValueError(f"{name} is not transferable; choose from {list(registry.transferable())}")
+        study_model(name)
     unknown = set(config.paths) - set(PATHS) | set(config.recipes) - set(RECIPES)
     if unknown:
         raise ValueError(f"unknown paths or recipes {sorted(unknown)}: paths {PATHS}, recipes {RECIPES}")

@@ -242,11 +242,14 @@ def _differences(runs_of, net, arm_a, arm_b, trials, subjects, score, rng) -> di
 def _target(runs_of, networks, arms, subjects, rng) -> dict[str, Any]:
     """The issue's target: transfer at 10 trials per class minus subject-only on the full session.
 
+    Each model's transfer arms against each model's subject-only arms (its own and the others').
+
     Per subject and seed, on the ``common`` trials (the full session's test blocks; the transfer
     run's calibration trials removed from them, so both are scored on the trials they share).
     """
     out: dict[str, Any] = {}
-    for net in networks:
+    pairs = [(net, full_net) for net in networks for full_net in networks]
+    for net, full_net in pairs:
         for arm in [a for a in arms if a.startswith("transfer")]:
             for subject_arm in ("subject", "subject +kd"):
                 if subject_arm not in arms:
@@ -255,7 +258,7 @@ def _target(runs_of, networks, arms, subjects, rng) -> dict[str, Any]:
                 for s in subjects:
                     diffs = []
                     for ft in runs_of(net, arm, 10, s):
-                        full = [r for r in runs_of(net, subject_arm, None, s) if r["seed"] == ft["seed"]]
+                        full = [r for r in runs_of(full_net, subject_arm, None, s) if r["seed"] == ft["seed"]]
                         if not full:
                             continue
                         full = full[0]
@@ -271,7 +274,10 @@ def _target(runs_of, networks, arms, subjects, rng) -> dict[str, Any]:
                     if diffs:
                         per[s] = float(np.mean(diffs))
                 if per:
-                    out[f"{net}: {arm} @10 - {subject_arm} @all"] = {
+                    # Against the same model's subject-only run, and against every other model's
+                    # (the full session's best subject-only model is what a lab would serve).
+                    versus = subject_arm if full_net == net else f"{full_net}: {subject_arm}"
+                    out[f"{net}: {arm} @10 - {versus} @all"] = {
                         **t_interval(list(per.values())),
                         "per_subject": per,
                     }

@@ -108,6 +108,9 @@ VIEWS: dict[str, InputView] = {
         InputView("wavelet", "db4 wavelet time-frequency images", "paper", "CTF", tfd_method="wavelet"),
         InputView("raw", "standardized epochs of the paper's preprocessing", "paper", "TC"),
         InputView("raw_binned", "standardized epochs averaged in 4 ms bins", "paper", "TC", servable=False),
+        InputView(
+            "raw_ct", "standardized epochs of the paper's preprocessing, channels first", "paper", "CT"
+        ),
         InputView("erp", "standardized epochs of the ERP preprocessing (0.5-30 Hz)", "erp", "CT"),
     )
 }
@@ -438,6 +441,19 @@ register(
         default_candidate=True,
         transferable=True,
         aliases=("erp_lda", "lda_windowed", "erp_lda_windowed"),
+    )
+)
+register(
+    ModelSpec(
+        name="templates",
+        readable="shared-response templates (time domain)",
+        input="raw_ct",
+        fit="classical",
+        classical="rtdecode.models.templates:SharedTemplates",
+        servable=True,
+        # Not a subject-only candidate: it is made for transfer (its time courses come from the
+        # other subjects of a base; a new subject's calibration estimates only its mixing).
+        transferable=True,
     )
 )
 # The paper's baselines: trained for comparison, never served.
