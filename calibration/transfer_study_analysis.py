@@ -119,9 +119,11 @@ def analyse_transfer(results: Sequence[dict[str, Any]], config: Any, seed: int =
     zero_by_n: dict[str, Any] = {}
     for net in networks:
         curves[net], kd[net], tvs[net], seconds[net], zero_by_n[net] = {}, {}, {}, {}, {}
+        # This model's arms only (the templates have no distilled runs and one recipe).
+        net_arms = [arm for arm in arms if any(key[:2] == (net, arm) for key in by)]
         for score in SCORES:
             curves[net][score] = {}
-            for arm in arms:
+            for arm in net_arms:
                 curves[net][score][arm] = {}
                 for n in trials:
                     per = {}
@@ -145,7 +147,7 @@ def analyse_transfer(results: Sequence[dict[str, Any]], config: Any, seed: int =
                 for s in subjects:
                     rs = [
                         r
-                        for arm in arms
+                        for arm in net_arms
                         if arm.startswith("transfer") and not arm.endswith("+kd")
                         for r in runs_of(net, arm, n, s)
                     ]
@@ -155,19 +157,19 @@ def analyse_transfer(results: Sequence[dict[str, Any]], config: Any, seed: int =
                 if per:
                     zero_by_n[net][score][n_label(n)] = {**t_interval(list(per.values())), "per_subject": per}
             kd[net][score] = {}
-            for arm in [a for a in arms if not a.endswith("+kd")]:
-                if f"{arm} +kd" in arms:
+            for arm in [a for a in net_arms if not a.endswith("+kd")]:
+                if f"{arm} +kd" in net_arms:
                     kd[net][score][arm] = _differences(
                         runs_of, net, f"{arm} +kd", arm, trials, subjects, score, rng
                     )
             tvs[net][score] = {}
-            for arm in [a for a in arms if a.startswith("transfer")]:
+            for arm in [a for a in net_arms if a.startswith("transfer")]:
                 subject_arm = "subject +kd" if arm.endswith("+kd") else "subject"
-                if subject_arm in arms:
+                if subject_arm in net_arms:
                     tvs[net][score][f"{arm} - {subject_arm}"] = _differences(
                         runs_of, net, arm, subject_arm, trials, subjects, score, rng
                     )
-        for arm in arms:
+        for arm in net_arms:
             seconds[net][arm] = {}
             for n in trials:
                 rs = [r for s in subjects for r in runs_of(net, arm, n, s)]

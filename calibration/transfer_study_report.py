@@ -38,10 +38,13 @@ def transfer_markdown(report: dict[str, Any]) -> str:
         "- **N** = calibration trials per class: the subject's first N trials of each class in time order "
         "(their last ~20 % validate); **all** = every trial outside the held-out test blocks "
         "(calibration's full-session split, the seed picks the blocks).",
-        "- **subject**: a new network on those trials, per-channel scaling, unaligned. "
+        "- **subject**: a new model on those trials, per-channel scaling, unaligned. "
         "**subject-aligned**: the same, Euclidean-aligned on the calibration trials. "
         "**transfer (recipe)**: the base (the other subjects pooled, each aligned to itself, "
         "labels only) fine-tuned on them, the subject aligned on its calibration trials only (no labels). "
+        "**transfer (refit)**: the shared-response templates (rtdecode/models/templates.py): the base's class "
+        "time courses kept, the subject's spatial mixing estimated from its calibration trials by least "
+        "squares; their subject-only path is the same model on the subject's own class means. "
         "**+kd**: distilled from the teacher's soft targets.",
         "- **rest**: scored on every trial after the calibration trials (as the issue measured); "
         "**common**: only on the trials of the full-session test blocks (minus that N's calibration "
@@ -164,6 +167,17 @@ def plot_learning_curve(report: dict[str, Any], path: Path, score: str = "common
         if "ci95" in z:
             ax.axhspan(z["ci95"][0], z["ci95"][1], color="C7", alpha=0.08)
         ax.axhline(1 / report["n_classes"], color="k", ls=":", lw=1, label="chance")
+        # The other models' subject-only full session: the reference a transfer path must reach.
+        for k, other in enumerate(n for n in nets if n != net):
+            full = report["curves"][other][score].get("subject", {}).get("all")
+            if full:
+                ax.axhline(
+                    full["mean"],
+                    color=f"C{9 - k}",
+                    ls=(0, (5, 2)),
+                    lw=1.2,
+                    label=f"{other} subject-only, all trials {full['mean']:.2f}",
+                )
         ax.set_xscale("log")
         ticks = sorted(
             {round(p["calibration_per_class"], 1) for pts in curves.values() for p in pts.values()}

@@ -32,14 +32,17 @@ def _subject(subject: int, **changes):
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     folder = tmp_path_factory.mktemp("base")
-    return pretrain([_subject(11), _subject(12)], folder, ("eegnet", "lda"), train=TRAIN)
+    return pretrain([_subject(11), _subject(12)], folder, ("templates", "eegnet", "lda"), train=TRAIN)
 
 
 def test_the_base_records_subjects_classes_channels_and_its_models(base):
     info = json.loads((base.folder / "base.json").read_text())
     assert [s["n_trials"] for s in info["subjects"]] == [72, 72]
     assert len(info["class_names"]) == 3 and len(info["channel_names"]) == 16
-    assert set(info["models"]) == {"eegnet", "lda"}
+    assert set(info["models"]) == {"templates", "eegnet", "lda"}
+    # Two subjects leave no held-out source to choose the templates' settings with: it says so.
+    assert info["models"]["templates"]["selection"]["how"].startswith("defaults")
+    assert load_bundle(base.folder / "templates").model.time_courses_.shape[0] == 3
     reloaded = load_bundle(base.folder / "eegnet")
     assert reloaded.extra["base"] is True and reloaded.architecture == "eegnet"
     x, y, subject = load_base(base.folder).source
@@ -73,6 +76,9 @@ def test_a_new_subject_from_few_trials_compares_three_paths_and_serves_the_best(
     report = result.report
     paths = {c["path"] for c in report["candidates"]}
     assert paths == {"subject-only", "zero-shot", "fine-tuned"}
+    # The templates keep the base's time courses and take this subject's mixing from its trials.
+    keys = {c["key"] for c in report["candidates"]}
+    assert "fine-tuned: shared-response templates (time domain)" in keys
     best = max(report["candidates"], key=lambda c: c["validation"])
     assert report["selection"]["chosen"] == best["key"]
     assert report["n_train"] + report["n_val"] == 18 and report["n_test"] == 72 - 18
@@ -128,7 +134,7 @@ def test_pretrain_then_calibrate_with_base_from_the_command_line(tmp_path, capsy
                 "--out",
                 str(tmp_path / "base"),
                 "--models",
-                "eegnet,lda",
+                "templates,eegnet,lda",
                 *common,
             ]
         )
@@ -142,6 +148,9 @@ def test_pretrain_then_calibrate_with_base_from_the_command_line(tmp_path, capsy
         "Calibration report, with a cross-subject base" in out and "zero-shot" in out and "fine-tuned" in out
     )
     assert load_bundle(tmp_path / "new" / "model").extra["transfer"]["trials_per_class"] == 3
+    # A short session refits the templates' mixing too (a least-squares solve).
+    report = json.loads((tmp_path / "new" / "report.json").read_text())
+    assert "fine-tuned: shared-response templates (time domain)" in {c["key"] for c in report["candidates"]}
     # A short session without a base is refused with what to do.
     assert (
         main(["calibrate", str(files[2]), "--trials-per-class", "3", "--out", str(tmp_path / "x"), *common])

@@ -32,7 +32,7 @@ def sessions(tmp_path_factory):
 
 def _config(tiny_model_name, **changes):
     settings = {
-        "networks": ("eegnet",),
+        "networks": ("eegnet", "templates"),
         "seeds": (0,),
         "trials": (3, None),
         "train": TrainConfig(max_epochs=2, patience=2, batch_size=16, progress=False, threads=1),
@@ -54,10 +54,16 @@ def study(sessions, tmp_path_factory, tiny_model_name):
 def test_the_study_runs_leave_one_subject_out_and_reports_the_curve(study):
     report, folder = study
     runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
-    bases = [r for r in runs if r["kind"] == "base"]
+    bases = [r for r in runs if r["kind"] == "base" and r["network"] == "eegnet"]
     assert len(bases) == 3 and all(r["subject"] not in r["sources_subjects"] for r in bases)
-    curve = [r for r in runs if r["kind"] == "run"]
+    curve = [r for r in runs if r["kind"] == "run" and r["network"] == "eegnet"]
     assert len(curve) == 3 * 2 * 2 * 2  # subjects x N x (subject-only, transfer) x (kd, plain)
+    # The templates: no recipe but their refit, no distillation (they have no soft-target loss).
+    templates = [r for r in runs if r["kind"] == "run" and r["network"] == "templates"]
+    assert len(templates) == 3 * 2 * 2 and not any(r["distill"] for r in templates)
+    assert {r["recipe"] for r in templates if r["path"] == "transfer"} == {"refit"}
+    assert set(report["curves"]["templates"]["common"]) == {"subject", "transfer (refit)"}
+
     by = {(r["subject"], r["trials"], r["path"], r["distill"]): r for r in curve}
     a, b = by[("1", 3, "transfer", True)], by[("1", 3, "subject", False)]
     assert a["test_index"] == b["test_index"]  # every arm of one N is scored on the same trials
@@ -121,6 +127,33 @@ def test_a_stopped_study_resumes_without_rerunning_finished_runs(
     )
     assert grown.key == Journal(journal, _config(tiny_model_name), RUN_FIELDS, VARYING).key
     assert other.key != grown.key
+
+
+def test_the_target_compares_each_models_transfer_with_every_models_full_session():
+    from calibration.transfer_study_analysis import _target
+
+    def run(correct: list[bool], test_index: list[int]) -> dict:
+        return {
+            "seed": 0,
+            "test_index": test_index,
+            "y_test": [0] * len(correct),
+            "pred_test": [0 if ok else 1 for ok in correct],
+            "common": [True] * len(correct),
+        }
+
+    runs = {
+        ("templates", "transfer (refit)", 10): run([True, True, True, False], [4, 5, 6, 7]),
+        ("eegnet", "subject", None): run([True, False, True, True, False, False], [2, 3, 4, 5, 6, 7]),
+        ("templates", "subject", None): run([False] * 6, [2, 3, 4, 5, 6, 7]),
+    }
+
+    def runs_of(net, arm, n, subject):
+        return [runs[(net, arm, n)]] if (net, arm, n) in runs else []
+
+    target = _target(runs_of, ["templates", "eegnet"], ["subject", "transfer (refit)"], ["1"], None)
+    # On the trials both score (4-7): 3 of 4 against eegnet's 2 of 4, against the templates' 0 of 4.
+    assert target["templates: transfer (refit) @10 - eegnet: subject @all"]["mean"] == pytest.approx(0.25)
+    assert target["templates: transfer (refit) @10 - subject @all"]["mean"] == pytest.approx(0.75)
 
 
 def test_t_interval():

@@ -1,0 +1,127 @@
+"""Shared-response templates: time courses learnt across subjects, a new subject's mixing from few trials."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtdecode.config import PipelineConfig
+from rtdecode.io.bundle import ModelBundle, load_bundle, save_bundle
+from rtdecode.models.serving import serve
+from rtdecode.models.templates import SharedTemplates
+from rtdecode.signal.standardize import Standardizer
+
+SFREQ = 250.0  # 4 ms bins of one sample: the epochs are the model's bins
+N_CLASSES, N_CHANNELS, N_TIMES, K = 4, 12, 60, 3
+
+
+def _world(seed: int = 0) -> np.ndarray:
+    """The class time courses every subject shares, ``(n_classes, n_times, K)``."""
+    return 0.4 * np.random.default_rng(seed).standard_normal((N_CLASSES, N_TIMES, K))
+
+
+def _subject(z: np.ndarray, seed: int, trials_per_class: int = 30, noise: float = 4.0):
+    """One subject: its own random mixing, epochs ``(n, n_channels, n_times)`` in class-interleaved order."""
+    rng = np.random.default_rng(100 + seed)
+    mixing = rng.standard_normal((K, N_CHANNELS))
+    y = np.tile(np.arange(N_CLASSES), trials_per_class)
+    x = (z @ mixing)[y] + noise * rng.standard_normal((len(y), N_TIMES, N_CHANNELS))
+    return np.swapaxes(x, 1, 2), y, mixing
+
+
+def _sources(z: np.ndarray, n_subjects: int):
+    parts = [_subject(z, s) for s in range(n_subjects)]
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    subjects = np.concatenate([np.full(len(p[1]), s) for s, p in enumerate(parts)])
+    return x, y, subjects
+
+
+@pytest.fixture(scope="module")
+def base():
+    z = _world()
+    x, y, subjects = _sources(z, 4)
+    return SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ).fit(x, y, subjects), z
+
+
+def test_a_new_subject_is_decoded_from_three_trials_per_class_with_the_shared_time_courses(base):
+    model, z = base
+    x, y, mixing = _subject(z, seed=50)
+    calibration = np.arange(3 * N_CLASSES)  # the first three trials of each class
+    test = np.arange(len(y))[len(calibration) :]
+    new = model.fit_subject(x[calibration], y[calibration])
+    transfer = np.mean(new.predict(x[test]) == y[test])
+    # The same trials without the other subjects: its own class means are all it has.
+    alone = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, n_components=K, ridge=0.1)
+    alone.fit(x[calibration], y[calibration])
+    own = np.mean(alone.predict(x[test]) == y[test])
+    zero_shot = np.mean(model.predict(x[test]) == y[test])  # the sources' mean mixing
+    assert transfer >= 0.9 and transfer - own >= 0.2 and transfer - zero_shot >= 0.2, (transfer, own, zero_shot)
+    # What it learnt is this subject's templates, up to the noise of three trials per class.
+    truth = (z @ mixing).ravel()
+    learnt = (new.time_courses_ @ new.mixing_).ravel()
+    assert np.corrcoef(truth, learnt)[0, 1] > 0.8
+    assert new.time_courses_ is model.time_courses_ and new.ridge_ is model.ridge_
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_probabilities_are_the_nearest_template_posterior_under_white_noise(n_classes):
+    z = _world(1)
+    x, y, subjects = _sources(z, 3)
+    keep = y < n_classes
+    model = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1)
+    model.fit(x[keep], y[keep], subjects[keep])
+    templates = (model.time_courses_ @ model.mixing_).reshape(n_classes, -1)
+    epochs = np.swapaxes(x[:20], 1, 2).reshape(20, -1)
+    decision = (epochs @ templates.T - 0.5 * np.sum(templates**2, axis=1)) / model.noise_var_[0]
+    expected = np.exp(decision - decision.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(x[:20]), expected, rtol=1e-6, atol=1e-9)
+    # The noise variance is the residual's, per element of the binned epoch.
+    residual = np.swapaxes(x[keep], 1, 2) - (model.time_courses_ @ model.mixing_)[y[keep]]
+    assert model.noise_var_[0] == pytest.approx(np.mean(residual**2), rel=0.2)
+
+
+def test_k_and_the_ridge_are_chosen_on_the_sources_alone(base):
+    model, z = base
+    selection = model.selection_
+    assert selection["how"] == "leave-one-source-subject-out"
+    assert np.shape(selection["top1"]) == (len(selection["components"]), len(selection["ridges"]))
+    chosen = selection["components"].index(model.time_courses_.shape[2])
+    assert max(max(row) for row in selection["top1"]) == pytest.approx(max(selection["top1"][chosen]))
+    x, y, subjects = _sources(z, 2)
+    two = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ).fit(x, y, subjects)
+    assert two.selection_["how"].startswith("defaults")
+    assert two.time_courses_.shape[2] == 12  # the default 16, at most the 12 channels
+    given = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, n_components=5, ridge=1.0).fit(x, y, subjects)
+    assert given.selection_ == {"how": "given"} and given.ridge_[0] == 1.0
+
+
+def test_a_bundle_serves_the_same_probabilities_after_a_round_trip(base, tmp_path):
+    model, z = base
+    x, y, _ = _subject(z, seed=60)
+    new = model.fit_subject(x[:12], y[:12])
+    bundle = ModelBundle(
+        model=new,
+        model_config=None,
+        pipeline=PipelineConfig(sfreq=SFREQ),
+        standardizer=Standardizer.from_dict({"mean": np.zeros(N_CHANNELS), "std": np.ones(N_CHANNELS)}),
+        class_names=["a", "b", "c", "d"],
+        channel_names=[f"ch{i}" for i in range(N_CHANNELS)],
+        sfreq=SFREQ,
+    )
+    save_bundle(bundle, tmp_path / "model")
+    served = serve(load_bundle(tmp_path / "model"))
+    assert served.architecture == "templates"
+    epochs = np.swapaxes(x[12:], 1, 2).astype(np.float32)  # what the engine hands over: (n, samples, channels)
+    np.testing.assert_allclose(
+        served.probabilities(served.features(epochs)), new.predict_proba(x[12:]), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_epochs_of_another_length_or_montage_are_refused(base):
+    model, _ = base
+    with pytest.raises(ValueError, match="60 bins x 12 channels, the epochs give 50 x 12"):
+        model.predict_proba(np.zeros((2, N_CHANNELS, 50)))
+    with pytest.raises(ValueError, match="pass epochs"):
+        model.predict_proba(np.zeros((N_CHANNELS, N_TIMES)))
