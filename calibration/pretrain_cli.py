@@ -88,9 +88,16 @@ def run(args: argparse.Namespace) -> int:
         f"{len(base.channel_names)} channels in {out} ({time.perf_counter() - started:.0f} s):"
     )
     for name, info in base.info["models"].items():
+        selection = info.get("selection")
+        chosen = (
+            f"; {selection['chosen']['components']} components, ridge {selection['chosen']['ridge']:g} "
+            f"({selection['how']})"
+            if selection
+            else ""
+        )
         print(
             f"  {registry.display_name(name)}: pooled validation top-1 {info['pooled_validation_top1']:.3f}, "
-            f"{info['seconds']:.0f} s"
+            f"{info['seconds']:.0f} s{chosen}"
         )
     return 0
 

@@ -22,8 +22,10 @@ mixing, and the per-subject "subject layer" of cross-subject MEG/EEG decoders (D
   are enough where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
   Classes the subject has not shown yet still get a template (``Z_c A``).
 - **Decoding**: the nearest template under white Gaussian noise, ``(<X, T_c> - |T_c|^2 / 2) /
-  sigma^2`` with ``T_c = Z_c A`` and ``sigma^2`` the residual variance of the training trials: a
-  linear classifier of the binned epoch, served like the other classical models.
+  (sigma^2 t)`` with ``T_c = Z_c A``, ``sigma^2`` the residual variance of the training trials and
+  ``t`` a temperature fitted on the held-out sources (the white-noise posterior alone says 1.0 to
+  nearly every epoch): a linear classifier of the binned epoch, served like the other classical
+  models.
 
 Without ``subjects`` (one subject), ``fit`` is a rank-K template model of that subject alone.
 """
@@ -80,6 +82,11 @@ class SharedTemplates(ClassicalModel):
         The ridge used (and used again by :meth:`fit_subject`).
     noise_var_ : np.ndarray, shape (1,)
         ``sigma^2``.
+    temperature_ : np.ndarray, shape (1,)
+        Divides the decision before the softmax. The white-noise posterior is far too sure of
+        itself (EEG noise is correlated in time: its log-likelihood ratios count thousands of
+        samples that are not independent), so the temperature is fitted (least log-loss) on the
+        held-out source subjects of the selection; 1 when there was no selection.
     coef_, intercept_ : np.ndarray
         The linear classifier of the flattened binned epoch (``(1, F)`` and ``(1,)`` for two
         classes, as scikit-learn's).
@@ -94,6 +101,7 @@ class SharedTemplates(ClassicalModel):
         "mixing": "mixing_",
         "ridge": "ridge_",
         "noise_var": "noise_var_",
+        "temperature": "temperature_",
         "coef": "coef_",
         "intercept": "intercept_",
         "classes": "fitted_classes_",
@@ -144,6 +152,7 @@ class SharedTemplates(ClassicalModel):
         z, mixings = shared_components(means, present, k, self.seed)
         self.time_courses_ = z
         self.ridge_ = np.array([ridge])
+        self.temperature_ = np.array([self.selection_.get("temperature", 1.0)])
         self.mixing_ = np.mean(mixings, axis=0)
         residual = np.concatenate([xb[g] - (z @ a)[labels[g]] for g, a in zip(groups, mixings, strict=True)])
         self._set_classifier(float(np.mean(residual**2)), np.flatnonzero(present.any(axis=0)))
@@ -171,6 +180,7 @@ class SharedTemplates(ClassicalModel):
         model.classes_ = self.classes_
         model.time_courses_ = self.time_courses_
         model.ridge_ = self.ridge_
+        model.temperature_ = self.temperature_
         model.selection_ = getattr(self, "selection_", {})
         model.mixing_ = subject_mixing(self.time_courses_, xb, labels, float(self.ridge_[0]))
         residual = xb - (self.time_courses_ @ model.mixing_)[labels]
@@ -207,6 +217,7 @@ class SharedTemplates(ClassicalModel):
                     a = subject_mixing(z, x_held[calibration], y_held[calibration], ridge)
                     scores[i, j] += np.mean(_nearest(z @ a, x_held[test]) == y_held[test]) / len(groups)
         i, j = np.unravel_index(np.argmax(scores), scores.shape)  # the first best: the smallest K
+        temperature = self._held_out_temperature(xb, labels, groups, n_classes, ks[i], ridges[j])
         return (
             ks[i],
             ridges[j],
@@ -216,8 +227,42 @@ class SharedTemplates(ClassicalModel):
                 "components": ks,
                 "ridges": ridges,
                 "top1": scores.round(4).tolist(),
+                "temperature": temperature,
             },
         )
+
+    def _held_out_temperature(
+        self,
+        xb: np.ndarray,
+        labels: np.ndarray,
+        groups: list[np.ndarray],
+        n_classes: int,
+        k: int,
+        ridge: float,
+    ) -> float:
+        """The temperature of least log-loss on every held-out source subject's test trials."""
+        from scipy.optimize import minimize_scalar
+
+        decisions, truth = [], []
+        for held in range(len(groups)):
+            others = [g for i, g in enumerate(groups) if i != held]
+            means, present = self._class_means(xb, labels, others, n_classes)
+            z, _ = shared_components(means, present, k, self.seed)
+            calibration, test = _first_per_class(labels[groups[held]], SELECTION_TRIALS_PER_CLASS)
+            x_held, y_held = xb[groups[held]], labels[groups[held]]
+            a = subject_mixing(z, x_held[calibration], y_held[calibration], ridge)
+            templates = z @ a
+            noise_var = np.mean((x_held[calibration] - templates[y_held[calibration]]) ** 2)
+            decisions.append(_decision(templates, x_held[test]) / noise_var)
+            truth.append(y_held[test])
+        decision, y = np.concatenate(decisions), np.concatenate(truth)
+
+        def log_loss(log_t: float) -> float:
+            d = decision / np.exp(log_t)
+            d = d - d.max(axis=1, keepdims=True)
+            return float(np.mean(np.log(np.exp(d).sum(axis=1)) - d[np.arange(len(y)), y]))
+
+        return float(np.exp(minimize_scalar(log_loss, bounds=(-5.0, 15.0), method="bounded").x))
 
     @staticmethod
     def _class_means(
@@ -237,8 +282,9 @@ class SharedTemplates(ClassicalModel):
     def _set_classifier(self, noise_var: float, fitted: np.ndarray) -> None:
         templates = (self.time_courses_ @ self.mixing_)[fitted].reshape(len(fitted), -1)
         self.noise_var_ = np.array([max(noise_var, 1e-12)])
-        coef = templates / self.noise_var_[0]
-        intercept = -0.5 * np.sum(templates**2, axis=1) / self.noise_var_[0]
+        scale = self.noise_var_[0] * self.temperature_[0]
+        coef = templates / scale
+        intercept = -0.5 * np.sum(templates**2, axis=1) / scale
         if len(fitted) == 2:  # scikit-learn's binary form: one row, class 1 against class 0
             coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
         self.coef_, self.intercept_ = coef, intercept
@@ -345,11 +391,15 @@ def subject_mixing(z: np.ndarray, xb: np.ndarray, labels: np.ndarray, ridge: flo
     return np.linalg.solve(gram + (ridge * np.trace(gram) / k + 1e-12) * np.eye(k), cross)
 
 
+def _decision(templates: np.ndarray, xb: np.ndarray) -> np.ndarray:
+    """``<X, T_c> - |T_c|^2 / 2`` ``(n, n_classes)`` of binned epochs ``(n, n_bins, n_channels)``."""
+    flat = templates.reshape(len(templates), -1)
+    return xb.reshape(len(xb), -1) @ flat.T - 0.5 * np.sum(flat**2, axis=1)
+
+
 def _nearest(templates: np.ndarray, xb: np.ndarray) -> np.ndarray:
     """Index of the nearest template (white noise) of each binned epoch ``(n, n_bins, n_channels)``."""
-    flat = templates.reshape(len(templates), -1)
-    scores = xb.reshape(len(xb), -1) @ flat.T - 0.5 * np.sum(flat**2, axis=1)
-    return np.argmax(scores, axis=1)
+    return np.argmax(_decision(templates, xb), axis=1)
 
 
 def _first_per_class(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -56,7 +56,11 @@ def test_a_new_subject_is_decoded_from_three_trials_per_class_with_the_shared_ti
     alone.fit(x[calibration], y[calibration])
     own = np.mean(alone.predict(x[test]) == y[test])
     zero_shot = np.mean(model.predict(x[test]) == y[test])  # the sources' mean mixing
-    assert transfer >= 0.9 and transfer - own >= 0.2 and transfer - zero_shot >= 0.2, (transfer, own, zero_shot)
+    assert transfer >= 0.9 and transfer - own >= 0.2 and transfer - zero_shot >= 0.2, (
+        transfer,
+        own,
+        zero_shot,
+    )
     # What it learnt is this subject's templates, up to the noise of three trials per class.
     truth = (z @ mixing).ravel()
     learnt = (new.time_courses_ @ new.mixing_).ravel()
@@ -73,13 +77,49 @@ def test_probabilities_are_the_nearest_template_posterior_under_white_noise(n_cl
     model.fit(x[keep], y[keep], subjects[keep])
     templates = (model.time_courses_ @ model.mixing_).reshape(n_classes, -1)
     epochs = np.swapaxes(x[:20], 1, 2).reshape(20, -1)
-    decision = (epochs @ templates.T - 0.5 * np.sum(templates**2, axis=1)) / model.noise_var_[0]
+    scale = model.noise_var_[0] * model.temperature_[0]
+    decision = (epochs @ templates.T - 0.5 * np.sum(templates**2, axis=1)) / scale
     expected = np.exp(decision - decision.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict_proba(x[:20]), expected, rtol=1e-6, atol=1e-9)
     # The noise variance is the residual's, per element of the binned epoch.
     residual = np.swapaxes(x[keep], 1, 2) - (model.time_courses_ @ model.mixing_)[y[keep]]
     assert model.noise_var_[0] == pytest.approx(np.mean(residual**2), rel=0.2)
+
+
+def test_the_temperature_fitted_on_held_out_sources_makes_probabilities_honest():
+    # Noise correlated in time, as EEG's is: the white-noise posterior would be sure of every epoch.
+    def smooth(x, axis):
+        kernel = np.ones(6) / np.sqrt(6)
+        return np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, x)
+
+    z = smooth(_world(2), 1)  # slow time courses in slow noise: their samples are not independent
+
+    parts = []
+    for s in range(5):
+        x, y, mixing = _subject(z, s, noise=0.0)
+        rng = np.random.default_rng(s)
+        x = x + smooth(4.0 * rng.standard_normal(x.shape), 2)
+        parts.append((x, y))
+    x = np.concatenate([p[0] for p in parts[:4]])
+    y = np.concatenate([p[1] for p in parts[:4]])
+    subjects = np.repeat(np.arange(4), len(parts[0][1]))
+    model = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ).fit(x, y, subjects)
+    new_x, new_y = parts[4]
+    new = model.fit_subject(new_x[:12], new_y[:12])
+    proba = new.predict_proba(new_x[12:])
+    accuracy = np.mean(proba.argmax(axis=1) == new_y[12:])
+    assert model.temperature_[0] > 2.0 and model.selection_["temperature"] == model.temperature_[0]
+    sure = SharedTemplates(
+        n_classes=N_CLASSES, sfreq=SFREQ, n_components=model.time_courses_.shape[2], ridge=model.ridge_[0]
+    )
+    sure = sure.fit(x, y, subjects).fit_subject(new_x[:12], new_y[:12])
+    assert sure.temperature_[0] == 1.0
+    tempered_gap = abs(np.mean(proba.max(axis=1)) - accuracy)
+    sure_gap = np.mean(sure.predict_proba(new_x[12:]).max(axis=1)) - accuracy
+    # The same decisions (the same argmax), but confidence near the accuracy reached on a new subject.
+    np.testing.assert_array_equal(sure.predict(new_x[12:]), proba.argmax(axis=1))
+    assert tempered_gap < 0.15 and sure_gap > 2 * tempered_gap, (tempered_gap, sure_gap)
 
 
 def test_k_and_the_ridge_are_chosen_on_the_sources_alone(base):
@@ -113,7 +153,9 @@ def test_a_bundle_serves_the_same_probabilities_after_a_round_trip(base, tmp_pat
     save_bundle(bundle, tmp_path / "model")
     served = serve(load_bundle(tmp_path / "model"))
     assert served.architecture == "templates"
-    epochs = np.swapaxes(x[12:], 1, 2).astype(np.float32)  # what the engine hands over: (n, samples, channels)
+    epochs = np.swapaxes(x[12:], 1, 2).astype(
+        np.float32
+    )  # what the engine hands over: (n, samples, channels)
     np.testing.assert_allclose(
         served.probabilities(served.features(epochs)), new.predict_proba(x[12:]), rtol=1e-4, atol=1e-6
     )
