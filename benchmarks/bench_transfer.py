@@ -232,6 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the first K points of --trials: plain runs, then distilled",
     )
     p.add_argument("--subject-aligned", action="store_true", help="also the aligned subject-only path")
+    p.add_argument(
+        "--paths",
+        default="subject,transfer",
+        help="the paths to run; 'subject' alone needs no base (e.g. a network's full-session reference)",
+    )
+    p.add_argument(
+        "--kd",
+        choices=("both", "plain"),
+        default="both",
+        help="'plain': no distilled runs (the networks' distillation is measured at 10 classes)",
+    )
     p.add_argument("--max-epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=6)
     p.add_argument("--base-max-epochs", type=int, default=10)
@@ -269,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     base = TransferStudyConfig(
         networks=tuple(m for m in args.models.split(",") if m),
         seeds=tuple(range(args.seeds)),
-        paths=("subject", "subject-aligned", "transfer") if args.subject_aligned else ("subject", "transfer"),
+        paths=tuple(p for p in args.paths.split(",") if p)
+        + (("subject-aligned",) if args.subject_aligned else ()),
         train=TrainConfig(
             max_epochs=args.max_epochs, patience=args.patience, threads=args.threads, progress=False
         ),
@@ -281,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     # report), so the plain runs carry most of the curve and come first on a shared machine.
     order = parse_trials(args.trials)
     first, rest = order[: args.plain_first], order[args.plain_first :]
+    if args.kd == "plain":
+        first, rest = order, []
     passes = [{"trials": (n,), "kd": (False,)} for n in first]
     if args.recipes:
         passes.append(
@@ -291,9 +305,10 @@ def main(argv: list[str] | None = None) -> int:
                 "kd": (False,),
             }
         )
-    passes += [{"trials": (n,), "kd": (True,)} for n in first if n is not None]
-    passes += [{"trials": (n,), "kd": (False, True)} for n in rest]
-    passes += [{"trials": (n,), "kd": (True,)} for n in first if n is None]
+    if args.kd == "both":
+        passes += [{"trials": (n,), "kd": (True,)} for n in first if n is not None]
+        passes += [{"trials": (n,), "kd": (False, True)} for n in rest]
+        passes += [{"trials": (n,), "kd": (True,)} for n in first if n is None]
     result: dict = {"command": "python benchmarks/bench_transfer.py " + " ".join(argv or [])}
     started = time.perf_counter()
     if args.report_only:

@@ -459,7 +459,8 @@ def transfer_tasks(
     every subject for the points it finished.
     """
     bases, runs = [], []
-    for network in config.networks:
+    # A study of the subject-only path alone (e.g. the full-session reference) needs no base.
+    for network in config.networks if "transfer" in config.paths else ():
         for subject, folder in prepared:
             sources = tuple(str(f) for s, f in prepared if s != subject)
             base = str(out / "bases" / f"{Path(folder).name}-{network}")

@@ -89,6 +89,8 @@ def analyse_transfer(results: Sequence[dict[str, Any]], config: Any, seed: int =
     zero_shot: dict[str, Any] = {}
     for net in networks:
         per = {b["subject"]: b["zero_shot_top1"] for b in bases if b["network"] == net}
+        if not per:  # a model studied subject-only (no transfer path, so no base)
+            continue
         zero_shot[net] = {
             "per_subject": per,
             **t_interval(list(per.values())),

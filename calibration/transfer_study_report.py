@@ -126,11 +126,12 @@ def transfer_markdown(report: dict[str, Any]) -> str:
         for n in report["trials"]:
             cells = [f"{arms[a][n]['seconds_to_model']:.1f}" if n in arms[a] else "" for a in names]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
-        base = report["zero_shot"][net]["base_seconds"]
-        lines += [
-            "",
-            f"Base pretraining ({net}), seconds: " + ", ".join(f"{s} {v:.0f}" for s, v in base.items()),
-        ]
+        if net in report["zero_shot"]:
+            base = report["zero_shot"][net]["base_seconds"]
+            lines += [
+                "",
+                f"Base pretraining ({net}), seconds: " + ", ".join(f"{s} {v:.0f}" for s, v in base.items()),
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -162,10 +163,11 @@ def plot_learning_curve(report: dict[str, Any], path: Path, score: str = "common
             ax.fill_between(xs, lo, hi, color=color, alpha=0.12)
             if "all" in ns:
                 ax.annotate("all", (xs[-1], ys[-1]), textcoords="offset points", xytext=(4, -10), fontsize=7)
-        z = report["zero_shot"][net]
-        ax.axhline(z["mean"], color="C7", ls="-.", lw=1.2, label=f"zero-shot base {z['mean']:.2f}")
-        if "ci95" in z:
-            ax.axhspan(z["ci95"][0], z["ci95"][1], color="C7", alpha=0.08)
+        z = report["zero_shot"].get(net)
+        if z:
+            ax.axhline(z["mean"], color="C7", ls="-.", lw=1.2, label=f"zero-shot base {z['mean']:.2f}")
+            if "ci95" in z:
+                ax.axhspan(z["ci95"][0], z["ci95"][1], color="C7", alpha=0.08)
         ax.axhline(1 / report["n_classes"], color="k", ls=":", lw=1, label="chance")
         # The other models' subject-only full session: the reference a transfer path must reach.
         for k, other in enumerate(n for n in nets if n != net):

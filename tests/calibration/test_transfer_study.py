@@ -129,6 +129,16 @@ def test_a_stopped_study_resumes_without_rerunning_finished_runs(
     assert other.key != grown.key
 
 
+def test_a_subject_only_study_needs_no_base(sessions, tmp_path, tiny_model_name):
+    config = _config(tiny_model_name, networks=("templates",), paths=("subject",), kd=(False,))
+    report = run_transfer_study(sessions, tmp_path, config)
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert {r["kind"] for r in runs} == {"run"} and len(runs) == 3 * 2
+    assert not (tmp_path / "bases").exists() and report["zero_shot"] == {}
+    assert set(report["curves"]["templates"]["common"]) == {"subject"}
+    assert (tmp_path / "learning_curve.png").is_file()
+
+
 def test_the_target_compares_each_models_transfer_with_every_models_full_session():
     from calibration.transfer_study_analysis import _target
 
