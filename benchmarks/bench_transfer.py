@@ -17,12 +17,22 @@ is done once beforehand), and how different the subjects are (class-pattern corr
 subjects before and after alignment, with the within-subject split-half correlation as ceiling,
 and what the simulator draws per subject).
 
-Run (10 classes; 1 h 35 min on a 2-core CPU shared with other jobs, 2 Ray workers of 1 thread):
-    nohup nice -n 5 python benchmarks/bench_transfer.py --classes 10 --recipes low-lr,head-first \
-        --ray local --threads 1 > transfer_10c.log 2>&1 &
+Models (``--models``, default ``templates,eegnet``): the shared-response templates
+(:mod:`rtdecode.models.templates`: the base's class time courses, the subject's mixing refitted)
+and EEGNet (fine-tuned by each ``--recipes``); the target compares every model's transfer with
+every model's subject-only full session.
+
+Run (10 classes, both models, KD and not; see benchmarks/results/README.md for the time it took):
+    nohup nice -n 5 python benchmarks/bench_transfer.py --classes 10 --ray local --threads 1 \
+        > transfer_10c.log 2>&1 &
 The same command again continues a stopped run; ``--report-only`` (same options) rewrites the
-JSON, Markdown and plot from the journal without training. The paper's 40 classes:
-``--classes 40`` (see benchmarks/results/README.md for what it costs).
+JSON, Markdown and plot from the journal without training. The paper's 40 classes, the templates'
+whole curve and EEGNet's subject-only full session (its transfer was not run at 40 classes):
+    python benchmarks/bench_transfer.py --classes 40 --models templates --kd plain --out OUT
+    python benchmarks/bench_transfer.py --classes 40 --models eegnet --paths subject --trials all \
+        --kd plain --out OUT
+    python benchmarks/bench_transfer.py --classes 40 --models templates,eegnet --kd plain \
+        --report-only --out OUT
 """
 
 from __future__ import annotations
