@@ -17,7 +17,8 @@
    - **subject-only**: calibration's own candidates trained on the calibration trials alone
      (unaligned, as ``calibrate`` without a base);
    - **zero-shot**: each base model, served through the subject's alignment, no label of the
-     subject used;
+     subject used (the templates infer the subject's mixing from its calibration trials without
+     their labels, by expectation-maximisation);
    - **fine-tuned**: each base network trained further on the subject's aligned calibration
      trials (early stopping on its validation trials; distilled when stimulus images are given);
      each classical pipeline refitted on the base's pooled aligned trials plus the subject's,
@@ -459,15 +460,19 @@ def _inputs(name: str, views, aligned) -> tuple[np.ndarray, Any]:
 
 
 def _zero_shot(name, bundle: ModelBundle, views, aligned, trials, base, config, soft) -> Candidate:
-    """The base model as it is, on the subject's aligned trials."""
+    """The base model as it is, on the subject's aligned trials (the templates: their mixing
+    inferred from the calibration trials without their labels)."""
     x, spec = _inputs(name, views, aligned)
-    proba = _predictor(bundle.model, spec, len(base.class_names))
+    model = bundle.model
+    if hasattr(model, "fit_subject"):
+        model = model.fit_subject(x[trials.calibration])  # no labels: expectation-maximisation
+    proba = _predictor(model, spec, len(base.class_names))
     return Candidate(
         f"zero-shot: {display_name(name)}",
         "zero-shot",
         name,
         spec.view.preprocessing,
-        bundle.model,
+        model,
         bundle.model_config,
         aligned[spec.view.preprocessing],
         proba(x[trials.val]),

@@ -200,6 +200,11 @@ def recipes_for(name: str, recipes: tuple[str, ...]) -> tuple[str, ...]:
     return (REFIT,) if name == TEMPLATES else recipes
 
 
+def _unlabelled(model, x: np.ndarray):
+    """The base's zero-shot model for a subject: the templates adapted to ``x`` without labels."""
+    return model.fit_subject(x) if hasattr(model, "fit_subject") else model
+
+
 def _predict(model, spec, x: np.ndarray) -> np.ndarray:
     from calibration.train import predict_proba
 
@@ -290,7 +295,9 @@ def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
     )
     # Zero-shot, aligned on every trial of the held-out subject (unsupervised, transductive).
     held_epochs = np.asarray(held["epochs"])
-    proba = _predict(model, spec, _inputs(spec, held, aligned_standardizer(held_epochs)))
+    x_held = _inputs(spec, held, aligned_standardizer(held_epochs))
+    # The templates adapt without labels (their mixing by expectation-maximisation on these trials).
+    proba = _predict(_unlabelled(model, x_held), spec, x_held)
     return {
         **asdict(task),
         "model": task.model,
@@ -398,7 +405,7 @@ def run_transfer_task(task: TransferTask, config: TransferStudyConfig) -> dict[s
         histories = [history]
     elif task.path == "transfer":
         base = load_bundle(Path(task.base)).model
-        zero = _predict(base, spec, x[trials.test]).argmax(1)
+        zero = _predict(_unlabelled(base, x[trials.calibration]), spec, x[trials.test]).argmax(1)
         extra["pred_zero_shot"] = zero.tolist()
         extra["zero_shot_top1"] = float(np.mean(zero == y[trials.test]))
         if spec.fit == "network":

@@ -20,7 +20,10 @@ mixing, and the per-subject "subject layer" of cross-subject MEG/EEG decoders (D
   ridge least squares from its labelled trials. Every time step of every trial constrains it
   (n_trials x n_times equations per electrode for K unknowns), which is why ten trials per class
   are enough where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
-  Classes the subject has not shown yet still get a template (``Z_c A``).
+  Classes the subject has not shown yet still get a template (``Z_c A``). Without labels
+  (``fit_subject(X)``), the epochs' classes and the mixing are inferred together by
+  expectation-maximisation (:func:`infer_mixing`): the base adapts to a subject from unlabelled
+  trials alone, which works where the classes' time courses really are shared.
 - **Decoding**: the nearest template under white Gaussian noise, ``(<X, T_c> - |T_c|^2 / 2) /
   (sigma^2 t)`` with ``T_c = Z_c A``, ``sigma^2`` the residual variance of the training trials and
   ``t`` a temperature fitted on the held-out sources (the white-noise posterior alone says 1.0 to
@@ -51,6 +54,12 @@ DEFAULT_RIDGE = 0.1
 # What the held-out source is calibrated with while choosing: a short session's trials per class.
 SELECTION_TRIALS_PER_CLASS = 10
 ALS_ITERATIONS = 30
+# Expectation-maximisation of a new subject's mixing without labels (infer_mixing): the posteriors'
+# temperature falls from EM_START_TEMPERATURE to 1 in EM_STEPS steps. On the simulated subjects
+# (10 classes, subject 15, every trial unlabelled) every random start reached the same solution
+# as the uniform one.
+EM_START_TEMPERATURE = 30.0
+EM_STEPS = 40
 # Epochs binned at a time (bounds the float64 temporaries of the averaging).
 BIN_CHUNK = 256
 
@@ -158,23 +167,28 @@ class SharedTemplates(ClassicalModel):
         self._set_classifier(float(np.mean(residual**2)), np.flatnonzero(present.any(axis=0)))
         return self
 
-    def fit_subject(self, X: np.ndarray, y: np.ndarray) -> SharedTemplates:
-        """A copy decoding a new subject: its mixing from its labelled epochs, the time courses kept.
+    def fit_subject(self, X: np.ndarray, y: np.ndarray | None = None) -> SharedTemplates:
+        """A copy decoding a new subject: its own mixing, the shared time courses kept.
 
         Parameters
         ----------
         X : np.ndarray, shape (n_epochs, n_channels, n_times)
-            The subject's standardized, aligned epochs (its calibration trials).
-        y : np.ndarray, shape (n_epochs,)
-            Class indices.
+            The subject's standardized, aligned epochs.
+        y : np.ndarray, shape (n_epochs,), optional
+            Class indices, -1 where unknown; None: none known. With every label the mixing is
+            one least-squares solve. Epochs without a label have their class inferred with the
+            mixing by expectation-maximisation (:func:`infer_mixing`): no label at all is the
+            base's unsupervised adaptation to a new subject (its zero-shot path).
 
         Returns
         -------
         SharedTemplates
         """
         check_is_fitted(self)
-        labels = np.asarray(y, dtype=np.int64)
         xb = self._binned(self._epochs(X))
+        labels = np.full(len(xb), -1) if y is None else np.asarray(y, dtype=np.int64)
+        if labels.shape != (len(xb),):
+            raise ValueError(f"y has shape {labels.shape} for {len(xb)} epochs")
         model = SharedTemplates(**self.get_params())
         model.n_classes = len(self.classes_)
         model.classes_ = self.classes_
@@ -182,9 +196,13 @@ class SharedTemplates(ClassicalModel):
         model.ridge_ = self.ridge_
         model.temperature_ = self.temperature_
         model.selection_ = getattr(self, "selection_", {})
-        model.mixing_ = subject_mixing(self.time_courses_, xb, labels, float(self.ridge_[0]))
-        residual = xb - (self.time_courses_ @ model.mixing_)[labels]
-        model._set_classifier(float(np.mean(residual**2)), self.fitted_classes_)
+        z, ridge = self.time_courses_, float(self.ridge_[0])
+        if np.all(labels >= 0):
+            model.mixing_ = subject_mixing(z, xb, labels, ridge)
+            noise_var = float(np.mean((xb - (z @ model.mixing_)[labels]) ** 2))
+        else:
+            model.mixing_, noise_var = infer_mixing(z, xb, labels, ridge, float(self.temperature_[0]))
+        model._set_classifier(noise_var, self.fitted_classes_)
         return model
 
     def _choose(
@@ -381,12 +399,71 @@ def subject_mixing(z: np.ndarray, xb: np.ndarray, labels: np.ndarray, ridge: flo
     ridge : float
         Relative to the mean eigenvalue of the normal matrix.
     """
-    k = z.shape[2]
-    counts = np.bincount(labels, minlength=len(z))
+    counts = np.bincount(labels, minlength=len(z)).astype(float)
     sums = np.stack(
         [xb[labels == c].sum(axis=0) if counts[c] else np.zeros(xb.shape[1:]) for c in range(len(z))]
     )
-    gram = np.einsum("c,ctk,ctj->kj", counts.astype(float), z, z)
+    return _solve_mixing(z, counts, sums, ridge)
+
+
+def infer_mixing(
+    z: np.ndarray, xb: np.ndarray, labels: np.ndarray, ridge: float, temperature: float = 1.0
+) -> tuple[np.ndarray, float]:
+    """``A`` when some or all classes are unknown: expectation-maximisation over the epochs' classes.
+
+    The mixture ``xb[i] ~ z[c] @ A`` with ``c`` unknown: the E-step gives each unlabelled epoch its
+    class posteriors under the current mixing (labelled epochs keep theirs, one-hot), the M-step
+    is :func:`subject_mixing` weighted by them. The posteriors start uniform and their temperature
+    is lowered from :data:`EM_START_TEMPERATURE` to 1 over :data:`EM_STEPS` steps (annealing: a
+    hard assignment early would lock in the first guess), so the result is deterministic. The
+    classes are identified because the time courses ``z`` are the classes' own, shared by the
+    base's subjects; where they are not (subjects whose class responses differ in time), nothing
+    better than chance can come of it.
+
+    Parameters
+    ----------
+    z : np.ndarray, shape (n_classes, n_bins, k)
+    xb : np.ndarray, shape (n_epochs, n_bins, n_channels)
+    labels : np.ndarray, shape (n_epochs,)
+        Class indices, -1 where unknown.
+    ridge : float
+    temperature : float
+        The model's temperature (the posteriors' at the last step).
+
+    Returns
+    -------
+    mixing : np.ndarray, shape (k, n_channels)
+    noise_var : float
+        The residual variance under the final posteriors.
+    """
+    n_classes = len(z)
+    known = labels >= 0
+    posteriors = np.full((len(xb), n_classes), 1.0 / n_classes)
+    posteriors[known] = np.eye(n_classes)[labels[known]]
+    unknown = np.flatnonzero(~known)
+    for step in np.geomspace(EM_START_TEMPERATURE, 1.0, EM_STEPS):
+        mixing = _solve_mixing(z, posteriors.sum(axis=0), np.einsum("nc,nte->cte", posteriors, xb), ridge)
+        templates = z @ mixing
+        noise_var = _expected_residual(templates, xb, posteriors)
+        decision = _decision(templates, xb[unknown]) / (noise_var * temperature * step)
+        decision -= decision.max(axis=1, keepdims=True)
+        posteriors[unknown] = np.exp(decision) / np.exp(decision).sum(axis=1, keepdims=True)
+    mixing = _solve_mixing(z, posteriors.sum(axis=0), np.einsum("nc,nte->cte", posteriors, xb), ridge)
+    return mixing, _expected_residual(z @ mixing, xb, posteriors)
+
+
+def _expected_residual(templates: np.ndarray, xb: np.ndarray, posteriors: np.ndarray) -> float:
+    """Mean squared residual per element, each epoch's classes weighted by its posteriors."""
+    flat, x = templates.reshape(len(templates), -1), xb.reshape(len(xb), -1)
+    # |x - t_c|^2 = |x|^2 - 2 <x, t_c> + |t_c|^2, weighted by the posteriors
+    squared = np.sum(x**2, axis=1)[:, None] - 2 * x @ flat.T + np.sum(flat**2, axis=1)[None]
+    return float(np.sum(posteriors * squared) / x.size)
+
+
+def _solve_mixing(z: np.ndarray, counts: np.ndarray, sums: np.ndarray, ridge: float) -> np.ndarray:
+    """The ridge normal equations of ``A`` from per-class epoch counts ``(n_classes,)`` and sums ``(n_classes, n_bins, n_channels)``."""
+    k = z.shape[2]
+    gram = np.einsum("c,ctk,ctj->kj", counts, z, z)
     cross = np.einsum("ctk,cte->ke", z, sums)
     return np.linalg.solve(gram + (ridge * np.trace(gram) / k + 1e-12) * np.eye(k), cross)
 

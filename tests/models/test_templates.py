@@ -68,6 +68,22 @@ def test_a_new_subject_is_decoded_from_three_trials_per_class_with_the_shared_ti
     assert new.time_courses_ is model.time_courses_ and new.ridge_ is model.ridge_
 
 
+def test_without_labels_the_mixing_and_the_classes_are_inferred_together(base):
+    model, z = base
+    x, y, _ = _subject(z, seed=70)
+    unlabelled = model.fit_subject(x)  # expectation-maximisation, no label given
+    accuracy = np.mean(unlabelled.predict(x) == y)
+    assert accuracy >= 0.8, accuracy  # chance 0.25; the mean source mixing alone decodes nothing
+    assert np.mean(model.predict(x) == y) < 0.5
+    # Some labels known, the rest inferred: at least as good as those labels alone.
+    partial = np.where(np.arange(len(y)) < 8, y, -1)
+    semi = model.fit_subject(x, partial)
+    labelled_only = model.fit_subject(x[:8], y[:8])
+    assert np.mean(semi.predict(x[8:]) == y[8:]) >= np.mean(labelled_only.predict(x[8:]) == y[8:])
+    with pytest.raises(ValueError, match="y has shape"):
+        model.fit_subject(x, y[:5])
+
+
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_probabilities_are_the_nearest_template_posterior_under_white_noise(n_classes):
     z = _world(1)
