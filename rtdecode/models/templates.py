@@ -163,8 +163,10 @@ class SharedTemplates(ClassicalModel):
         self.ridge_ = np.array([ridge])
         self.temperature_ = np.array([self.selection_.get("temperature", 1.0)])
         self.mixing_ = np.mean(mixings, axis=0)
-        residual = np.concatenate([xb[g] - (z @ a)[labels[g]] for g, a in zip(groups, mixings, strict=True)])
-        self._set_classifier(float(np.mean(residual**2)), np.flatnonzero(present.any(axis=0)))
+        squares = sum(
+            float(np.sum((xb[g] - (z @ a)[labels[g]]) ** 2)) for g, a in zip(groups, mixings, strict=True)
+        )
+        self._set_classifier(squares / xb.size, np.flatnonzero(present.any(axis=0)))
         return self
 
     def fit_subject(self, X: np.ndarray, y: np.ndarray | None = None) -> SharedTemplates:
