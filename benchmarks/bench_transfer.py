@@ -197,7 +197,7 @@ def summary(report: dict, classes: int) -> dict:
             for n in report["trials"]
         }
         models[net] = {
-            "zero_shot_aligned_all_trials": report["zero_shot"][net],
+            "zero_shot_aligned_all_trials": report["zero_shot"].get(net),  # None: studied subject-only
             "zero_shot_aligned_on_calibration_trials": report["zero_shot_by_n"][net],
             "curve": points,
             "kd_minus_plain": report["kd_minus_plain"][net],
