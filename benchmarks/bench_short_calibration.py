@@ -46,7 +46,9 @@ def _base(args: argparse.Namespace, work: Path) -> tuple[Path, dict]:
                     images_per_class=args.base_images_per_class,
                     n_channels=args.channels,
                     subject=s,
-                    seed=s,
+                    # One experiment: the same classes, images and evoked structure (seed) for
+                    # everyone, each subject its own head, latencies and noise (subject).
+                    seed=0,
                 )
             )
             for s in range(2, 2 + args.base_subjects)
@@ -83,7 +85,7 @@ def _run_presenter(args: argparse.Namespace, base: Path, out: Path, shot: Path) 
         images_per_class=args.trials_per_class,
         n_channels=args.channels,
         subject=args.subject,
-        seed=args.subject,
+        seed=0,  # the base's experiment (see _base)
     )
     window = PresenterWindow(
         out_dir=out,

@@ -41,6 +41,7 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -319,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         passes += [{"trials": (n,), "kd": (True,)} for n in first if n is not None]
         passes += [{"trials": (n,), "kd": (False, True)} for n in rest]
         passes += [{"trials": (n,), "kd": (True,)} for n in first if n is None]
-    result: dict = {"command": "python benchmarks/bench_transfer.py " + " ".join(argv or [])}
+    result: dict = {
+        "command": "python benchmarks/bench_transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    }
     started = time.perf_counter()
     if args.report_only:
         recipes = ("all-layers", *(r for r in args.recipes.split(",") if r))
@@ -370,8 +373,6 @@ def journalled_only(tasks, config, journal):
 
 
 def write(result: dict, path: Path) -> None:
-    import sys
-
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_common import write_result
 
