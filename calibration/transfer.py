@@ -440,15 +440,7 @@ def _by_subject(model: Any, subjects: np.ndarray) -> dict[str, Any]:
 
 def _selection(model: Any) -> dict[str, Any]:
     """How a model chose its own settings on the sources (the templates' K and ridge), for base.json."""
-    selection = getattr(model, "selection_", None)
-    if selection is None:
-        return {}
-    return {
-        "selection": {
-            **selection,
-            "chosen": {"components": int(model.time_courses_.shape[2]), "ridge": float(model.ridge_[0])},
-        }
-    }
+    return {"selection": model.selection_report()} if hasattr(model, "selection_report") else {}
 
 
 def _save_source(out: Path, x: np.ndarray, y: np.ndarray, subject: np.ndarray, info: dict[str, Any]) -> None:

@@ -211,17 +211,6 @@ def _predict(model, spec, x: np.ndarray) -> np.ndarray:
     return predict_proba(model, x) if spec.fit == "network" else np.asarray(model.predict_proba(x))
 
 
-def _selection(model) -> dict[str, Any]:
-    """The templates' choice of K and ridge on the sources (nothing for a network)."""
-    if not hasattr(model, "selection_"):
-        return {}
-    return {
-        "selection": model.selection_,
-        "components": int(model.time_courses_.shape[2]),
-        "ridge": float(model.ridge_[0]),
-    }
-
-
 def _train_config(config: TransferStudyConfig, seed: int, **changes: Any) -> TrainConfig:
     return TrainConfig(**{**config.train.to_dict(), "seed": seed, "progress": False, **changes})
 
@@ -310,7 +299,7 @@ def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
         "best_epoch": history.best_epoch if history else None,
         "epochs_run": len(history.train_loss) if history else 0,
         "train_seconds": history.seconds if history else None,
-        **_selection(model),
+        **({"selection": model.selection_report()} if hasattr(model, "selection_report") else {}),
         "seconds": time.perf_counter() - started,
     }
 

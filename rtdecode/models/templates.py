@@ -207,6 +207,14 @@ class SharedTemplates(ClassicalModel):
         model._set_classifier(noise_var, self.fitted_classes_)
         return model
 
+    def selection_report(self) -> dict:
+        """How K and the ridge were chosen (:attr:`selection_`) and what was chosen, for reports."""
+        check_is_fitted(self)
+        return {
+            **getattr(self, "selection_", {}),
+            "chosen": {"components": int(self.time_courses_.shape[2]), "ridge": float(self.ridge_[0])},
+        }
+
     def _choose(
         self, xb: np.ndarray, labels: np.ndarray, groups: list[np.ndarray], n_classes: int, k_max: int
     ) -> tuple[int, float, dict]:
