@@ -272,7 +272,7 @@ def run_base(task: TransferTask, config: TransferStudyConfig) -> dict[str, Any]:
     save_bundle(
         ModelBundle(
             model=model,
-            model_config=getattr(model, "config", None) if spec.fit == "network" else None,
+            model_config=model.config if spec.fit == "network" else None,
             pipeline=pipeline,
             standardizer=placeholder_standardizer(n_channels),
             class_names=list(classes),
