@@ -19,7 +19,7 @@ mixing, and the per-subject "subject layer" of cross-subject MEG/EEG decoders (D
 - **A new subject** (:meth:`SharedTemplates.fit_subject`): only its ``A`` is estimated, by
   ridge least squares from its labelled trials. Every time step of every trial constrains it
   (n_trials x n_times equations per electrode for K unknowns), which is why ten trials per class
-  are enough where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
+  go a long way where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
   Classes the subject has not shown yet still get a template (``Z_c A``). Without labels
   (``fit_subject(X)``), the epochs' classes and the mixing are inferred together by
   expectation-maximisation (:func:`infer_mixing`): the base adapts to a subject from unlabelled
