@@ -1,41 +1,52 @@
-"""Shared-response templates: class time courses shared by subjects, a spatial mixing per subject.
+"""Shared-response templates: class responses shared by subjects, a spatial mixing per subject.
 
-The model. An epoch of class ``c`` from subject ``s``, standardized and Euclidean-aligned, averaged
-in 4 ms bins, ``X`` (n_times, n_channels), is
+The model. An epoch of class ``c`` from subject ``s``, standardized and Euclidean-aligned, is seen
+in two parts, each a matrix (time bins x channels):
 
-    X = Z_c A_s + noise
+- the **evoked** part ``X``: the epoch averaged in 4 ms bins (the phase-locked response);
+- the **power** part ``P``: the epoch squared and averaged in 20 ms bins (:data:`POWER_BIN_S`).
+  Induced activity (visual gamma whose phase differs on every trial) averages out of ``X`` but
+  not out of ``P``: a source's power reaches each electrode through the square of its
+  topography, so ``P`` is linear in the sources' powers, as ``X`` is in their waveforms.
 
-``Z_c`` (n_times, K) is the class's time course in K components shared by every subject, ``A_s``
-(K, n_channels) how subject ``s``'s head projects those components onto its electrodes. It is the
-shared response model of fMRI hyperalignment (Haxby et al. 2011; Chen et al. 2015) with a free
-mixing, and the per-subject "subject layer" of cross-subject MEG/EEG decoders (Défossez et al.
-2023) in linear, generative form.
+Each part follows the same linear model,
 
-- **Pretraining** (:meth:`SharedTemplates.fit` with ``subjects``): ``Z`` and every source
-  subject's ``A_s`` by alternating least squares on the subjects' class means. ``K`` and the
-  ridge are chosen, when ``"auto"``, by leave-one-source-subject-out over the sources themselves
-  (each held-out source calibrated with its first :data:`SELECTION_TRIALS_PER_CLASS` trials
-  per class, scored on its other trials): nothing of the subject to be calibrated is used.
-- **A new subject** (:meth:`SharedTemplates.fit_subject`): only its ``A`` is estimated, by
-  ridge least squares from its labelled trials. Every time step of every trial constrains it
-  (n_trials x n_times equations per electrode for K unknowns), which is why ten trials per class
+    X = Z_c A_s + noise,        P = W_c B_s + noise
+
+``Z_c`` (n_bins, K) is the class's time course in K components shared by every subject, ``A_s``
+(K, n_channels) how subject ``s``'s head projects those components onto its electrodes (``W_c``
+and ``B_s`` likewise for power). It is the shared response model of fMRI hyperalignment (Haxby et
+al. 2011; Chen et al. 2015) with a free mixing, and the per-subject "subject layer" of
+cross-subject MEG/EEG decoders (Défossez et al. 2023) in linear, generative form.
+
+- **Pretraining** (:meth:`SharedTemplates.fit` with ``subjects``): each part's shared time
+  courses and every source subject's mixing by alternating least squares on the subjects' class
+  means. The evoked ``K`` and the ridge, then the power part's ``K``, are chosen, when
+  ``"auto"``, by leave-one-source-subject-out over the sources themselves (each held-out source
+  calibrated with its first :data:`SELECTION_TRIALS_PER_CLASS` trials per class, scored on its
+  other trials): nothing of the subject to be calibrated is used.
+- **A new subject** (:meth:`SharedTemplates.fit_subject`): only its mixings are estimated, by
+  ridge least squares from its labelled trials. Every time bin of every trial constrains them
+  (n_trials x n_bins equations per electrode for K unknowns), which is why ten trials per class
   go a long way where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
   Classes the subject has not shown yet still get a template (``Z_c A``). Without labels
-  (``fit_subject(X)``), the epochs' classes and the mixing are inferred together by
+  (``fit_subject(X)``), the epochs' classes and the mixings are inferred together by
   expectation-maximisation (:func:`infer_mixing`): the base adapts to a subject from unlabelled
-  trials alone, which works where the classes' time courses really are shared.
-- **Decoding**: the nearest template under white Gaussian noise, ``(<X, T_c> - |T_c|^2 / 2) /
-  (sigma^2 t)`` with ``T_c = Z_c A``, ``sigma^2`` the residual variance of the training trials and
-  ``t`` a temperature fitted on the held-out sources (the white-noise posterior alone says 1.0 to
-  nearly every epoch): a linear classifier of the binned epoch, served like the other classical
-  models.
+  trials alone, which works where the classes' responses really are shared.
+- **Decoding**: the nearest template of each part under white Gaussian noise, the parts'
+  log-likelihoods added: ``sum_p (<X_p, T_pc> - |T_pc|^2 / 2) / (sigma_p^2 t_p)`` with ``T_pc``
+  part ``p``'s template of class ``c``, ``sigma_p^2`` its residual variance on the training
+  trials and ``t_p`` a temperature fitted on the held-out sources (the white-noise posterior alone
+  says 1.0 to nearly every epoch, and the power part's noise is not Gaussian). A linear
+  classifier of the two parts' features, served like the other classical models.
 
 Without ``subjects`` (one subject), ``fit`` is a rank-K template model of that subject alone.
+``power_bin_s=None`` leaves the power part out (the evoked templates alone).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -44,8 +55,12 @@ from rtdecode.models.classical import ClassicalModel
 from rtdecode.signal.binning import bin_time, samples_for
 
 BIN_S = 0.004
+# The power part's bins: long enough to average a 30-70 Hz oscillation's power over a cycle or
+# more, short enough to follow induced bursts of 40-80 ms.
+POWER_BIN_S = 0.02
 # The candidates of "auto": component counts and ridges (relative to the mean eigenvalue).
 COMPONENT_GRID = (4, 8, 16, 24, 32, 48)
+POWER_COMPONENT_GRID = (8, 16, 24, 48)
 RIDGE_GRID = (0.01, 0.1, 1.0)
 # Fewer source subjects than this: no held-out source to choose with, the defaults below are used.
 MIN_SELECTION_SUBJECTS = 3
@@ -62,21 +77,26 @@ EM_START_TEMPERATURE = 30.0
 EM_STEPS = 40
 # Epochs binned at a time (bounds the float64 temporaries of the averaging).
 BIN_CHUNK = 256
+PARTS = ("evoked", "power")
 
 
 class SharedTemplates(ClassicalModel):
-    """Class time courses shared across subjects and a subject's own spatial mixing (see the module).
+    """Class responses shared across subjects and a subject's own spatial mixing (see the module).
 
     Parameters
     ----------
     n_classes : int or None
         Class count when labels are class indices (see :attr:`ClassicalModel.classes_`).
     sfreq : float
-        Sampling rate of the epochs (Hz): sets the 4 ms bins.
+        Sampling rate of the epochs (Hz): sets the bins.
     n_components : int or "auto"
-        Shared components K.
+        Shared components K of the evoked part.
     ridge : float or "auto"
-        Ridge of the mixing's least squares, relative to the mean eigenvalue of its normal matrix.
+        Ridge of the mixings' least squares, relative to the mean eigenvalue of their normal matrix.
+    power_bin_s : float or None
+        Bin of the power part in seconds; None: no power part.
+    power_components : int or "auto"
+        Shared components of the power part.
     seed : int
         Initial mixings of the alternating least squares.
 
@@ -87,27 +107,34 @@ class SharedTemplates(ClassicalModel):
     mixing_ : np.ndarray, shape (K, n_channels)
         ``A`` of the subject this model decodes (after pretraining: the sources' mean, a
         zero-shot guess).
+    power_time_courses_ : np.ndarray, shape (n_classes, n_power_bins, K_power)
+        ``W`` (zero-size without a power part).
+    power_mixing_ : np.ndarray, shape (K_power, n_channels)
+        ``B``.
     ridge_ : np.ndarray, shape (1,)
         The ridge used (and used again by :meth:`fit_subject`).
-    noise_var_ : np.ndarray, shape (1,)
-        ``sigma^2``.
-    temperature_ : np.ndarray, shape (1,)
-        Divides the decision before the softmax. The white-noise posterior is far too sure of
-        itself (EEG noise is correlated in time: its log-likelihood ratios count thousands of
-        samples that are not independent), so the temperature is fitted (least log-loss) on the
-        held-out source subjects of the selection; 1 when there was no selection.
+    noise_var_ : np.ndarray, shape (2,)
+        ``sigma^2`` of the evoked and the power part.
+    temperature_ : np.ndarray, shape (2,)
+        Divides each part's decision before the softmax. The white-noise posterior is far too
+        sure of itself (EEG noise is correlated in time: its log-likelihood ratios count thousands
+        of samples that are not independent), so the temperatures are fitted (least log-loss) on
+        the held-out source subjects of the selection; 1 when there was no selection. Their
+        ratio also weighs the power part against the evoked one.
     coef_, intercept_ : np.ndarray
-        The linear classifier of the flattened binned epoch (``(1, F)`` and ``(1,)`` for two
-        classes, as scikit-learn's).
+        The linear classifier of the flattened parts (``(1, F)`` and ``(1,)`` for two classes,
+        as scikit-learn's).
     fitted_classes_ : np.ndarray, shape (n_fitted,)
     selection_ : dict
-        How ``K`` and the ridge were chosen (not saved in bundles).
+        How the components and the ridge were chosen (not saved in bundles).
     """
 
     kind: ClassVar[str] = "templates"
     ARRAYS: ClassVar[dict[str, str]] = {
         "time_courses": "time_courses_",
         "mixing": "mixing_",
+        "power_time_courses": "power_time_courses_",
+        "power_mixing": "power_mixing_",
         "ridge": "ridge_",
         "noise_var": "noise_var_",
         "temperature": "temperature_",
@@ -122,12 +149,16 @@ class SharedTemplates(ClassicalModel):
         sfreq: float = 1000.0,
         n_components: int | str = "auto",
         ridge: float | str = "auto",
+        power_bin_s: float | None = POWER_BIN_S,
+        power_components: int | str = "auto",
         seed: int = 0,
     ) -> None:
         self.n_classes = n_classes
         self.sfreq = sfreq
         self.n_components = n_components
         self.ridge = ridge
+        self.power_bin_s = power_bin_s
+        self.power_components = power_components
         self.seed = seed
 
     # -- fitting --------------------------------------------------------------------------------
@@ -146,40 +177,46 @@ class SharedTemplates(ClassicalModel):
         Returns
         -------
         SharedTemplates
-            Decoding with the subjects' mean mixing (the pretrained base's zero-shot model).
+            Decoding with the subjects' mean mixings (the pretrained base's zero-shot model).
         """
         labels = self._encode(y)
-        xb = self._binned(self._epochs(X))
+        parts = self._parts(self._epochs(X))
         subjects = np.zeros(len(labels), dtype=int) if subjects is None else np.asarray(subjects)
         if subjects.shape != labels.shape:
             raise ValueError(f"subjects has shape {subjects.shape}, y {labels.shape}")
         groups = [np.flatnonzero(subjects == s) for s in np.unique(subjects)]
         n_classes = len(self.classes_)
-        k_max = min(xb.shape[1], xb.shape[2])
-        k, ridge, self.selection_ = self._choose(xb, labels, groups, n_classes, k_max)
-        means, present = self._class_means(xb, labels, groups, n_classes)
-        z, mixings = shared_components(means, present, k, self.seed)
-        self.time_courses_ = z
+        ks, ridge, self.selection_ = self._choose(parts, labels, groups, n_classes)
+        zs, mixings, noise_vars = [], [], []
+        for part, k in zip(parts, ks, strict=True):
+            means, present = self._class_means(part, labels, groups, n_classes)
+            z, subject_mixings = shared_components(means, present, k, self.seed)
+            squares = sum(
+                float(np.sum((part[g] - (z @ a)[labels[g]]) ** 2))
+                for g, a in zip(groups, subject_mixings, strict=True)
+            )
+            zs.append(z)
+            mixings.append(np.mean(subject_mixings, axis=0))
+            noise_vars.append(squares / max(part.size, 1))
+        self.time_courses_, self.power_time_courses_ = zs
+        self.mixing_, self.power_mixing_ = mixings
         self.ridge_ = np.array([ridge])
-        self.temperature_ = np.array([self.selection_.get("temperature", 1.0)])
-        self.mixing_ = np.mean(mixings, axis=0)
-        squares = sum(
-            float(np.sum((xb[g] - (z @ a)[labels[g]]) ** 2)) for g, a in zip(groups, mixings, strict=True)
-        )
-        self._set_classifier(squares / xb.size, np.flatnonzero(present.any(axis=0)))
+        self.temperature_ = np.array(self.selection_.get("temperatures", [1.0, 1.0]))
+        fitted = np.flatnonzero(self._class_means(parts[0], labels, groups, n_classes)[1].any(axis=0))
+        self._set_classifier(noise_vars, fitted)
         return self
 
     def fit_subject(self, X: np.ndarray, y: np.ndarray | None = None) -> SharedTemplates:
-        """A copy decoding a new subject: its own mixing, the shared time courses kept.
+        """A copy decoding a new subject: its own mixings, the shared time courses kept.
 
         Parameters
         ----------
         X : np.ndarray, shape (n_epochs, n_channels, n_times)
             The subject's standardized, aligned epochs.
         y : np.ndarray, shape (n_epochs,), optional
-            Class indices, -1 where unknown; None: none known. With every label the mixing is
+            Class indices, -1 where unknown; None: none known. With every label each mixing is
             one least-squares solve. Epochs without a label have their class inferred with the
-            mixing by expectation-maximisation (:func:`infer_mixing`): no label at all is the
+            mixings by expectation-maximisation (:func:`infer_mixing`): no label at all is the
             base's unsupervised adaptation to a new subject (its zero-shot path).
 
         Returns
@@ -187,110 +224,124 @@ class SharedTemplates(ClassicalModel):
         SharedTemplates
         """
         check_is_fitted(self)
-        xb = self._binned(self._epochs(X))
-        labels = np.full(len(xb), -1) if y is None else np.asarray(y, dtype=np.int64)
-        if labels.shape != (len(xb),):
-            raise ValueError(f"y has shape {labels.shape} for {len(xb)} epochs")
+        parts = self._parts(self._epochs(X))
+        n_epochs = len(parts[0])
+        labels = np.full(n_epochs, -1) if y is None else np.asarray(y, dtype=np.int64)
+        if labels.shape != (n_epochs,):
+            raise ValueError(f"y has shape {labels.shape} for {n_epochs} epochs")
         model = SharedTemplates(**self.get_params())
         model.n_classes = len(self.classes_)
         model.classes_ = self.classes_
         model.time_courses_ = self.time_courses_
+        model.power_time_courses_ = self.power_time_courses_
         model.ridge_ = self.ridge_
         model.temperature_ = self.temperature_
         model.selection_ = getattr(self, "selection_", {})
-        z, ridge = self.time_courses_, float(self.ridge_[0])
+        zs, ridge = self._time_courses(), float(self.ridge_[0])
         if np.all(labels >= 0):
-            model.mixing_ = subject_mixing(z, xb, labels, ridge)
-            noise_var = float(np.mean((xb - (z @ model.mixing_)[labels]) ** 2))
+            mixings = [subject_mixing(z, part, labels, ridge) for z, part in zip(zs, parts, strict=True)]
+            noise_vars = [
+                float(np.mean((part - (z @ a)[labels]) ** 2)) if part.size else 1.0
+                for z, part, a in zip(zs, parts, mixings, strict=True)
+            ]
         else:
-            model.mixing_, noise_var = infer_mixing(z, xb, labels, ridge, float(self.temperature_[0]))
-        model._set_classifier(noise_var, self.fitted_classes_)
+            mixings, noise_vars = infer_mixing(zs, parts, labels, ridge, self.temperature_)
+        model.mixing_, model.power_mixing_ = mixings
+        model._set_classifier(noise_vars, self.fitted_classes_)
         return model
 
     def selection_report(self) -> dict:
-        """How K and the ridge were chosen (:attr:`selection_`) and what was chosen, for reports."""
+        """How the components and the ridge were chosen (:attr:`selection_`) and what was chosen, for reports."""
         check_is_fitted(self)
         return {
             **getattr(self, "selection_", {}),
-            "chosen": {"components": int(self.time_courses_.shape[2]), "ridge": float(self.ridge_[0])},
+            "chosen": {
+                "components": int(self.time_courses_.shape[2]),
+                "power_components": int(self.power_time_courses_.shape[2]),
+                "ridge": float(self.ridge_[0]),
+                "temperatures": dict(zip(PARTS, map(float, self.temperature_), strict=True)),
+            },
         }
 
     def _choose(
-        self, xb: np.ndarray, labels: np.ndarray, groups: list[np.ndarray], n_classes: int, k_max: int
-    ) -> tuple[int, float, dict]:
-        """``(K, ridge, how)``: the given values, the defaults, or the best held-out-source score."""
-        ks = [k for k in COMPONENT_GRID if k <= k_max] or [k_max]
-        ridges = list(RIDGE_GRID)
-        fixed_k = None if self.n_components == "auto" else int(self.n_components)
-        fixed_ridge = None if self.ridge == "auto" else float(self.ridge)
-        if fixed_k is not None:
-            ks = [min(fixed_k, k_max)]
-        if fixed_ridge is not None:
-            ridges = [fixed_ridge]
-        if len(ks) == 1 and len(ridges) == 1:
-            return ks[0], ridges[0], {"how": "given"}
+        self, parts: list[np.ndarray], labels: np.ndarray, groups: list[np.ndarray], n_classes: int
+    ) -> tuple[list[int], float, dict[str, Any]]:
+        """``([K_evoked, K_power], ridge, how)``: the given values, the defaults, or the best
+        held-out-source scores (the evoked K and the ridge first, then the power K with them)."""
+        evoked, power = parts
+        grids = [
+            _grid(self.n_components, COMPONENT_GRID, _k_max(evoked)),
+            _grid(self.power_components, POWER_COMPONENT_GRID, _k_max(power)),
+        ]
+        ridges = list(RIDGE_GRID) if self.ridge == "auto" else [float(self.ridge)]
+        if all(len(g) == 1 for g in grids) and len(ridges) == 1:
+            return [g[0] for g in grids], ridges[0], {"how": "given"}
         if len(groups) < MIN_SELECTION_SUBJECTS:
-            k = ks[0] if fixed_k is not None else min(DEFAULT_COMPONENTS, k_max)
-            ridge = ridges[0] if fixed_ridge is not None else DEFAULT_RIDGE
-            return k, ridge, {"how": f"defaults: fewer than {MIN_SELECTION_SUBJECTS} subjects to choose with"}
-        scores = np.zeros((len(ks), len(ridges)))
-        for held in range(len(groups)):
-            others = [g for i, g in enumerate(groups) if i != held]
-            means, present = self._class_means(xb, labels, others, n_classes)
-            calibration, test = _first_per_class(labels[groups[held]], SELECTION_TRIALS_PER_CLASS)
-            x_held, y_held = xb[groups[held]], labels[groups[held]]
-            for i, k in enumerate(ks):
-                z, _ = shared_components(means, present, k, self.seed)
-                for j, ridge in enumerate(ridges):
-                    a = subject_mixing(z, x_held[calibration], y_held[calibration], ridge)
-                    scores[i, j] += np.mean(_nearest(z @ a, x_held[test]) == y_held[test]) / len(groups)
+            ks = [
+                g[0] if given != "auto" else min(DEFAULT_COMPONENTS, _k_max(part))
+                for g, given, part in zip(
+                    grids, (self.n_components, self.power_components), parts, strict=True
+                )
+            ]
+            ridge = ridges[0] if self.ridge != "auto" else DEFAULT_RIDGE
+            return (
+                ks,
+                ridge,
+                {"how": f"defaults: fewer than {MIN_SELECTION_SUBJECTS} subjects to choose with"},
+            )
+        held_out = [self._held_out(parts, labels, groups, held, n_classes) for held in range(len(groups))]
+        scores = np.zeros((len(grids[0]), len(ridges)))
+        for i, k in enumerate(grids[0]):
+            for j, ridge in enumerate(ridges):
+                scores[i, j] = np.mean([h.top1(h.decision(0, k, ridge)) for h in held_out])
         i, j = np.unravel_index(np.argmax(scores), scores.shape)  # the first best: the smallest K
-        temperature = self._held_out_temperature(xb, labels, groups, n_classes, ks[i], ridges[j])
+        k_evoked, ridge = grids[0][i], ridges[j]
+        evoked_decisions = [h.decision(0, k_evoked, ridge) for h in held_out]
+        power_scores = [
+            float(
+                np.mean(
+                    [
+                        h.top1(d + h.decision(1, k, ridge))
+                        for h, d in zip(held_out, evoked_decisions, strict=True)
+                    ]
+                )
+            )
+            for k in grids[1]
+        ]
+        k_power = grids[1][int(np.argmax(power_scores))]
+        temperatures = _fit_temperatures(
+            [np.concatenate([d for d in evoked_decisions])]
+            + [np.concatenate([h.decision(1, k_power, ridge) for h in held_out])],
+            np.concatenate([h.y_test for h in held_out]),
+        )
         return (
-            ks[i],
-            ridges[j],
+            [k_evoked, k_power],
+            ridge,
             {
                 "how": "leave-one-source-subject-out",
                 "trials_per_class": SELECTION_TRIALS_PER_CLASS,
-                "components": ks,
+                "components": grids[0],
                 "ridges": ridges,
                 "top1": scores.round(4).tolist(),
-                "temperature": temperature,
+                "power_components": grids[1],
+                "power_top1": np.round(power_scores, 4).tolist(),
+                "temperatures": temperatures,
             },
         )
 
-    def _held_out_temperature(
-        self,
-        xb: np.ndarray,
-        labels: np.ndarray,
-        groups: list[np.ndarray],
-        n_classes: int,
-        k: int,
-        ridge: float,
-    ) -> float:
-        """The temperature of least log-loss on every held-out source subject's test trials."""
-        from scipy.optimize import minimize_scalar
-
-        decisions, truth = [], []
-        for held in range(len(groups)):
-            others = [g for i, g in enumerate(groups) if i != held]
-            means, present = self._class_means(xb, labels, others, n_classes)
-            z, _ = shared_components(means, present, k, self.seed)
-            calibration, test = _first_per_class(labels[groups[held]], SELECTION_TRIALS_PER_CLASS)
-            x_held, y_held = xb[groups[held]], labels[groups[held]]
-            a = subject_mixing(z, x_held[calibration], y_held[calibration], ridge)
-            templates = z @ a
-            noise_var = np.mean((x_held[calibration] - templates[y_held[calibration]]) ** 2)
-            decisions.append(_decision(templates, x_held[test]) / noise_var)
-            truth.append(y_held[test])
-        decision, y = np.concatenate(decisions), np.concatenate(truth)
-
-        def log_loss(log_t: float) -> float:
-            d = decision / np.exp(log_t)
-            d = d - d.max(axis=1, keepdims=True)
-            return float(np.mean(np.log(np.exp(d).sum(axis=1)) - d[np.arange(len(y)), y]))
-
-        return float(np.exp(minimize_scalar(log_loss, bounds=(-5.0, 15.0), method="bounded").x))
+    def _held_out(
+        self, parts: list[np.ndarray], labels: np.ndarray, groups: list[np.ndarray], held: int, n_classes: int
+    ) -> _HeldOutSource:
+        others = [g for i, g in enumerate(groups) if i != held]
+        calibration, test = _first_per_class(labels[groups[held]], SELECTION_TRIALS_PER_CLASS)
+        return _HeldOutSource(
+            means=[self._class_means(part, labels, others, n_classes) for part in parts],
+            parts=[part[groups[held]] for part in parts],
+            y=labels[groups[held]],
+            calibration=calibration,
+            test=test,
+            seed=self.seed,
+        )
 
     @staticmethod
     def _class_means(
@@ -307,16 +358,33 @@ class SharedTemplates(ClassicalModel):
                     present[s, c] = True
         return means, present
 
-    def _set_classifier(self, noise_var: float, fitted: np.ndarray) -> None:
-        templates = (self.time_courses_ @ self.mixing_)[fitted].reshape(len(fitted), -1)
-        self.noise_var_ = np.array([max(noise_var, 1e-12)])
-        scale = self.noise_var_[0] * self.temperature_[0]
-        coef = templates / scale
-        intercept = -0.5 * np.sum(templates**2, axis=1) / scale
+    def _time_courses(self) -> list[np.ndarray]:
+        return [self.time_courses_, self.power_time_courses_]
+
+    def _set_classifier(self, noise_vars: list[float], fitted: np.ndarray) -> None:
+        self.noise_var_ = np.array([max(float(v), 1e-12) for v in noise_vars])
+        coefs, intercept = [], np.zeros(len(fitted))
+        mixings = (self.mixing_, self.power_mixing_)
+        for z, a, noise_var, temperature in zip(
+            self._time_courses(), mixings, self.noise_var_, self.temperature_, strict=True
+        ):
+            templates = (z @ a)[fitted].reshape(len(fitted), -1)
+            coefs.append(templates / (noise_var * temperature))
+            intercept -= 0.5 * np.sum(templates**2, axis=1) / (noise_var * temperature)
+        coef = np.concatenate(coefs, axis=1)
         if len(fitted) == 2:  # scikit-learn's binary form: one row, class 1 against class 0
             coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
         self.coef_, self.intercept_ = coef, intercept
         self.fitted_classes_ = np.asarray(fitted, dtype=np.int64)
+
+    @classmethod
+    def from_bundle(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> SharedTemplates:
+        if "power_time_courses" not in arrays and "time_courses" in arrays:
+            raise ValueError(
+                "these templates were saved before the templates had a power part (2026-12-05): "
+                "run rtdecode pretrain / calibrate again"
+            )
+        return super().from_bundle(config, arrays)
 
     # -- decoding -------------------------------------------------------------------------------
 
@@ -329,40 +397,128 @@ class SharedTemplates(ClassicalModel):
             raise ValueError(f"X has shape {x.shape}: pass epochs (n_epochs, n_channels, n_times)")
         return x
 
-    def _binned(self, x: np.ndarray) -> np.ndarray:
-        """Epochs ``(n, n_channels, n_times)`` -> 4 ms bins ``(n, n_bins, n_channels)``, float32."""
+    def _parts(self, x: np.ndarray) -> list[np.ndarray]:
+        """Epochs ``(n, n_channels, n_times)`` -> the evoked part (4 ms bins) and the power part
+        (squares in :attr:`power_bin_s` bins; no bin without one), each ``(n, bins, n_channels)`` float32."""
         width = samples_for(BIN_S, self.sfreq)
-        chunks = [
-            bin_time(np.swapaxes(x[i : i + BIN_CHUNK], 1, 2), width).astype(np.float32)
-            for i in range(0, len(x), BIN_CHUNK)
-        ]
-        if not chunks:
-            return np.zeros((0, x.shape[2] // width, x.shape[1]), dtype=np.float32)
-        return np.concatenate(chunks)
+        power_width = None if self.power_bin_s is None else samples_for(self.power_bin_s, self.sfreq)
+        evoked, power = [], []
+        for i in range(0, len(x), BIN_CHUNK):
+            chunk = np.swapaxes(x[i : i + BIN_CHUNK], 1, 2)
+            evoked.append(bin_time(chunk, width).astype(np.float32))
+            if power_width is None:
+                power.append(np.zeros((len(chunk), 0, chunk.shape[2]), dtype=np.float32))
+            else:
+                squares = np.square(chunk, dtype=np.float32)
+                power.append(bin_time(squares, power_width).astype(np.float32))
+        if not evoked:
+            n_power = 0 if power_width is None else x.shape[2] // power_width
+            return [
+                np.zeros((0, x.shape[2] // width, x.shape[1]), dtype=np.float32),
+                np.zeros((0, n_power, x.shape[1]), dtype=np.float32),
+            ]
+        return [np.concatenate(evoked), np.concatenate(power)]
 
     def _features(self, x: np.ndarray) -> np.ndarray:
-        binned = self._binned(x)
-        n_bins, n_channels = self.time_courses_.shape[1], self.mixing_.shape[1]
-        if binned.shape[1:] != (n_bins, n_channels):
-            raise ValueError(
-                f"the templates are {n_bins} bins x {n_channels} channels, the epochs give "
-                f"{binned.shape[1]} x {binned.shape[2]}"
-            )
-        return binned.reshape(len(binned), -1)
+        parts = self._parts(x)
+        for part, z, what in zip(parts, self._time_courses(), PARTS, strict=True):
+            n_bins, n_channels = z.shape[1], self.mixing_.shape[1]
+            if part.shape[1:] != (n_bins, n_channels):
+                raise ValueError(
+                    f"the {what} templates are {n_bins} bins x {n_channels} channels, the epochs give "
+                    f"{part.shape[1]} x {part.shape[2]}"
+                )
+        return np.concatenate([part.reshape(len(part), -1) for part in parts], axis=1)
 
     def _validate(self) -> None:
-        n_classes, n_bins, k = self.time_courses_.shape
-        if self.mixing_.shape[0] != k:
-            raise ValueError(f"mixing has {self.mixing_.shape[0]} components, the time courses {k}")
-        width = n_bins * self.mixing_.shape[1]
+        width = 0
+        for z, a, what in zip(self._time_courses(), (self.mixing_, self.power_mixing_), PARTS, strict=True):
+            if a.shape[0] != z.shape[2]:
+                raise ValueError(
+                    f"the {what} mixing has {a.shape[0]} components, its time courses {z.shape[2]}"
+                )
+            width += z.shape[1] * a.shape[1]
+        if self.noise_var_.shape != (2,) or self.temperature_.shape != (2,):
+            raise ValueError("noise_var and temperature must hold one value per part (evoked, power)")
         if self.coef_.shape[1] != width or self.coef_.shape[0] != len(self.intercept_):
             raise ValueError(f"coef has shape {self.coef_.shape}, the templates give {width} features")
+
+
+class _HeldOutSource:
+    """One source subject held out while choosing: the others' class means, its own trials split
+    into calibration (its first trials per class) and test, and its decisions cached by part, K and ridge."""
+
+    def __init__(self, means, parts, y, calibration, test, seed) -> None:
+        self.means, self.parts, self.y = means, parts, y
+        self.calibration, self.test, self.seed = calibration, test, seed
+        self.y_test = y[test]
+        self._components: dict[tuple[int, int], np.ndarray] = {}
+        self._decisions: dict[tuple[int, int, float], np.ndarray] = {}
+
+    def decision(self, part: int, k: int, ridge: float) -> np.ndarray:
+        """Part ``part``'s decisions ``(n_test, n_classes)`` over the residual variance of calibration."""
+        key = (part, k, ridge)
+        if key not in self._decisions:
+            if (part, k) not in self._components:
+                means, present = self.means[part]
+                self._components[part, k] = shared_components(means, present, k, self.seed)[0]
+            z, x = self._components[part, k], self.parts[part]
+            if k == 0 or x.shape[1] == 0:
+                self._decisions[key] = np.zeros((len(self.test), len(z)))
+            else:
+                cal = self.calibration
+                templates = z @ subject_mixing(z, x[cal], self.y[cal], ridge)
+                noise_var = np.mean((x[cal] - templates[self.y[cal]]) ** 2)
+                self._decisions[key] = _decision(templates, x[self.test]) / noise_var
+        return self._decisions[key]
+
+    def top1(self, decision: np.ndarray) -> float:
+        return float(np.mean(decision.argmax(axis=1) == self.y_test))
+
+
+def _k_max(part: np.ndarray) -> int:
+    return int(min(part.shape[1], part.shape[2]))
+
+
+def _grid(given: int | str, grid: tuple[int, ...], k_max: int) -> list[int]:
+    """The component counts to try: ``given`` alone (at most ``k_max``), else the grid's up to ``k_max``."""
+    if given != "auto":
+        return [min(int(given), k_max)]
+    return [k for k in grid if k <= k_max] or [k_max]
+
+
+def _fit_temperatures(decisions: list[np.ndarray], y: np.ndarray) -> list[float]:
+    """Each part's temperature, jointly of least log-loss: ``softmax(sum_p d_p / t_p)``.
+
+    Parameters
+    ----------
+    decisions : list of np.ndarray, each (n, n_classes)
+        The parts' decisions over their residual variances; an all-zero part keeps temperature 1.
+    y : np.ndarray, shape (n,)
+    """
+    from scipy.optimize import minimize
+
+    used = [i for i, d in enumerate(decisions) if np.any(d)]
+
+    def log_loss(log_t: np.ndarray) -> float:
+        d = sum(decisions[i] / np.exp(t) for i, t in zip(used, log_t, strict=True))
+        d = d - d.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(d).sum(axis=1)) - d[np.arange(len(y)), y]))
+
+    # Start from one common temperature (a 1-D search), then free each part's.
+    grid = np.linspace(-5.0, 15.0, 81)
+    start = grid[int(np.argmin([log_loss(np.full(len(used), g)) for g in grid]))]
+    best = minimize(log_loss, np.full(len(used), start), method="Nelder-Mead").x
+    temperatures = [1.0] * len(decisions)
+    for i, t in zip(used, best, strict=True):
+        temperatures[i] = float(np.exp(t))
+    return temperatures
 
 
 def shared_components(
     means: np.ndarray, present: np.ndarray, k: int, seed: int = 0, iterations: int = ALS_ITERATIONS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Alternating least squares for ``means[s, c] ~ Z[c] @ A[s]``.
+    """Alternating least squares for ``means[s, c] ~ Z[c] @ A[s]`` (one part of the templates).
 
     Parameters
     ----------
@@ -378,7 +534,9 @@ def shared_components(
     z : np.ndarray, shape (n_classes, n_bins, k)
     mixings : np.ndarray, shape (n_subjects, k, n_channels)
     """
-    n_subjects, n_classes, _, n_channels = means.shape
+    n_subjects, n_classes, n_bins, n_channels = means.shape
+    if k == 0 or n_bins == 0:  # a part left out (no power part)
+        return np.zeros((n_classes, n_bins, k)), np.zeros((n_subjects, k, n_channels))
     rng = np.random.default_rng(seed)
     mixings = rng.standard_normal((n_subjects, k, n_channels)) / np.sqrt(n_channels)
     eye = np.eye(k)
@@ -417,49 +575,68 @@ def subject_mixing(z: np.ndarray, xb: np.ndarray, labels: np.ndarray, ridge: flo
 
 
 def infer_mixing(
-    z: np.ndarray, xb: np.ndarray, labels: np.ndarray, ridge: float, temperature: float = 1.0
-) -> tuple[np.ndarray, float]:
-    """``A`` when some or all classes are unknown: expectation-maximisation over the epochs' classes.
+    zs: list[np.ndarray],
+    parts: list[np.ndarray],
+    labels: np.ndarray,
+    ridge: float,
+    temperatures: np.ndarray | list[float],
+) -> tuple[list[np.ndarray], list[float]]:
+    """Each part's mixing when some or all classes are unknown: expectation-maximisation over the epochs' classes.
 
-    The mixture ``xb[i] ~ z[c] @ A`` with ``c`` unknown: the E-step gives each unlabelled epoch its
-    class posteriors under the current mixing (labelled epochs keep theirs, one-hot), the M-step
-    is :func:`subject_mixing` weighted by them. The posteriors start uniform and their temperature
-    is lowered from :data:`EM_START_TEMPERATURE` to 1 over :data:`EM_STEPS` steps (annealing: a
-    hard assignment early would lock in the first guess), so the result is deterministic. The
-    classes are identified because the time courses ``z`` are the classes' own, shared by the
-    base's subjects; where they are not (subjects whose class responses differ in time), nothing
-    better than chance can come of it.
+    The mixture ``part_p[i] ~ zs[p][c] @ A_p`` with ``c`` unknown: the E-step gives each unlabelled
+    epoch its class posteriors under the current mixings, the parts' log-likelihoods added
+    (labelled epochs keep theirs, one-hot); the M-step is :func:`subject_mixing` of each part
+    weighted by them. The posteriors start uniform and their temperature is lowered from
+    :data:`EM_START_TEMPERATURE` to 1 over :data:`EM_STEPS` steps (annealing: a hard assignment
+    early would lock in the first guess), so the result is deterministic. The classes are
+    identified because the time courses are the classes' own, shared by the base's subjects; where
+    they are not (subjects whose class responses differ in time), nothing better than chance can
+    come of it.
 
     Parameters
     ----------
-    z : np.ndarray, shape (n_classes, n_bins, k)
-    xb : np.ndarray, shape (n_epochs, n_bins, n_channels)
+    zs : list of np.ndarray, each (n_classes, n_bins_p, k_p)
+    parts : list of np.ndarray, each (n_epochs, n_bins_p, n_channels)
+        A part without bins takes no part.
     labels : np.ndarray, shape (n_epochs,)
         Class indices, -1 where unknown.
     ridge : float
-    temperature : float
-        The model's temperature (the posteriors' at the last step).
+    temperatures : sequence of float
+        The model's temperatures (one per part: the posteriors' at the last step).
 
     Returns
     -------
-    mixing : np.ndarray, shape (k, n_channels)
-    noise_var : float
-        The residual variance under the final posteriors.
+    mixings : list of np.ndarray, each (k_p, n_channels)
+    noise_vars : list of float
+        The residual variances under the final posteriors (1 for a part without bins).
     """
-    n_classes = len(z)
+    n_classes = len(zs[0])
+    used = [i for i, part in enumerate(parts) if part.shape[1]]
     known = labels >= 0
-    posteriors = np.full((len(xb), n_classes), 1.0 / n_classes)
+    posteriors = np.full((len(labels), n_classes), 1.0 / n_classes)
     posteriors[known] = np.eye(n_classes)[labels[known]]
     unknown = np.flatnonzero(~known)
+
+    def m_step() -> tuple[list[np.ndarray], list[float]]:
+        mixings = [
+            _solve_mixing(z, posteriors.sum(axis=0), np.einsum("nc,nte->cte", posteriors, part), ridge)
+            for z, part in zip(zs, parts, strict=True)
+        ]
+        noise_vars = [
+            _expected_residual(zs[i] @ mixings[i], parts[i], posteriors) if i in used else 1.0
+            for i in range(len(parts))
+        ]
+        return mixings, noise_vars
+
     for step in np.geomspace(EM_START_TEMPERATURE, 1.0, EM_STEPS):
-        mixing = _solve_mixing(z, posteriors.sum(axis=0), np.einsum("nc,nte->cte", posteriors, xb), ridge)
-        templates = z @ mixing
-        noise_var = _expected_residual(templates, xb, posteriors)
-        decision = _decision(templates, xb[unknown]) / (noise_var * temperature * step)
+        mixings, noise_vars = m_step()
+        decision = sum(
+            _decision(zs[i] @ mixings[i], parts[i][unknown]) / (noise_vars[i] * temperatures[i]) for i in used
+        )
+        decision = decision / step
         decision -= decision.max(axis=1, keepdims=True)
         posteriors[unknown] = np.exp(decision) / np.exp(decision).sum(axis=1, keepdims=True)
-    mixing = _solve_mixing(z, posteriors.sum(axis=0), np.einsum("nc,nte->cte", posteriors, xb), ridge)
-    return mixing, _expected_residual(z @ mixing, xb, posteriors)
+    return m_step()
 
 
 def _expected_residual(templates: np.ndarray, xb: np.ndarray, posteriors: np.ndarray) -> float:
@@ -473,6 +650,8 @@ def _expected_residual(templates: np.ndarray, xb: np.ndarray, posteriors: np.nda
 def _solve_mixing(z: np.ndarray, counts: np.ndarray, sums: np.ndarray, ridge: float) -> np.ndarray:
     """The ridge normal equations of ``A`` from per-class epoch counts ``(n_classes,)`` and sums ``(n_classes, n_bins, n_channels)``."""
     k = z.shape[2]
+    if k == 0:
+        return np.zeros((0, sums.shape[2]))
     gram = np.einsum("c,ctk,ctj->kj", counts, z, z)
     cross = np.einsum("ctk,cte->ke", z, sums)
     return np.linalg.solve(gram + (ridge * np.trace(gram) / k + 1e-12) * np.eye(k), cross)

@@ -85,22 +85,75 @@ def test_without_labels_the_mixing_and_the_classes_are_inferred_together(base):
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_probabilities_are_the_nearest_template_posterior_under_white_noise(n_classes):
+def test_probabilities_add_the_evoked_and_the_power_parts_nearest_template_posteriors(n_classes):
     z = _world(1)
     x, y, subjects = _sources(z, 3)
     keep = y < n_classes
-    model = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1)
+    model = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_components=2)
     model.fit(x[keep], y[keep], subjects[keep])
-    templates = (model.time_courses_ @ model.mixing_).reshape(n_classes, -1)
-    epochs = np.swapaxes(x[:20], 1, 2).reshape(20, -1)
-    scale = model.noise_var_[0] * model.temperature_[0]
-    decision = (epochs @ templates.T - 0.5 * np.sum(templates**2, axis=1)) / scale
+    epochs = np.swapaxes(x[:20], 1, 2)  # (n, times, channels): one sample per 4 ms bin
+    power = (epochs**2).reshape(20, N_TIMES // 5, 5, N_CHANNELS).mean(axis=2)  # 20 ms bins
+    decision = 0.0
+    for part, z_part, mixing, noise_var, temperature in zip(
+        (epochs, power),
+        (model.time_courses_, model.power_time_courses_),
+        (model.mixing_, model.power_mixing_),
+        model.noise_var_,
+        model.temperature_,
+        strict=True,
+    ):
+        templates = (z_part @ mixing).reshape(n_classes, -1)
+        flat = part.reshape(20, -1)
+        decision = decision + (flat @ templates.T - 0.5 * np.sum(templates**2, axis=1)) / (
+            noise_var * temperature
+        )
     expected = np.exp(decision - decision.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(model.predict_proba(x[:20]), expected, rtol=1e-6, atol=1e-9)
-    # The noise variance is the residual's, per element of the binned epoch.
+    np.testing.assert_allclose(model.predict_proba(x[:20]), expected, rtol=1e-5, atol=1e-8)
+    # The evoked noise variance is the residual's, per element of the binned epoch.
     residual = np.swapaxes(x[keep], 1, 2) - (model.time_courses_ @ model.mixing_)[y[keep]]
     assert model.noise_var_[0] == pytest.approx(np.mean(residual**2), rel=0.2)
+    # Without the power part: the evoked posterior alone.
+    evoked = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_bin_s=None)
+    evoked.fit(x[keep], y[keep], subjects[keep])
+    assert evoked.power_time_courses_.shape[1] == 0 and evoked.coef_.shape[1] == N_TIMES * N_CHANNELS
+
+
+def _induced_subject(seed: int, trials_per_class: int = 20):
+    """Classes that differ only in the power of three oscillations whose phase is new on every
+    trial (induced activity): their class means are the same waveform, zero."""
+    rng = np.random.default_rng(300 + seed)
+    patterns = rng.standard_normal((3, N_CHANNELS))  # the subject's own head
+    amplitudes = np.array([[3.0, 0.5, 0.5], [0.5, 3.0, 0.5], [0.5, 0.5, 3.0], [1.5, 1.5, 1.5]])  # shared
+    t = np.arange(N_TIMES) / SFREQ
+    y = np.tile(np.arange(N_CLASSES), trials_per_class)
+    phases = rng.uniform(0, 2 * np.pi, (len(y), 3))
+    sources = amplitudes[y][:, :, None] * np.cos(
+        2 * np.pi * np.array([31.0, 43.0, 57.0])[None, :, None] * t + phases[:, :, None]
+    )
+    envelope = np.exp(-((t - 0.12) ** 2) / (2 * 0.04**2))  # a burst in the middle of the epoch
+    x = np.einsum("nkt,kc->nct", sources * envelope, patterns) + rng.standard_normal(
+        (len(y), N_CHANNELS, N_TIMES)
+    )
+    return x, y
+
+
+def test_classes_that_differ_only_in_induced_power_are_decoded_by_the_power_part():
+    parts = [_induced_subject(s) for s in range(5)]
+    x = np.concatenate([p[0] for p in parts[:4]])
+    y = np.concatenate([p[1] for p in parts[:4]])
+    subjects = np.repeat(np.arange(4), len(parts[0][1]))
+    new_x, new_y = parts[4]
+    calibration = np.arange(5 * N_CLASSES)  # five trials per class
+    test = np.arange(len(new_y))[len(calibration) :]
+
+    def accuracy(**params) -> float:
+        base = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, **params).fit(x, y, subjects)
+        new = base.fit_subject(new_x[calibration], new_y[calibration])
+        return float(np.mean(new.predict(new_x[test]) == new_y[test]))
+
+    with_power, evoked_only = accuracy(), accuracy(power_bin_s=None)
+    assert with_power >= 0.8 and evoked_only < 0.5, (with_power, evoked_only)  # chance 0.25
 
 
 def test_the_temperature_fitted_on_held_out_sources_makes_probabilities_honest():
@@ -120,17 +173,22 @@ def test_the_temperature_fitted_on_held_out_sources_makes_probabilities_honest()
     x = np.concatenate([p[0] for p in parts[:4]])
     y = np.concatenate([p[1] for p in parts[:4]])
     subjects = np.repeat(np.arange(4), len(parts[0][1]))
-    model = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ).fit(x, y, subjects)
+    # The evoked part alone: with two parts the temperatures also weigh one part against the other.
+    model = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, power_bin_s=None).fit(x, y, subjects)
     new_x, new_y = parts[4]
     new = model.fit_subject(new_x[:12], new_y[:12])
     proba = new.predict_proba(new_x[12:])
     accuracy = np.mean(proba.argmax(axis=1) == new_y[12:])
-    assert model.temperature_[0] > 2.0 and model.selection_["temperature"] == model.temperature_[0]
+    assert model.temperature_[0] > 2.0 and model.selection_["temperatures"] == model.temperature_.tolist()
     sure = SharedTemplates(
-        n_classes=N_CLASSES, sfreq=SFREQ, n_components=model.time_courses_.shape[2], ridge=model.ridge_[0]
+        n_classes=N_CLASSES,
+        sfreq=SFREQ,
+        n_components=model.time_courses_.shape[2],
+        ridge=model.ridge_[0],
+        power_bin_s=None,
     )
     sure = sure.fit(x, y, subjects).fit_subject(new_x[:12], new_y[:12])
-    assert sure.temperature_[0] == 1.0
+    assert sure.temperature_.tolist() == [1.0, 1.0]
     tempered_gap = abs(np.mean(proba.max(axis=1)) - accuracy)
     sure_gap = np.mean(sure.predict_proba(new_x[12:]).max(axis=1)) - accuracy
     # The same decisions (the same argmax), but confidence near the accuracy reached on a new subject.
@@ -149,7 +207,8 @@ def test_k_and_the_ridge_are_chosen_on_the_sources_alone(base):
     two = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ).fit(x, y, subjects)
     assert two.selection_["how"].startswith("defaults")
     assert two.time_courses_.shape[2] == 12  # the default 16, at most the 12 channels
-    given = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, n_components=5, ridge=1.0).fit(x, y, subjects)
+    given = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, n_components=5, ridge=1.0, power_components=2)
+    given = given.fit(x, y, subjects)
     assert given.selection_ == {"how": "given"} and given.ridge_[0] == 1.0
 
 
