@@ -270,15 +270,15 @@ class SharedTemplates(ClassicalModel):
         held-out-source scores (the evoked K and the ridge first, then the power K with them)."""
         evoked, power = parts
         grids = [
-            _grid(self.n_components, COMPONENT_GRID, _k_max(evoked)),
-            _grid(self.power_components, POWER_COMPONENT_GRID, _k_max(power)),
+            _grid(self.n_components, COMPONENT_GRID, _k_max(evoked, n_classes)),
+            _grid(self.power_components, POWER_COMPONENT_GRID, _k_max(power, n_classes)),
         ]
         ridges = list(RIDGE_GRID) if self.ridge == "auto" else [float(self.ridge)]
         if all(len(g) == 1 for g in grids) and len(ridges) == 1:
             return [g[0] for g in grids], ridges[0], {"how": "given"}
         if len(groups) < MIN_SELECTION_SUBJECTS:
             ks = [
-                g[0] if given != "auto" else min(DEFAULT_COMPONENTS, _k_max(part))
+                g[0] if given != "auto" else min(DEFAULT_COMPONENTS, _k_max(part, n_classes))
                 for g, given, part in zip(
                     grids, (self.n_components, self.power_components), parts, strict=True
                 )
@@ -476,8 +476,9 @@ class _HeldOutSource:
         return float(np.mean(decision.argmax(axis=1) == self.y_test))
 
 
-def _k_max(part: np.ndarray) -> int:
-    return int(min(part.shape[1], part.shape[2]))
+def _k_max(part: np.ndarray, n_classes: int) -> int:
+    """The most components a part's class means ``(n_classes x n_bins, n_channels)`` can hold."""
+    return int(min(n_classes * part.shape[1], part.shape[2]))
 
 
 def _grid(given: int | str, grid: tuple[int, ...], k_max: int) -> list[int]:
