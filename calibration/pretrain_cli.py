@@ -90,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
     for name, info in base.info["models"].items():
         selection = info.get("selection")
         chosen = (
-            f"; {selection['chosen']['components']} components, ridge {selection['chosen']['ridge']:g} "
-            f"({selection['how']})"
+            f"; {selection['chosen']['components']} evoked and {selection['chosen']['power_components']} power "
+            f"components, ridge {selection['chosen']['ridge']:g} ({selection['how']})"
             if selection
             else ""
         )
