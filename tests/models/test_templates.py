@@ -8,7 +8,8 @@ import pytest
 from rtdecode.config import PipelineConfig
 from rtdecode.io.bundle import ModelBundle, load_bundle, save_bundle
 from rtdecode.models.serving import serve
-from rtdecode.models.templates import SharedTemplates
+from rtdecode.models.templates import POWER_BANDS_HZ, SharedTemplates
+from rtdecode.signal.binning import band_power
 from rtdecode.signal.standardize import Standardizer
 
 SFREQ = 250.0  # 4 ms bins of one sample: the epochs are the model's bins
@@ -92,7 +93,7 @@ def test_probabilities_add_the_evoked_and_the_power_parts_nearest_template_poste
     model = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_components=2)
     model.fit(x[keep], y[keep], subjects[keep])
     epochs = np.swapaxes(x[:20], 1, 2)  # (n, times, channels): one sample per 4 ms bin
-    power = (epochs**2).reshape(20, N_TIMES // 5, 5, N_CHANNELS).mean(axis=2)  # 20 ms bins
+    power = band_power(epochs, SFREQ, POWER_BANDS_HZ, 5)  # 20 ms bins
     decision = 0.0
     for part, z_part, mixing, noise_var, temperature in zip(
         (epochs, power),
@@ -114,7 +115,7 @@ def test_probabilities_add_the_evoked_and_the_power_parts_nearest_template_poste
     residual = np.swapaxes(x[keep], 1, 2) - (model.time_courses_ @ model.mixing_)[y[keep]]
     assert model.noise_var_[0] == pytest.approx(np.mean(residual**2), rel=0.2)
     # Without the power part: the evoked posterior alone.
-    evoked = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_bin_s=None)
+    evoked = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_bands=None)
     evoked.fit(x[keep], y[keep], subjects[keep])
     assert evoked.power_time_courses_.shape[1] == 0 and evoked.coef_.shape[1] == N_TIMES * N_CHANNELS
 
@@ -152,7 +153,7 @@ def test_classes_that_differ_only_in_induced_power_are_decoded_by_the_power_part
         new = base.fit_subject(new_x[calibration], new_y[calibration])
         return float(np.mean(new.predict(new_x[test]) == new_y[test]))
 
-    with_power, evoked_only = accuracy(), accuracy(power_bin_s=None)
+    with_power, evoked_only = accuracy(), accuracy(power_bands=None)
     assert with_power >= 0.8 and evoked_only < 0.5, (with_power, evoked_only)  # chance 0.25
 
 
@@ -174,7 +175,7 @@ def test_the_temperature_fitted_on_held_out_sources_makes_probabilities_honest()
     y = np.concatenate([p[1] for p in parts[:4]])
     subjects = np.repeat(np.arange(4), len(parts[0][1]))
     # The evoked part alone: with two parts the temperatures also weigh one part against the other.
-    model = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, power_bin_s=None).fit(x, y, subjects)
+    model = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, power_bands=None).fit(x, y, subjects)
     new_x, new_y = parts[4]
     new = model.fit_subject(new_x[:12], new_y[:12])
     proba = new.predict_proba(new_x[12:])
@@ -185,7 +186,7 @@ def test_the_temperature_fitted_on_held_out_sources_makes_probabilities_honest()
         sfreq=SFREQ,
         n_components=model.time_courses_.shape[2],
         ridge=model.ridge_[0],
-        power_bin_s=None,
+        power_bands=None,
     )
     sure = sure.fit(x, y, subjects).fit_subject(new_x[:12], new_y[:12])
     assert sure.temperature_.tolist() == [1.0, 1.0]
