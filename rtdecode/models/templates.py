@@ -198,9 +198,10 @@ class SharedTemplates(ClassicalModel):
         groups = [np.flatnonzero(subjects == s) for s in np.unique(subjects)]
         n_classes = len(self.classes_)
         ks, ridge, self.selection_ = self._choose(parts, labels, groups, n_classes)
-        zs, mixings, noise_vars = [], [], []
+        zs, mixings, noise_vars, presence = [], [], [], []
         for part, k in zip(parts, ks, strict=True):
             means, present = self._class_means(part, labels, groups, n_classes)
+            presence.append(present)
             z, subject_mixings = shared_components(means, present, k, self.seed)
             squares = sum(
                 float(np.sum((part[g] - (z @ a)[labels[g]]) ** 2))
@@ -213,7 +214,7 @@ class SharedTemplates(ClassicalModel):
         self.mixing_, self.power_mixing_ = mixings
         self.ridge_ = np.array([ridge])
         self.temperature_ = np.array(self.selection_.get("temperatures", [1.0, 1.0]))
-        fitted = np.flatnonzero(self._class_means(parts[0], labels, groups, n_classes)[1].any(axis=0))
+        fitted = np.flatnonzero(presence[0].any(axis=0))  # the classes some subject showed
         self._set_classifier(noise_vars, fitted)
         return self
 
