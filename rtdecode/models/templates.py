@@ -322,8 +322,10 @@ class SharedTemplates(ClassicalModel):
         ]
         k_power = grids[1][int(np.argmax(power_scores))]
         temperatures = _fit_temperatures(
-            [np.concatenate([d for d in evoked_decisions])]
-            + [np.concatenate([h.decision(1, k_power, ridge) for h in held_out])],
+            [
+                np.concatenate(evoked_decisions),
+                np.concatenate([h.decision(1, k_power, ridge) for h in held_out]),
+            ],
             np.concatenate([h.y_test for h in held_out]),
         )
         return (
