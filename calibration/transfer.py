@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,20 @@ DEFAULT_BASE_MODELS = ("templates", "eegnet", "student", "xdawn", "lda")
 MAX_SOURCE_MB = 256.0
 
 
+def missing_channels(available: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """The names of ``wanted`` that ``available`` lacks (compared without case), in ``wanted``'s order."""
+    lower = {name.lower() for name in available}
+    return [name for name in wanted if name.lower() not in lower]
+
+
+def lacks_message(what_lacks: str, missing: list[str], n_wanted: int, what: str) -> str:
+    """One line: ``<what_lacks> lacks 3 of the 16 channels of <what>: [...]``."""
+    return (
+        f"{what_lacks} lacks {len(missing)} of the {n_wanted} channels of {what}: "
+        f"{missing[:8]}{' ...' if len(missing) > 8 else ''}"
+    )
+
+
 def match_channels(recording: Recording, channel_names: list[str], what: str = "the base") -> Recording:
     """The recording with ``channel_names`` only, in that order (names compared without case).
 
@@ -62,13 +76,14 @@ def match_channels(recording: Recording, channel_names: list[str], what: str = "
     ValueError
         In one line: the channels of ``channel_names`` the recording lacks.
     """
-    index = {name.lower(): i for i, name in enumerate(recording.channel_names)}
-    missing = [name for name in channel_names if name.lower() not in index]
+    missing = missing_channels(recording.channel_names, channel_names)
     if missing:
         raise ValueError(
-            f"{recording.metadata.get('source_file', 'the recording')} lacks {len(missing)} of the "
-            f"{len(channel_names)} channels of {what}: {missing[:8]}{' ...' if len(missing) > 8 else ''}"
+            lacks_message(
+                recording.metadata.get("source_file", "the recording"), missing, len(channel_names), what
+            )
         )
+    index = {name.lower(): i for i, name in enumerate(recording.channel_names)}
     order = [index[name.lower()] for name in channel_names]
     if order == list(range(recording.n_channels)):
         return recording
@@ -227,6 +242,25 @@ class Base:
     @property
     def sfreq(self) -> float:
         return float(self.info["sfreq"])
+
+    def check_signal(self, channel_names: Sequence[str], sfreq: float, what: str) -> None:
+        """Refuse a signal this base cannot calibrate: another sampling rate, or missing channels.
+
+        Run where the signal is first known (a presenter checks its EEG stream before the first
+        image, so that nobody sits through a session whose calibration would be refused).
+
+        Raises
+        ------
+        ValueError
+            In one line: the two rates, or which of the base's channels ``what`` lacks.
+        """
+        if abs(sfreq - self.sfreq) > 1e-6:
+            raise ValueError(
+                f"{what} is sampled at {sfreq:g} Hz, the base at {self.sfreq:g} Hz: resample it first"
+            )
+        missing = missing_channels(channel_names, self.channel_names)
+        if missing:
+            raise ValueError(lacks_message(what, missing, len(self.channel_names), "the base"))
 
 
 def load_base(folder: str | Path) -> Base:

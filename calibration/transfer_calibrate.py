@@ -237,10 +237,9 @@ def calibrate_with_base(
     started = time.perf_counter() if started is None else started
     if align_on not in ALIGN_ON:
         raise ValueError(f"align_on must be one of {ALIGN_ON}, got {align_on!r}")
-    if abs(recording.sfreq - base.sfreq) > 1e-6:
-        raise ValueError(
-            f"the recording is sampled at {recording.sfreq:g} Hz, the base at {base.sfreq:g} Hz: resample it first"
-        )
+    base.check_signal(
+        recording.channel_names, recording.sfreq, recording.metadata.get("source_file", "the recording")
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     recording = match_channels(recording, base.channel_names)

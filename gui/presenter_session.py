@@ -214,7 +214,8 @@ class PresenterSession:
         Raises
         ------
         ValueError
-            A bad stimulus folder or settings.
+            A bad stimulus folder or settings, or an EEG stream the base cannot calibrate (another
+            rate, missing channels).
         StreamNotFoundError
             The EEG (or external marker) stream is not visible.
         FileExistsError
@@ -273,6 +274,8 @@ class PresenterSession:
             self.eeg_query = f"source_id=rtdecode-sim-{name}"
         else:
             self.eeg_query = s.eeg
+        if self.base is not None:
+            self._check_stream_for_base()
         self.recorder = Recorder(
             self.recording_path,
             [self.eeg_query, self.marker_query],
@@ -282,6 +285,15 @@ class PresenterSession:
         if self.outlet is not None and not self.outlet.wait_for_consumers(s.resolve_timeout):
             raise TimeoutError("nobody receives the presenter's markers (the recorder did not connect)")
         log.info("calibration session ready: EEG %s, markers %s", self.eeg_query, self.marker_query)
+
+    def _check_stream_for_base(self) -> None:
+        """Refuse, before the first image, an EEG stream whose rate or channels the base cannot calibrate."""
+        from rtdecode.streams.lsl_utils import full_info, resolve_stream
+        from rtdecode.streams.reader import channel_labels
+
+        timeout = self.settings.resolve_timeout
+        info = full_info(resolve_stream(self.eeg_query, timeout), timeout)
+        self.base.check_signal(channel_labels(info), info.nominal_srate(), f"the EEG stream {info.name()!r}")
 
     def push(self, marker: str, timestamp: float) -> None:
         """Send one marker with its LSL timestamp (local clock)."""

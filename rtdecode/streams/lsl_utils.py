@@ -295,6 +295,26 @@ def visible_streams(wait_time: float = 1.0) -> list[pylsl.StreamInfo]:
     return _listen(lambda heard: False, wait_time, wait_time)
 
 
+def full_info(info: pylsl.StreamInfo, timeout: float) -> pylsl.StreamInfo:
+    """The stream's full StreamInfo, with its ``<desc>`` (channel labels...), which a resolved one lacks.
+
+    Raises
+    ------
+    StreamNotFoundError
+        The stream could not be connected to within ``timeout`` seconds.
+    """
+    inlet = pylsl.StreamInlet(info, max_buflen=1, processing_flags=0)
+    try:
+        inlet.open_stream(timeout=timeout)
+        return inlet.info(timeout=timeout)
+    except Exception as error:  # pylsl raises TimeoutError or its own error types
+        raise StreamNotFoundError(
+            f"found {describe_stream(info)} but could not read its description within {timeout:g} s ({error})"
+        ) from error
+    finally:
+        inlet.close_stream()
+
+
 def resolve_stream(query: str | StreamQuery, timeout: float) -> pylsl.StreamInfo:
     """One stream for ``query`` (``name=X``, ``type=Y``, ``source_id=Z`` or a bare name).
 

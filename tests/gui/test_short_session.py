@@ -90,6 +90,28 @@ def test_a_short_session_needs_a_base_of_the_images_classes(tmp_path, base):
         ).prepare()
 
 
+@pytest.mark.parametrize(
+    ("stream", "refusal"),
+    [
+        (dict(n_channels=16), r"lacks \d+ of the 32 channels of the base"),
+        (dict(n_channels=32, sfreq=500.0), "sampled at 500 Hz, the base at 1000 Hz"),
+    ],
+)
+def test_an_eeg_stream_the_base_cannot_calibrate_is_refused_before_the_first_image(
+    tmp_path, base, stimuli_dir, stream, refusal
+):
+    subject = SimulationConfig(n_classes=4, images_per_class=6, subject=5, seed=5, **stream)
+    settings = PresenterSettings(
+        out_dir=tmp_path, stimuli_dir=stimuli_dir, simulate=subject, protocol=FAST, base=base.folder
+    )
+    session = PresenterSession(settings)
+    with pytest.raises(ValueError, match=refusal) as refused:
+        session.prepare()
+    assert "\n" not in str(refused.value) and "EEG stream" in str(refused.value)
+    # Nothing was recorded and the simulated stream is gone (prepare cleans up on error).
+    assert not session.recording_path.exists() and session.simulator is None
+
+
 def test_the_command_explains_and_checks_the_short_session_options():
     parser = build_parser()
     help_text = parser._subparsers._group_actions[0].choices["calibrate-gui"].format_help()
