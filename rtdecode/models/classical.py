@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -75,7 +76,7 @@ def _linear_proba(
     """
     decision = features @ coef.T + intercept
     if coef.shape[0] == 1:
-        p = 1.0 / (1.0 + np.exp(-decision[:, 0]))
+        p = expit(decision[:, 0])  # no overflow warning for a decision far from 0, as scikit-learn
         fitted = np.column_stack([1.0 - p, p])
     else:
         decision = decision - decision.max(axis=1, keepdims=True)

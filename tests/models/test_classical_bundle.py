@@ -118,6 +118,18 @@ def test_windowed_lda_equals_scikit_learn_with_more_features_than_trials_per_cla
     )
 
 
+def test_a_sure_binary_decision_gives_probabilities_without_overflow(recwarn):
+    x, y = _data(2)
+    model = WindowedMeansLDA(n_classes=2, sfreq=100.0).fit(x, y)
+    far = 1e3 * x[:4]  # decisions of thousands: exp(-decision) overflows float64
+    proba = model.predict_proba(far)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=[0.5, 0.5])
+    lda.fit(WindowedMeansLDA.window_means(x, model.windows_), y)
+    np.testing.assert_allclose(proba, lda.predict_proba(WindowedMeansLDA.window_means(far, model.windows_)))
+    assert np.all(np.isfinite(proba)) and set(np.unique(proba.round(6))) <= {0.0, 1.0}
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_a_class_missing_from_training_gets_probability_zero():
     x, y = _data(3)
     model = WindowedMeansLDA(n_classes=3, sfreq=100.0).fit(x[y != 1], np.where(y[y != 1] == 2, 2, 0))
