@@ -47,7 +47,8 @@ Open the calibration presenter: shows the stimulus images on the paper's schedul
 image, 25 s blocks, 10 s breaks, random order; all editable), sends a JSON marker over LSL at
 every onset (stream 'rtdecode-presenter'), records EEG + markers to OUT/session.xdf, then
 trains the subject's model into OUT/calibration/ (report + model/). With --markers STREAM it
-presents nothing and records another program's markers instead.
+presents nothing and records another program's markers instead; plain codes (PsychoPy's "1",
+"2"...) need --events to say their classes, e.g. --markers psychopy --events 1=house,2=face.
 
 A short session, with a cross-subject base (`rtdecode pretrain`): --base BASE --trials-per-class N
 shows N images of each class (N x classes images, drawn with --seed; the images' classes must be
@@ -105,6 +106,12 @@ def register_presenter(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", default=None, help="stimulus folder: images.tsv + images/<image_id>.png")
     p.add_argument("--stream", default=None, help="EEG stream to record")
     p.add_argument("--markers", default=None, help="record this external marker stream instead of presenting")
+    add_events_option(
+        p,
+        help="with --markers: which of that presenter's plain marker codes are stimuli of which class "
+        "(CODE=CLASS pairs '1=house,2=face', a mapping file, or a pattern 'stim/{class}/{image}'; "
+        "as `rtdecode calibrate --events`)",
+    )
     p.add_argument(
         "--simulate", action="store_true", help="the simulated subject is the EEG source (no hardware)"
     )
@@ -343,6 +350,7 @@ def run_presenter(args: argparse.Namespace) -> int:
             soft_target_folds=args.soft_target_folds,
         ),
         base=args.base,
+        events=args.events,
     )
     window.show()
     if args.fullscreen:

@@ -71,6 +71,8 @@ class PresenterWindow(QtWidgets.QMainWindow):
     base : path, optional
         A cross-subject base folder to calibrate with (``protocol.trials_per_class``: a short
         session of that many images per class).
+    events : MarkerMapping, optional
+        The classes of an external presenter's plain marker codes (``--events``).
     """
 
     def __init__(
@@ -84,12 +86,14 @@ class PresenterWindow(QtWidgets.QMainWindow):
         training: TrainingOptions | None = None,
         calibration=None,
         base: str | Path | None = None,
+        events=None,
         parent=None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("rtdecode · calibration presenter")
         self.simulation = simulate
         self.calibration = calibration
+        self.events = events
         self.session: PresenterSession | None = None
         self.state = "idle"
         self.result = None
@@ -307,6 +311,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
             simulate=simulate,
             eeg=None if simulate else self.picker.eeg_query(),
             external_markers=self.picker.marker_query(),
+            events=self.events,
             protocol=protocol,
             training=self.training_box.options(),
             calibration=self.calibration,
@@ -539,6 +544,7 @@ class PresenterWindow(QtWidgets.QMainWindow):
             base=session.base,
             trials_per_class=settings.protocol.trials_per_class if session.base is not None else None,
             started=started,
+            events=settings.events,
         )
 
     def _on_training_progress(self, message: str) -> None:

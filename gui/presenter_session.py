@@ -124,6 +124,9 @@ class PresenterSettings:
         EEG stream query (ignored with ``simulate``).
     external_markers : str or None
         Record this marker stream (another program presents) instead of presenting.
+    events : MarkerMapping or None
+        Which plain marker codes of ``external_markers`` are stimuli of which class (as
+        ``--events``); the presenter's own markers need none.
     marker_name : str
         Name of the presenter's marker stream.
     protocol : ProtocolConfig
@@ -148,6 +151,7 @@ class PresenterSettings:
     simulate: object | None = None
     eeg: str | None = None
     external_markers: str | None = None
+    events: object | None = None
     marker_name: str = "rtdecode-presenter"
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     training: TrainingOptions = field(default_factory=TrainingOptions)
@@ -402,6 +406,7 @@ def train(
     base=None,
     trials_per_class: int | None = None,
     started: float | None = None,
+    events=None,
 ):
     """Calibrate a model from the recorded session (blocks for minutes; run it in a worker).
 
@@ -424,6 +429,8 @@ def train(
     started : float or None
         ``time.perf_counter()`` at the last image: the report's seconds to the bundle count from it
         (default: from this call).
+    events : MarkerMapping or None
+        The classes of an external presenter's plain marker codes (:class:`PresenterSettings`).
 
     Returns
     -------
@@ -435,7 +442,7 @@ def train(
     if isinstance(config, PresenterSettings):
         config = config.calibration_config()
     log.info("reading %s", session_path)
-    recording = read_recording(session_path)
+    recording = read_recording(session_path, events=events)
     log.info(
         "%d samples, %d stimulus markers; training (this takes a while)",
         recording.n_samples,
