@@ -92,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
         chosen = (
             f"; {selection['chosen']['components']} evoked and {selection['chosen']['power_components']} power "
             f"components, ridge {selection['chosen']['ridge']:g} ({selection['how']})"
+            + (
+                f"; the subjects' latencies {selection['source_latencies_ms']} ms"
+                if selection.get("source_latencies_ms")
+                else ""
+            )
             if selection
             else ""
         )

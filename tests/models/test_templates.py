@@ -210,7 +210,7 @@ def test_k_and_the_ridge_are_chosen_on_the_sources_alone(base):
     assert two.time_courses_.shape[2] == 12  # the default 16, at most the 12 channels
     given = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, n_components=5, ridge=1.0, power_components=2)
     given = given.fit(x, y, subjects)
-    assert given.selection_ == {"how": "given"} and given.ridge_[0] == 1.0
+    assert given.selection_["how"] == "given" and given.ridge_[0] == 1.0
 
 
 def test_a_bundle_serves_the_same_probabilities_after_a_round_trip(base, tmp_path):
@@ -243,3 +243,44 @@ def test_epochs_of_another_length_or_montage_are_refused(base):
         model.predict_proba(np.zeros((2, N_CHANNELS, 50)))
     with pytest.raises(ValueError, match="pass epochs"):
         model.predict_proba(np.zeros((N_CHANNELS, N_TIMES)))
+
+
+PAD = 10  # samples of response either side of the epoch, for subjects who respond earlier or later
+
+
+def _late_subject(z_long: np.ndarray, seed: int, latency: int, trials_per_class: int = 30):
+    """A subject whose response comes ``latency`` samples later, epochs ``(n, n_channels, n_times)``."""
+    rng = np.random.default_rng(300 + seed)
+    mixing = rng.standard_normal((K, N_CHANNELS))
+    y = np.tile(np.arange(N_CLASSES), trials_per_class)
+    window = (z_long @ mixing)[:, PAD - latency : PAD - latency + N_TIMES]
+    x = window[y] + 4.0 * rng.standard_normal((len(y), N_TIMES, N_CHANNELS))
+    return np.swapaxes(x, 1, 2), y
+
+
+def test_subjects_who_respond_earlier_or_later_are_aligned_and_a_new_one_found_from_its_trials():
+    z_long = 0.4 * np.random.default_rng(7).standard_normal((N_CLASSES, N_TIMES + 2 * PAD, K))
+    source_latencies = np.array([-3, 0, 2, 5])
+    sources = [_late_subject(z_long, s, latency) for s, latency in enumerate(source_latencies)]
+    x = np.concatenate([p[0] for p in sources])
+    y = np.concatenate([p[1] for p in sources])
+    subjects = np.repeat(np.arange(4), len(sources[0][1]))
+    aligned = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, power_bands=None).fit(x, y, subjects)
+    fixed = SharedTemplates(n_classes=N_CLASSES, sfreq=SFREQ, power_bands=None, max_latency_s=0.0)
+    fixed = fixed.fit(x, y, subjects)
+    ms_per_sample = 1000.0 / SFREQ
+    # Latencies relative to the sources' mean (1 sample, 4 ms, each).
+    expected = ms_per_sample * (source_latencies - 1)
+    np.testing.assert_allclose(aligned.selection_["source_latencies_ms"], expected)
+    assert fixed.selection_["source_latencies_ms"] == [0.0] * 4
+
+    new_x, new_y = _late_subject(z_long, 9, latency=6)
+    calibration, test = np.arange(3 * N_CLASSES), np.arange(3 * N_CLASSES, len(new_y))
+    new = aligned.fit_subject(new_x[calibration], new_y[calibration])
+    assert new.latency_[0] == 6 - 1 and new.selection_report()["chosen"]["latency_ms"] == 5 * ms_per_sample
+    late = np.mean(new.predict(new_x[test]) == new_y[test])
+    unaligned = fixed.fit_subject(new_x[calibration], new_y[calibration])
+    assert unaligned.latency_[0] == 0
+    assert late >= 0.9 and late - np.mean(unaligned.predict(new_x[test]) == new_y[test]) >= 0.2
+    # Without labels the latency is found from the classes the base infers.
+    assert aligned.fit_subject(new_x).latency_[0] == 5
