@@ -25,9 +25,9 @@ cross-subject MEG/EEG decoders (Défossez et al. 2023) in linear, generative for
 Subjects also differ in **latency**: the same response comes some milliseconds earlier or later
 (in people, visual evoked latencies differ by ten milliseconds and more). A 30-70 Hz oscillation
 10 ms late is out of phase, which no spatial mixing undoes, so every subject has its own latency
-``L_s`` and its epochs are read ``L_s`` later (:func:`shift_time`) before they are binned. The
-sources are aligned to each other (:func:`align_sources`), a new subject to them
-(:func:`estimate_latency`, from its labelled trials).
+``L_s`` and its epochs are read ``L_s`` later (:func:`~rtdecode.models.shared_response.shift_time`) before they are binned. The
+sources are aligned to each other (:func:`~rtdecode.models.shared_response.align_sources`), a new subject to them
+(:func:`~rtdecode.models.shared_response.estimate_latency`, from its labelled trials).
 
 - **Pretraining** (:meth:`SharedTemplates.fit` with ``subjects``): each part's shared time
   courses and every source subject's mixing by alternating least squares on the subjects' class
@@ -41,7 +41,7 @@ sources are aligned to each other (:func:`align_sources`), a new subject to them
   go a long way where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
   Classes the subject has not shown yet still get a template (``Z_c A``). Without labels
   (``fit_subject(X)``), the epochs' classes and the mixings are inferred together by
-  expectation-maximisation (:func:`infer_mixing`): the base adapts to a subject from unlabelled
+  expectation-maximisation (:func:`~rtdecode.models.shared_response.infer_mixing`): the base adapts to a subject from unlabelled
   trials alone, which works where the classes' responses really are shared.
 - **Decoding**: the nearest template of each part under white Gaussian noise, the parts'
   log-likelihoods added: ``sum_p (<X_p, T_pc> - |T_pc|^2 / 2) / (sigma_p^2 t_p)`` with ``T_pc``
@@ -62,6 +62,16 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from rtdecode.models.classical import ClassicalModel
+from rtdecode.models.shared_response import (
+    align_sources,
+    class_means_raw,
+    estimate_latency,
+    infer_mixing,
+    shared_components,
+    shift_time,
+    subject_mixing,
+    template_decision,
+)
 from rtdecode.signal.binning import band_power, bin_time, samples_for
 
 BIN_S = 0.004
@@ -82,21 +92,8 @@ DEFAULT_COMPONENTS = 16
 DEFAULT_RIDGE = 0.1
 # What the held-out source is calibrated with while choosing: a short session's trials per class.
 SELECTION_TRIALS_PER_CLASS = 10
-ALS_ITERATIONS = 30
-# Expectation-maximisation of a new subject's mixing without labels (infer_mixing): the posteriors'
-# temperature falls from EM_START_TEMPERATURE to 1 in EM_STEPS steps. On the simulated subjects
-# (10 classes, subject 15, every trial unlabelled) every random start reached the same solution
-# as the uniform one.
-EM_START_TEMPERATURE = 30.0
-EM_STEPS = 40
-# Subjects' latencies: searched within +-MAX_LATENCY_S in steps of one sample, with the evoked time
-# courses of LATENCY_COMPONENTS components (see :func:`estimate_latency`); the sources are aligned to
-# each other in at most LATENCY_ITERATIONS rounds. On the simulated subjects (40 classes) the sources'
-# latencies came out within 1.5 ms of the simulator's after 3-4 rounds, a new subject's from ten
-# trials per class within 1 ms, and the evoked part alone went from top-1 0.55 to 0.71.
+# How far either way a subject's latency is searched (see rtdecode.models.shared_response).
 MAX_LATENCY_S = 0.03
-LATENCY_COMPONENTS = 24
-LATENCY_ITERATIONS = 5
 # Epochs binned at a time (bounds the float64 temporaries of the averaging).
 BIN_CHUNK = 256
 PARTS = ("evoked", "power")
@@ -228,6 +225,7 @@ class SharedTemplates(ClassicalModel):
                 n_classes,
                 samples_for(BIN_S, self.sfreq),
                 self._max_shift(),
+                DEFAULT_RIDGE,
                 self.seed,
             )
         shifts = np.zeros(len(labels), dtype=int)
@@ -267,7 +265,7 @@ class SharedTemplates(ClassicalModel):
         y : np.ndarray, shape (n_epochs,), optional
             Class indices, -1 where unknown; None: none known. With every label each mixing is
             one least-squares solve. Epochs without a label have their class inferred with the
-            mixings by expectation-maximisation (:func:`infer_mixing`): no label at all is the
+            mixings by expectation-maximisation (:func:`~rtdecode.models.shared_response.infer_mixing`): no label at all is the
             base's unsupervised adaptation to a new subject (its zero-shot path).
 
         Returns
@@ -485,7 +483,7 @@ class SharedTemplates(ClassicalModel):
 
     def _parts(self, x: np.ndarray, shifts: np.ndarray) -> list[np.ndarray]:
         """Epochs ``(n, n_channels, n_times)``, each read ``shifts[i]`` samples later
-        (:func:`shift_time`) -> the evoked part ``(n, n_bins, n_channels)`` (4 ms bins) and the
+        (:func:`~rtdecode.models.shared_response.shift_time`) -> the evoked part ``(n, n_bins, n_channels)`` (4 ms bins) and the
         power part ``(n, n_bands * n_power_bins, n_channels)`` (none without :attr:`power_bands`),
         float32."""
         width = samples_for(BIN_S, self.sfreq)
@@ -561,7 +559,7 @@ class _HeldOutSource:
                 cal = self.calibration
                 templates = z @ subject_mixing(z, x[cal], self.y[cal], ridge)
                 noise_var = np.mean((x[cal] - templates[self.y[cal]]) ** 2)
-                self._decisions[key] = _decision(templates, x[self.test]) / noise_var
+                self._decisions[key] = template_decision(templates, x[self.test]) / noise_var
         return self._decisions[key]
 
     def top1(self, decision: np.ndarray) -> float:
@@ -606,257 +604,6 @@ def _fit_temperatures(decisions: list[np.ndarray], y: np.ndarray) -> list[float]
     for i, t in zip(used, best, strict=True):
         temperatures[i] = float(np.exp(t))
     return temperatures
-
-
-def shift_time(epochs: np.ndarray, k: int) -> np.ndarray:
-    """Epochs ``(n, n_times, n_channels)`` read ``k`` samples later (``k < 0``: earlier), zero-filled at the end they leave."""
-    if k == 0:
-        return epochs
-    out = np.zeros_like(epochs)
-    if k > 0:
-        out[:, : epochs.shape[1] - k] = epochs[:, k:]
-    else:
-        out[:, -k:] = epochs[:, : epochs.shape[1] + k]
-    return out
-
-
-def class_means_raw(x: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unbinned class means ``(n_classes, n_times, n_channels)`` (float64; zero for an absent class)
-    of epochs ``(n, n_channels, n_times)``, and which classes are present ``(n_classes,)``."""
-    means = np.zeros((n_classes, x.shape[2], x.shape[1]))
-    present = np.zeros(n_classes, dtype=bool)
-    for c in range(n_classes):
-        members = np.flatnonzero(labels == c)
-        if len(members):
-            means[c] = np.swapaxes(x[members], 1, 2).mean(axis=0, dtype=np.float64)
-            present[c] = True
-    return means, present
-
-
-def estimate_latency(
-    z: np.ndarray, raw_means: np.ndarray, counts: np.ndarray, ridge: float, width: int, max_shift: int
-) -> int:
-    """The shift (samples) at which a subject's class means are best explained by the time courses ``z``.
-
-    For each shift in ``-max_shift..max_shift`` the unbinned class means are read that much later,
-    circularly (so that every shift keeps the same energy and only the fit differs), binned, and
-    the mixing refitted by weighted least squares; the shift of least residual wins. The evoked
-    part alone: its 4 ms bins resolve what the power part's 20 ms cannot.
-
-    Parameters
-    ----------
-    z : np.ndarray, shape (n_classes, n_bins, k)
-        Evoked time courses.
-    raw_means : np.ndarray, shape (n_classes, n_times, n_channels)
-        The subject's class means at the sampling rate (:func:`class_means_raw`).
-    counts : np.ndarray, shape (n_classes,)
-        Epochs behind each mean (the least squares' weights; 0 leaves a class out).
-    ridge : float
-    width : int
-        Samples per bin.
-    max_shift : int
-    """
-    residuals = []
-    shifts = np.arange(-max_shift, max_shift + 1)
-    for k in shifts:
-        binned = bin_time(np.roll(raw_means, -k, axis=1), width)
-        a = _solve_mixing(z, counts, counts[:, None, None] * binned, ridge)
-        residuals.append(float(np.sum(counts[:, None, None] * (binned - z @ a) ** 2)))
-    return int(shifts[int(np.argmin(residuals))])
-
-
-def align_sources(
-    xs: list[np.ndarray], ys: list[np.ndarray], n_classes: int, width: int, max_shift: int, seed: int = 0
-) -> np.ndarray:
-    """The source subjects' latencies relative to each other (samples, their mean rounded to 0).
-
-    Each source in turn is aligned (:func:`estimate_latency`) to the evoked time courses of the
-    others, as they are aligned so far (not to time courses it helped shape: those fit it best
-    where it already is); repeated until no latency changes, at most :data:`LATENCY_ITERATIONS`
-    times.
-
-    Parameters
-    ----------
-    xs : list of np.ndarray, each (n_s, n_channels, n_times)
-    ys : list of np.ndarray, each (n_s,)
-    n_classes, width, max_shift, seed : int
-
-    Returns
-    -------
-    np.ndarray, shape (n_subjects,), int
-    """
-    raw = [class_means_raw(x, y, n_classes) for x, y in zip(xs, ys, strict=True)]
-    counts = [np.bincount(y, minlength=n_classes).astype(float) for y in ys]
-    present = np.stack([p for _, p in raw])
-    k = min(LATENCY_COMPONENTS, n_classes * (raw[0][0].shape[1] // width), raw[0][0].shape[2])
-    latencies = np.zeros(len(xs), dtype=int)
-    for _ in range(LATENCY_ITERATIONS):
-        binned = np.stack(
-            [bin_time(shift_time(m, int(s)), width) for (m, _), s in zip(raw, latencies, strict=True)]
-        )
-        estimated = []
-        for s in range(len(xs)):
-            others = [o for o in range(len(xs)) if o != s]
-            z = shared_components(binned[others], present[others], k, seed)[0]
-            estimated.append(estimate_latency(z, raw[s][0], counts[s], DEFAULT_RIDGE, width, max_shift))
-        estimated = np.asarray(estimated) - int(round(float(np.mean(estimated))))
-        if np.array_equal(estimated, latencies):
-            break
-        latencies = estimated
-    return latencies
-
-
-def shared_components(
-    means: np.ndarray, present: np.ndarray, k: int, seed: int = 0, iterations: int = ALS_ITERATIONS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Alternating least squares for ``means[s, c] ~ Z[c] @ A[s]`` (one part of the templates).
-
-    Parameters
-    ----------
-    means : np.ndarray, shape (n_subjects, n_classes, n_bins, n_channels)
-    present : np.ndarray, shape (n_subjects, n_classes), bool
-        Which class means exist (the others are left out of both steps).
-    k : int
-    seed : int
-    iterations : int
-
-    Returns
-    -------
-    z : np.ndarray, shape (n_classes, n_bins, k)
-    mixings : np.ndarray, shape (n_subjects, k, n_channels)
-    """
-    n_subjects, n_classes, n_bins, n_channels = means.shape
-    if k == 0 or n_bins == 0:  # a part left out (no power part)
-        return np.zeros((n_classes, n_bins, k)), np.zeros((n_subjects, k, n_channels))
-    rng = np.random.default_rng(seed)
-    mixings = rng.standard_normal((n_subjects, k, n_channels)) / np.sqrt(n_channels)
-    eye = np.eye(k)
-    z = np.zeros((n_classes, means.shape[2], k))
-    for _ in range(iterations):
-        for c in range(n_classes):
-            who = np.flatnonzero(present[:, c])
-            if len(who):
-                gram = np.einsum("skc,sjc->kj", mixings[who], mixings[who])
-                cross = np.einsum("stc,skc->tk", means[who, c], mixings[who])
-                z[c] = np.linalg.solve(gram + 1e-9 * np.trace(gram) / k * eye + 1e-12 * eye, cross.T).T
-        for s in range(n_subjects):
-            which = np.flatnonzero(present[s])
-            gram = np.einsum("ctk,ctj->kj", z[which], z[which])
-            cross = np.einsum("ctk,cte->ke", z[which], means[s, which])
-            mixings[s] = np.linalg.solve(gram + 1e-9 * np.trace(gram) / k * eye + 1e-12 * eye, cross)
-    return z, mixings
-
-
-def subject_mixing(z: np.ndarray, xb: np.ndarray, labels: np.ndarray, ridge: float) -> np.ndarray:
-    """Ridge least squares ``A`` (k, n_channels) of ``xb[i] ~ z[labels[i]] @ A`` over labelled epochs.
-
-    Parameters
-    ----------
-    z : np.ndarray, shape (n_classes, n_bins, k)
-    xb : np.ndarray, shape (n_epochs, n_bins, n_channels)
-    labels : np.ndarray, shape (n_epochs,)
-    ridge : float
-        Relative to the mean eigenvalue of the normal matrix.
-    """
-    counts = np.bincount(labels, minlength=len(z)).astype(float)
-    sums = np.stack(
-        [xb[labels == c].sum(axis=0) if counts[c] else np.zeros(xb.shape[1:]) for c in range(len(z))]
-    )
-    return _solve_mixing(z, counts, sums, ridge)
-
-
-def infer_mixing(
-    zs: list[np.ndarray],
-    parts: list[np.ndarray],
-    labels: np.ndarray,
-    ridge: float,
-    temperatures: np.ndarray | list[float],
-) -> tuple[list[np.ndarray], list[float]]:
-    """Each part's mixing when some or all classes are unknown: expectation-maximisation over the epochs' classes.
-
-    The mixture ``part_p[i] ~ zs[p][c] @ A_p`` with ``c`` unknown: the E-step gives each unlabelled
-    epoch its class posteriors under the current mixings, the parts' log-likelihoods added
-    (labelled epochs keep theirs, one-hot); the M-step is :func:`subject_mixing` of each part
-    weighted by them. The posteriors start uniform and their temperature is lowered from
-    :data:`EM_START_TEMPERATURE` to 1 over :data:`EM_STEPS` steps (annealing: a hard assignment
-    early would lock in the first guess), so the result is deterministic. The classes are
-    identified because the time courses are the classes' own, shared by the base's subjects; where
-    they are not (subjects whose class responses differ in time), nothing better than chance can
-    come of it.
-
-    Parameters
-    ----------
-    zs : list of np.ndarray, each (n_classes, n_bins_p, k_p)
-    parts : list of np.ndarray, each (n_epochs, n_bins_p, n_channels)
-        A part without bins takes no part.
-    labels : np.ndarray, shape (n_epochs,)
-        Class indices, -1 where unknown.
-    ridge : float
-    temperatures : sequence of float
-        The model's temperatures (one per part: the posteriors' at the last step).
-
-    Returns
-    -------
-    mixings : list of np.ndarray, each (k_p, n_channels)
-    noise_vars : list of float
-        The residual variances under the final posteriors (1 for a part without bins).
-    """
-    n_classes = len(zs[0])
-    used = [i for i, part in enumerate(parts) if part.shape[1]]
-    known = labels >= 0
-    posteriors = np.full((len(labels), n_classes), 1.0 / n_classes)
-    posteriors[known] = np.eye(n_classes)[labels[known]]
-    unknown = np.flatnonzero(~known)
-
-    def m_step() -> tuple[list[np.ndarray], list[float]]:
-        mixings = [
-            _solve_mixing(z, posteriors.sum(axis=0), np.einsum("nc,nte->cte", posteriors, part), ridge)
-            for z, part in zip(zs, parts, strict=True)
-        ]
-        noise_vars = [
-            _expected_residual(zs[i] @ mixings[i], parts[i], posteriors) if i in used else 1.0
-            for i in range(len(parts))
-        ]
-        return mixings, noise_vars
-
-    for step in np.geomspace(EM_START_TEMPERATURE, 1.0, EM_STEPS):
-        mixings, noise_vars = m_step()
-        decision = sum(
-            _decision(zs[i] @ mixings[i], parts[i][unknown]) / (noise_vars[i] * temperatures[i]) for i in used
-        )
-        decision = decision / step
-        decision -= decision.max(axis=1, keepdims=True)
-        posteriors[unknown] = np.exp(decision) / np.exp(decision).sum(axis=1, keepdims=True)
-    return m_step()
-
-
-def _expected_residual(templates: np.ndarray, xb: np.ndarray, posteriors: np.ndarray) -> float:
-    """Mean squared residual per element, each epoch's classes weighted by its posteriors."""
-    flat, x = templates.reshape(len(templates), -1), xb.reshape(len(xb), -1)
-    # |x - t_c|^2 = |x|^2 - 2 <x, t_c> + |t_c|^2, weighted by the posteriors
-    squared = np.sum(x**2, axis=1)[:, None] - 2 * x @ flat.T + np.sum(flat**2, axis=1)[None]
-    return float(np.sum(posteriors * squared) / x.size)
-
-
-def _solve_mixing(z: np.ndarray, counts: np.ndarray, sums: np.ndarray, ridge: float) -> np.ndarray:
-    """The ridge normal equations of ``A`` from per-class epoch counts ``(n_classes,)`` and sums ``(n_classes, n_bins, n_channels)``."""
-    k = z.shape[2]
-    if k == 0:
-        return np.zeros((0, sums.shape[2]))
-    gram = np.einsum("c,ctk,ctj->kj", counts, z, z)
-    cross = np.einsum("ctk,cte->ke", z, sums)
-    return np.linalg.solve(gram + (ridge * np.trace(gram) / k + 1e-12) * np.eye(k), cross)
-
-
-def _decision(templates: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    """``<X, T_c> - |T_c|^2 / 2`` ``(n, n_classes)`` of binned epochs ``(n, n_bins, n_channels)``."""
-    flat = templates.reshape(len(templates), -1)
-    return xb.reshape(len(xb), -1) @ flat.T - 0.5 * np.sum(flat**2, axis=1)
-
-
-def _nearest(templates: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    """Index of the nearest template (white noise) of each binned epoch ``(n, n_bins, n_channels)``."""
-    return np.argmax(_decision(templates, xb), axis=1)
 
 
 def _first_per_class(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
