@@ -24,9 +24,9 @@
      each classical pipeline refitted on the base's pooled aligned trials plus the subject's,
      repeated so that the subject weighs as much as one base subject; the shared-response
      templates (:mod:`rtdecode.models.templates`) keep the base's class time courses and
-     estimate only the subject's spatial mixings, by least squares (on the simulator, ten trials
-     per class reach EEGNet trained on a whole session at 10 classes, 0.89, and 0.75 against its
-     0.87 at 40: benchmarks/results/README.md);
+     estimate only the subject's latency and spatial mixings, by least squares (on the
+     simulator, ten trials per class give 0.93 against EEGNet's 0.89 on a whole session at 10
+     classes, 0.82 against its 0.87 at 40: benchmarks/results/README.md);
 
 5. the path and model with the best validation balanced accuracy is saved as the bundle (the
    subject-only path first on ties: transfer is kept only where it validates better), with the

@@ -22,15 +22,17 @@ EM_START_TEMPERATURE = 30.0
 EM_STEPS = 40
 # Subjects' latencies: searched in steps of one sample (templates.MAX_LATENCY_S either way), with
 # the evoked time courses of LATENCY_COMPONENTS components (see :func:`estimate_latency`); the
-# sources are aligned to each other in at most LATENCY_ITERATIONS rounds. On the simulated subjects (40 classes) the sources'
-# latencies came out within 1.5 ms of the simulator's after 3-4 rounds, a new subject's from ten
-# trials per class within 1 ms, and the evoked part alone went from top-1 0.55 to 0.71.
+# sources are aligned to each other in at most LATENCY_ITERATIONS rounds. On the simulated
+# subjects (40 classes) the sources' latencies came out within 1.5 ms of the simulator's after 3-4
+# rounds, a new subject's from ten trials per class within 1 ms, and the evoked part alone went
+# from top-1 0.55 to 0.71.
 LATENCY_COMPONENTS = 24
 LATENCY_ITERATIONS = 5
 
 
 def shift_time(epochs: np.ndarray, k: int) -> np.ndarray:
-    """Epochs ``(n, n_times, n_channels)`` read ``k`` samples later (``k < 0``: earlier), zero-filled at the end they leave."""
+    """Epochs ``(n, n_times, n_channels)`` read ``k`` samples later (``k < 0``: earlier),
+    zero-filled at the end they leave."""
     if k == 0:
         return epochs
     out = np.zeros_like(epochs)
@@ -41,16 +43,20 @@ def shift_time(epochs: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def class_means_raw(x: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unbinned class means ``(n_classes, n_times, n_channels)`` (float64; zero for an absent class)
-    of epochs ``(n, n_channels, n_times)``, and which classes are present ``(n_classes,)``."""
-    means = np.zeros((n_classes, x.shape[2], x.shape[1]))
-    present = np.zeros(n_classes, dtype=bool)
-    for c in range(n_classes):
-        members = np.flatnonzero(labels == c)
-        if len(members):
-            means[c] = np.swapaxes(x[members], 1, 2).mean(axis=0, dtype=np.float64)
-            present[c] = True
+def class_means(
+    xb: np.ndarray, labels: np.ndarray, groups: list[np.ndarray], n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each subject's class means ``(n_subjects, n_classes, n_rows, n_channels)`` (zero for an absent
+    class) of epochs ``(n, n_rows, n_channels)`` (bins of a part, or samples), and which classes are
+    present ``(n_subjects, n_classes)``; ``groups`` holds each subject's epoch indices."""
+    means = np.zeros((len(groups), n_classes, *xb.shape[1:]))
+    present = np.zeros((len(groups), n_classes), dtype=bool)
+    for s, g in enumerate(groups):
+        for c in range(n_classes):
+            members = g[labels[g] == c]
+            if len(members):
+                means[s, c] = xb[members].mean(axis=0)
+                present[s, c] = True
     return means, present
 
 
@@ -69,7 +75,7 @@ def estimate_latency(
     z : np.ndarray, shape (n_classes, n_bins, k)
         Evoked time courses.
     raw_means : np.ndarray, shape (n_classes, n_times, n_channels)
-        The subject's class means at the sampling rate (:func:`class_means_raw`).
+        The subject's class means at the sampling rate (:func:`class_means`).
     counts : np.ndarray, shape (n_classes,)
         Epochs behind each mean (the least squares' weights; 0 leaves a class out).
     ridge : float
@@ -87,8 +93,9 @@ def estimate_latency(
 
 
 def align_sources(
-    xs: list[np.ndarray],
-    ys: list[np.ndarray],
+    x: np.ndarray,
+    labels: np.ndarray,
+    groups: list[np.ndarray],
     n_classes: int,
     width: int,
     max_shift: int,
@@ -104,8 +111,10 @@ def align_sources(
 
     Parameters
     ----------
-    xs : list of np.ndarray, each (n_s, n_channels, n_times)
-    ys : list of np.ndarray, each (n_s,)
+    x : np.ndarray, shape (n_epochs, n_channels, n_times)
+    labels : np.ndarray, shape (n_epochs,)
+    groups : list of np.ndarray
+        Each subject's epoch indices.
     n_classes, width, max_shift : int
     ridge : float
         Of each least-squares fit (relative, see :func:`solve_mixing`).
@@ -115,20 +124,19 @@ def align_sources(
     -------
     np.ndarray, shape (n_subjects,), int
     """
-    raw = [class_means_raw(x, y, n_classes) for x, y in zip(xs, ys, strict=True)]
-    counts = [np.bincount(y, minlength=n_classes).astype(float) for y in ys]
-    present = np.stack([p for _, p in raw])
-    k = min(LATENCY_COMPONENTS, n_classes * (raw[0][0].shape[1] // width), raw[0][0].shape[2])
-    latencies = np.zeros(len(xs), dtype=int)
+    raw, present = class_means(np.swapaxes(x, 1, 2), labels, groups, n_classes)
+    counts = [np.bincount(labels[g], minlength=n_classes).astype(float) for g in groups]
+    k = min(LATENCY_COMPONENTS, n_classes * (raw.shape[2] // width), raw.shape[3])
+    latencies = np.zeros(len(groups), dtype=int)
     for _ in range(LATENCY_ITERATIONS):
         binned = np.stack(
-            [bin_time(shift_time(m, int(s)), width) for (m, _), s in zip(raw, latencies, strict=True)]
+            [bin_time(shift_time(m, int(s)), width) for m, s in zip(raw, latencies, strict=True)]
         )
         estimated = []
-        for s in range(len(xs)):
-            others = [o for o in range(len(xs)) if o != s]
+        for s in range(len(groups)):
+            others = [o for o in range(len(groups)) if o != s]
             z = shared_components(binned[others], present[others], k, seed)[0]
-            estimated.append(estimate_latency(z, raw[s][0], counts[s], ridge, width, max_shift))
+            estimated.append(estimate_latency(z, raw[s], counts[s], ridge, width, max_shift))
         estimated = np.asarray(estimated) - int(round(float(np.mean(estimated))))
         if np.array_equal(estimated, latencies):
             break

@@ -25,9 +25,9 @@ cross-subject MEG/EEG decoders (Défossez et al. 2023) in linear, generative for
 Subjects also differ in **latency**: the same response comes some milliseconds earlier or later
 (in people, visual evoked latencies differ by ten milliseconds and more). A 30-70 Hz oscillation
 10 ms late is out of phase, which no spatial mixing undoes, so every subject has its own latency
-``L_s`` and its epochs are read ``L_s`` later (:func:`~rtdecode.models.shared_response.shift_time`) before they are binned. The
-sources are aligned to each other (:func:`~rtdecode.models.shared_response.align_sources`), a new subject to them
-(:func:`~rtdecode.models.shared_response.estimate_latency`, from its labelled trials).
+``L_s`` and its epochs are read ``L_s`` later before they are binned. The sources are aligned to
+each other, a new subject to them from its trials (:mod:`rtdecode.models.shared_response`:
+``shift_time``, ``align_sources``, ``estimate_latency``).
 
 - **Pretraining** (:meth:`SharedTemplates.fit` with ``subjects``): each part's shared time
   courses and every source subject's mixing by alternating least squares on the subjects' class
@@ -41,8 +41,9 @@ sources are aligned to each other (:func:`~rtdecode.models.shared_response.align
   go a long way where a discriminative network needs hundreds (``benchmarks/bench_transfer.py``).
   Classes the subject has not shown yet still get a template (``Z_c A``). Without labels
   (``fit_subject(X)``), the epochs' classes and the mixings are inferred together by
-  expectation-maximisation (:func:`~rtdecode.models.shared_response.infer_mixing`): the base adapts to a subject from unlabelled
-  trials alone, which works where the classes' responses really are shared.
+  expectation-maximisation (:func:`~rtdecode.models.shared_response.infer_mixing`): the base
+  adapts to a subject from unlabelled trials alone, which works where the classes' responses
+  really are shared.
 - **Decoding**: the nearest template of each part under white Gaussian noise, the parts'
   log-likelihoods added: ``sum_p (<X_p, T_pc> - |T_pc|^2 / 2) / (sigma_p^2 t_p)`` with ``T_pc``
   part ``p``'s template of class ``c``, ``sigma_p^2`` its residual variance on the training
@@ -64,7 +65,7 @@ from sklearn.utils.validation import check_is_fitted
 from rtdecode.models.classical import ClassicalModel
 from rtdecode.models.shared_response import (
     align_sources,
-    class_means_raw,
+    class_means,
     estimate_latency,
     infer_mixing,
     shared_components,
@@ -220,8 +221,9 @@ class SharedTemplates(ClassicalModel):
         latencies = np.zeros(len(groups), dtype=int)
         if len(groups) > 1 and self._max_shift():
             latencies = align_sources(
-                [x[g] for g in groups],
-                [labels[g] for g in groups],
+                x,
+                labels,
+                groups,
                 n_classes,
                 samples_for(BIN_S, self.sfreq),
                 self._max_shift(),
@@ -236,7 +238,7 @@ class SharedTemplates(ClassicalModel):
         self.selection_["source_latencies_ms"] = (1000.0 * latencies / self.sfreq).round(1).tolist()
         zs, mixings, noise_vars, presence = [], [], [], []
         for part, k in zip(parts, ks, strict=True):
-            means, present = self._class_means(part, labels, groups, n_classes)
+            means, present = class_means(part, labels, groups, n_classes)
             presence.append(present)
             z, subject_mixings = shared_components(means, present, k, self.seed)
             squares = sum(
@@ -265,8 +267,9 @@ class SharedTemplates(ClassicalModel):
         y : np.ndarray, shape (n_epochs,), optional
             Class indices, -1 where unknown; None: none known. With every label each mixing is
             one least-squares solve. Epochs without a label have their class inferred with the
-            mixings by expectation-maximisation (:func:`~rtdecode.models.shared_response.infer_mixing`): no label at all is the
-            base's unsupervised adaptation to a new subject (its zero-shot path).
+            mixings by expectation-maximisation
+            (:func:`~rtdecode.models.shared_response.infer_mixing`): no label at all is the base's
+            unsupervised adaptation to a new subject (its zero-shot path).
 
         Returns
         -------
@@ -298,14 +301,13 @@ class SharedTemplates(ClassicalModel):
         means against the evoked time courses where every label is known, else the mean of all its
         epochs against the classes' mean time course (the class-independent response carries the
         latency as well, and needs no label)."""
-        n_classes = len(self.classes_)
         if np.all(labels >= 0):
-            means = class_means_raw(x, labels, n_classes)[0]
-            counts, z = np.bincount(labels, minlength=n_classes).astype(float), self.time_courses_
+            n_classes, z = len(self.classes_), self.time_courses_
         else:
-            means = class_means_raw(x, np.zeros(len(x), dtype=int), 1)[0]
-            counts = np.array([float(len(x))])
-            z = self.time_courses_[self.fitted_classes_].mean(axis=0, keepdims=True)
+            labels = np.zeros(len(x), dtype=int)  # one "class": every epoch
+            n_classes, z = 1, self.time_courses_[self.fitted_classes_].mean(axis=0, keepdims=True)
+        means = class_means(np.swapaxes(x, 1, 2), labels, [np.arange(len(x))], n_classes)[0][0]
+        counts = np.bincount(labels, minlength=n_classes).astype(float)
         return estimate_latency(
             z, means, counts, float(self.ridge_[0]), samples_for(BIN_S, self.sfreq), self._max_shift()
         )
@@ -417,28 +419,13 @@ class SharedTemplates(ClassicalModel):
         others = [g for i, g in enumerate(groups) if i != held]
         calibration, test = _first_per_class(labels[groups[held]], SELECTION_TRIALS_PER_CLASS)
         return _HeldOutSource(
-            means=[self._class_means(part, labels, others, n_classes) for part in parts],
+            means=[class_means(part, labels, others, n_classes) for part in parts],
             parts=[part[groups[held]] for part in parts],
             y=labels[groups[held]],
             calibration=calibration,
             test=test,
             seed=self.seed,
         )
-
-    @staticmethod
-    def _class_means(
-        xb: np.ndarray, labels: np.ndarray, groups: list[np.ndarray], n_classes: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Class means ``(n_subjects, n_classes, n_bins, n_channels)`` and presence ``(n_subjects, n_classes)``."""
-        means = np.zeros((len(groups), n_classes, *xb.shape[1:]))
-        present = np.zeros((len(groups), n_classes), dtype=bool)
-        for s, g in enumerate(groups):
-            for c in range(n_classes):
-                members = g[labels[g] == c]
-                if len(members):
-                    means[s, c] = xb[members].mean(axis=0)
-                    present[s, c] = True
-        return means, present
 
     def _time_courses(self) -> list[np.ndarray]:
         return [self.time_courses_, self.power_time_courses_]
@@ -483,9 +470,9 @@ class SharedTemplates(ClassicalModel):
 
     def _parts(self, x: np.ndarray, shifts: np.ndarray) -> list[np.ndarray]:
         """Epochs ``(n, n_channels, n_times)``, each read ``shifts[i]`` samples later
-        (:func:`~rtdecode.models.shared_response.shift_time`) -> the evoked part ``(n, n_bins, n_channels)`` (4 ms bins) and the
-        power part ``(n, n_bands * n_power_bins, n_channels)`` (none without :attr:`power_bands`),
-        float32."""
+        (:func:`~rtdecode.models.shared_response.shift_time`) -> the evoked part ``(n, n_bins,
+        n_channels)`` (4 ms bins) and the power part ``(n, n_bands * n_power_bins, n_channels)``
+        (none without :attr:`power_bands`), float32."""
         width = samples_for(BIN_S, self.sfreq)
         power_width = samples_for(self.power_bin_s, self.sfreq)
         bands = [tuple(b) for b in self.power_bands] if self.power_bands is not None else []
