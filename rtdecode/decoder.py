@@ -490,8 +490,12 @@ class OnlineDecoder(BackgroundWorker):
             # The epoch's last sample is due n - 1 periods after its first.
             if newest < first + (n - 1) / config.sfreq:
                 return
-            self._pending.pop(0)
             start = buffer.position_of(first)
+            # The time says when a nominal-rate epoch ends; a device clock slower than nominal
+            # (tens of ppm) delivers the last sample later than that, so count samples too.
+            if buffer.total < start + n:
+                return
+            self._pending.pop(0)
             if start < buffer.oldest:
                 self._skip("outside_buffer")
                 continue

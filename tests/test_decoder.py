@@ -11,12 +11,14 @@ import torch
 from rtdecode.config import PipelineConfig
 from rtdecode.decoder import OnlineDecoder, StreamMismatch, predict_recording, validate_stream
 from rtdecode.io.bundle import ModelBundle
-from rtdecode.io.markers import block_marker, parse_marker
+from rtdecode.io.markers import block_marker, parse_marker, stimulus_marker
 from rtdecode.io.recording import Marker, Recording
 from rtdecode.models.student import StudentCNN, StudentConfig
+from rtdecode.signal.preprocess import epoch_start_time
 from rtdecode.signal.standardize import Standardizer
 from rtdecode.sim.config import SimulationConfig
 from rtdecode.sim.session import simulate_session
+from rtdecode.streams.reader import RingBuffer
 from tests.live_replay import decode_replay
 
 
@@ -155,3 +157,50 @@ def test_pauses_between_runs_are_no_gaps_live(recording, pause_s, block_markers,
     assert any("no samples from" in w for w in warned) == bool(lost and not block_markers)
     # the offline time base of the same recording says the same
     assert (len(runs.time_base.pauses), len(runs.time_base.gaps)) == (pauses, gaps)
+
+
+def test_an_epoch_waits_for_its_last_sample_on_a_device_clock_slower_than_nominal(recording):
+    """A slow device clock stretches the stamps: the time an epoch should end comes a sample early.
+
+    The epoch's last sample is due n - 1 *device* periods after its first; judged by the nominal
+    period alone, a chunk that ends one sample short looked complete and the epoch was skipped
+    as a gap (a flaky live test on a loaded CI machine).
+    """
+    bundle = _bundle(recording, 4)
+    config = bundle.pipeline
+    n = config.epoch_samples
+    period = (1 + 1e-4) / recording.sfreq  # the device clock is 100 ppm slow
+
+    class FakeReader:
+        channel_names = recording.channel_names
+        sfreq = recording.sfreq
+        n_channels = recording.n_channels
+        buffer = RingBuffer(4 * n, recording.n_channels)
+
+    class OneMarker:
+        def __init__(self, onset):
+            self.items = [(onset, stimulus_marker("img", 1, "class 1"))]
+
+        def get(self):
+            return self.items.pop() if self.items else None
+
+    first = epoch_start_time(10.0, config)
+    # The first sample of the epoch lies 0.99 of a period after the time it should start.
+    stamps = first + 0.99 / recording.sfreq + period * np.arange(-n // 2, 2 * n)
+    start = n // 2
+    reader = FakeReader()
+    decoder = OnlineDecoder(bundle, reader, OneMarker(10.0), mode="marker", device="cpu")
+    data = np.zeros((len(stamps), recording.n_channels), dtype=np.float32)
+
+    def deliver(stop):
+        lo = reader.buffer.total
+        reader.buffer.write(data[lo:stop], data[lo:stop], stamps[lo:stop], 0.0)
+        decoder._collect_markers()
+        decoder._decode_ready_markers()
+
+    deliver(start + n - 1)  # one sample short: the epoch is not ready
+    assert decoder.skipped == {} and decoder.predictions.empty()
+    deliver(start + n)
+    assert decoder.skipped == {}
+    prediction = decoder.predictions.get_nowait()
+    assert prediction.t_last_sample == stamps[start + n - 1]
