@@ -74,15 +74,20 @@ def _linear_proba(
     -------
     np.ndarray, shape (n, n_classes), float64
     """
-    decision = features @ coef.T + intercept
-    if coef.shape[0] == 1:
+    return decision_proba(features @ coef.T + intercept, classes, n_classes)
+
+
+def decision_proba(decision: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities ``(n, n_classes)`` of decisions ``(n, 1)`` (binary: logistic, scikit-learn's
+    form) or ``(n, len(classes))`` (softmax); classes absent in training get probability 0."""
+    if decision.shape[1] == 1:
         p = expit(decision[:, 0])  # no overflow warning for a decision far from 0, as scikit-learn
         fitted = np.column_stack([1.0 - p, p])
     else:
         decision = decision - decision.max(axis=1, keepdims=True)
         fitted = np.exp(decision)
         fitted /= fitted.sum(axis=1, keepdims=True)
-    out = np.zeros((len(features), n_classes))
+    out = np.zeros((len(decision), n_classes))
     out[:, classes] = fitted
     return out
 

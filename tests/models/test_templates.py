@@ -90,7 +90,9 @@ def test_probabilities_add_the_evoked_and_the_power_parts_nearest_template_poste
     z = _world(1)
     x, y, subjects = _sources(z, 3)
     keep = y < n_classes
-    model = SharedTemplates(n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_components=2)
+    model = SharedTemplates(
+        n_classes=n_classes, sfreq=SFREQ, n_components=K, ridge=0.1, power_components=2, trial_shift_s=0.0
+    )
     model.fit(x[keep], y[keep], subjects[keep])
     epochs = np.swapaxes(x[:20], 1, 2)  # (n, times, channels): one sample per 4 ms bin
     power = band_power(epochs, SFREQ, POWER_BANDS_HZ, 5)  # 20 ms bins
@@ -153,7 +155,8 @@ def test_classes_that_differ_only_in_induced_power_are_decoded_by_the_power_part
         new = base.fit_subject(new_x[calibration], new_y[calibration])
         return float(np.mean(new.predict(new_x[test]) == new_y[test]))
 
-    with_power, evoked_only = accuracy(), accuracy(power_bands=None)
+    # Without each epoch's own shift: a matched filter slid over an oscillation picks up its power.
+    with_power, evoked_only = accuracy(), accuracy(power_bands=None, trial_shift_s=0.0)
     assert with_power >= 0.8 and evoked_only < 0.5, (with_power, evoked_only)  # chance 0.25
 
 
@@ -187,6 +190,7 @@ def test_the_temperature_fitted_on_held_out_sources_makes_probabilities_honest()
         n_components=model.time_courses_.shape[2],
         ridge=model.ridge_[0],
         power_bands=None,
+        trial_shift_s=model.trial_shift_[0] / SFREQ,
     )
     sure = sure.fit(x, y, subjects).fit_subject(new_x[:12], new_y[:12])
     assert sure.temperature_.tolist() == [1.0, 1.0]
@@ -248,13 +252,16 @@ def test_epochs_of_another_length_or_montage_are_refused(base):
 PAD = 10  # samples of response either side of the epoch, for subjects who respond earlier or later
 
 
-def _late_subject(z_long: np.ndarray, seed: int, latency: int, trials_per_class: int = 30):
-    """A subject whose response comes ``latency`` samples later, epochs ``(n, n_channels, n_times)``."""
+def _late_subject(z_long: np.ndarray, seed: int, latency: int, trials_per_class: int = 30, jitter: int = 0):
+    """A subject whose response comes ``latency`` samples later (each trial up to ``jitter``
+    samples more or less), epochs ``(n, n_channels, n_times)``."""
     rng = np.random.default_rng(300 + seed)
     mixing = rng.standard_normal((K, N_CHANNELS))
     y = np.tile(np.arange(N_CLASSES), trials_per_class)
-    window = (z_long @ mixing)[:, PAD - latency : PAD - latency + N_TIMES]
-    x = window[y] + 4.0 * rng.standard_normal((len(y), N_TIMES, N_CHANNELS))
+    response = z_long @ mixing
+    starts = PAD - latency - rng.integers(-jitter, jitter + 1, len(y))
+    x = np.stack([response[c, start : start + N_TIMES] for c, start in zip(y, starts, strict=True)])
+    x = x + 4.0 * rng.standard_normal((len(y), N_TIMES, N_CHANNELS))
     return np.swapaxes(x, 1, 2), y
 
 
@@ -284,3 +291,39 @@ def test_subjects_who_respond_earlier_or_later_are_aligned_and_a_new_one_found_f
     assert late >= 0.9 and late - np.mean(unaligned.predict(new_x[test]) == new_y[test]) >= 0.2
     # Without labels the latency is found from the classes the base infers.
     assert aligned.fit_subject(new_x).latency_[0] == 5
+
+
+def test_each_epoch_is_matched_at_its_own_latency_as_far_as_the_sources_say():
+    """Trial-to-trial latency jitter (+-2 samples here): each epoch's evoked part is compared with each
+    template at its best shift, the reach chosen on the held-out sources."""
+    z_long = 0.4 * np.random.default_rng(8).standard_normal((N_CLASSES, N_TIMES + 2 * PAD, K))
+    sources = [_late_subject(z_long, s, 0, jitter=2) for s in range(4)]
+    x = np.concatenate([p[0] for p in sources])
+    y = np.concatenate([p[1] for p in sources])
+    subjects = np.repeat(np.arange(4), len(sources[0][1]))
+    settings = {"n_classes": N_CLASSES, "sfreq": SFREQ, "power_bands": None, "max_latency_s": 0.0}
+    searched = SharedTemplates(**settings).fit(x, y, subjects)
+    fixed = SharedTemplates(**settings, trial_shift_s=0.0).fit(x, y, subjects)
+    assert searched.trial_shift_[0] == 2 and searched.selection_report()["chosen"]["trial_shift_ms"] == 8.0
+    assert fixed.trial_shift_[0] == 0
+
+    new_x, new_y = _late_subject(z_long, 9, 0, jitter=2)
+    calibration, test = np.arange(5 * N_CLASSES), np.arange(5 * N_CLASSES, len(new_y))
+    new = searched.fit_subject(new_x[calibration], new_y[calibration])
+    own = np.mean(new.predict(new_x[test]) == new_y[test])
+    unshifted = fixed.fit_subject(new_x[calibration], new_y[calibration])
+    assert own >= 0.85 and own - np.mean(unshifted.predict(new_x[test]) == new_y[test]) >= 0.08
+    # The decision is the nearest-template one at the epoch's best shift, per class.
+    epochs = np.swapaxes(new_x[test], 1, 2)
+    templates = (new.time_courses_ @ new.mixing_).reshape(N_CLASSES, -1)
+    shifted = []
+    for shift in range(-2, 3):
+        moved = np.zeros_like(epochs)
+        if shift >= 0:
+            moved[:, : N_TIMES - shift] = epochs[:, shift:]
+        else:
+            moved[:, -shift:] = epochs[:, :shift]
+        flat = moved.reshape(len(epochs), -1)
+        shifted.append(flat @ templates.T - 0.5 * np.sum(templates**2, axis=1))
+    expected = np.max(shifted, axis=0) / (new.noise_var_[0] * new.temperature_[0])
+    np.testing.assert_allclose(new.decision_function(new_x[test]), expected, rtol=1e-4, atol=1e-6)
