@@ -415,11 +415,15 @@ class OnlineDecoder(BackgroundWorker):
         self.decoder = Decoder(bundle, device, smoothing, adaptation)
         if self.decoder.device == "cpu" and cpu_threads:
             import torch
+            from threadpoolctl import threadpool_limits
 
             # One epoch at a time is too small to share across cores, and extra intra-op threads
             # fight the acquisition thread for the CPU: measured on 2 cores under load, p95 went
-            # from 315 ms with 2 threads to 17 ms with 1. Note: torch's setting is process-wide.
+            # from 315 ms with 2 threads to 17 ms with 1 (the student); the classical models'
+            # BLAS likewise (40-class templates: 122 ms with 2 threads, 15 ms with 1). Both
+            # settings are process-wide.
             torch.set_num_threads(cpu_threads)
+            threadpool_limits(limits=cpu_threads, user_api="blas")
         self.reader = reader
         self.markers = markers
         self.mapping = mapping

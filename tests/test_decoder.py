@@ -204,3 +204,24 @@ def test_an_epoch_waits_for_its_last_sample_on_a_device_clock_slower_than_nomina
     assert decoder.skipped == {}
     prediction = decoder.predictions.get_nowait()
     assert prediction.t_last_sample == stamps[start + n - 1]
+
+
+def test_the_live_decoder_keeps_torch_and_blas_to_one_thread_on_the_cpu(recording):
+    """Per-epoch work is too small to share: extra threads only fight the acquisition thread."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    bundle = _bundle(recording, 4)
+
+    class FakeReader:
+        channel_names = recording.channel_names
+        sfreq = recording.sfreq
+
+    torch_threads = torch.get_num_threads()
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):
+            OnlineDecoder(bundle, FakeReader(), None, mode="sliding", device="cpu", cpu_threads=1)
+            blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+            assert blas and set(blas) == {1}
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(torch_threads)
