@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         selection = info.get("selection")
         chosen = (
             f"; {selection['chosen']['components']} evoked and {selection['chosen']['power_components']} power "
-            f"components, ridge {selection['chosen']['ridge']:g} ({selection['how']})"
+            f"components, ridge {selection['chosen']['ridge']:g}, each trial's latency searched "
+            f"+-{selection['chosen'].get('trial_shift_ms', 0.0):g} ms ({selection['how']})"
             + (
                 f"; the subjects' latencies {selection['source_latencies_ms']} ms"
                 if selection.get("source_latencies_ms")

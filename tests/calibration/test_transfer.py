@@ -140,7 +140,10 @@ def test_pretrain_then_calibrate_with_base_from_the_command_line(tmp_path, capsy
         )
         == 0
     )
-    assert "base of 2 subjects, 3 classes, 8 channels" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "base of 2 subjects, 3 classes, 8 channels" in out
+    # Two sources leave none to choose with: each trial's own latency within the default reach.
+    assert "each trial's latency searched +-6 ms (defaults" in out
     new = ["calibrate", str(files[2]), "--base", str(tmp_path / "base"), "--trials-per-class", "3", "--short"]
     assert main([*new, "--out", str(tmp_path / "new"), *common]) == 0
     out = capsys.readouterr().out
