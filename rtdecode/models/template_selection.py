@@ -51,9 +51,12 @@ class HeldOutSource:
         ``-reach..reach`` samples later (``evoked_at(rows, extra)``: their evoked part)."""
         templates, noise_var = self.templates(0, k, ridge)
         rows = self.rows[self.test]
+        # Unshifted, they are the decisions the K and ridge were scored with (cached).
         return np.stack(
             [
                 template_decision(templates, evoked_at(rows, extra)) / noise_var
+                if extra
+                else self.decision(0, k, ridge)
                 for extra in range(-reach, reach + 1)
             ]
         )
